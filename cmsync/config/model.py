@@ -1,0 +1,355 @@
+"""The settings model: one YAML file describes a whole installation.
+
+Every section forbids unknown keys and is frozen, so a loaded ``Settings`` can be shared by threads and
+swapped whole on reload. Defaults follow the app: hourly import, all tracking types, 90 days kept.
+"""
+
+import zoneinfo
+from datetime import time, timedelta
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from cmsync.config.durations import format_duration
+from cmsync.config.subscriptions import (
+    EmailOptOut,
+    FieldMapping,
+    SubscriptionRule,
+    check_mappings_unique,
+    check_rules_unique,
+)
+from cmsync.config.types import (
+    SECTION,
+    CmId,
+    Duration,
+    HttpUrl,
+    ListenAddress,
+    LowerCase,
+    NonEmpty,
+    ReadableFile,
+    Secret,
+    SecretUrl,
+)
+
+TRACKING_TYPES = ("sent", "opened", "clicked", "bounced", "unsubscribed", "spam")
+TrackingType = Literal["sent", "opened", "clicked", "bounced", "unsubscribed", "spam"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+CM_PRODUCTION_URL = "https://api.createsend.com/api/v3.3"
+
+
+class CmApiKeyAuth(BaseModel):
+    """Campaign Monitor API key (HTTP Basic, the key as user name)."""
+
+    model_config = SECTION
+    api_key: Secret
+
+
+class CmOAuth(BaseModel):
+    """Campaign Monitor OAuth: an access token is fetched and refreshed with the refresh token."""
+
+    model_config = SECTION
+    client_id: Annotated[str, NonEmpty]
+    client_secret: Secret
+    refresh_token: Secret
+
+
+def _cm_auth_kind(data: object) -> str | None:
+    if isinstance(data, dict):
+        return "api_key" if "api_key" in data else "oauth" if data.keys() & {"client_id", "refresh_token"} else None
+    return None
+
+
+class CampaignMonitorSettings(BaseModel):
+    """Where Campaign Monitor is, how to sign in, and which of the account's clients to sync."""
+
+    model_config = SECTION
+
+    base_url: HttpUrl = CM_PRODUCTION_URL
+    auth: Annotated[
+        Annotated[CmApiKeyAuth, Tag("api_key")] | Annotated[CmOAuth, Tag("oauth")],
+        Discriminator(
+            _cm_auth_kind,
+            custom_error_type="auth_kind",
+            custom_error_message=("give either api_key, or OAuth client_id, client_secret and refresh_token"),
+        ),
+    ]
+    clients: Annotated[list[CmId], Field(min_length=1)]
+    ca_file: ReadableFile | None = None
+    timeout: Duration = timedelta(seconds=30)
+
+    @field_validator("clients")
+    @classmethod
+    def _unique_clients(cls, clients: list[str]) -> list[str]:
+        duplicates = sorted({client for client in clients if clients.count(client) > 1})
+        if duplicates:
+            raise ValueError(f"client {duplicates[0]} is listed more than once")
+        return clients
+
+
+class SalesforceJwtAuth(BaseModel):
+    """OAuth 2.0 JWT bearer flow: a connected app's consumer key, the integration user, its private key."""
+
+    model_config = SECTION
+    client_id: Annotated[str, NonEmpty]
+    username: Annotated[str, NonEmpty]
+    private_key_file: ReadableFile
+
+
+class SalesforceRefreshTokenAuth(BaseModel):
+    """OAuth 2.0 refresh-token flow."""
+
+    model_config = SECTION
+    client_id: Annotated[str, NonEmpty]
+    client_secret: Secret
+    refresh_token: Secret
+
+
+def _salesforce_auth_kind(data: object) -> str | None:
+    if isinstance(data, dict):
+        if data.keys() & {"username", "private_key_file"}:
+            return "jwt"
+        if data.keys() & {"client_secret", "refresh_token"}:
+            return "refresh_token"
+    return None
+
+
+class SalesforceSettings(BaseModel):
+    """Where the org signs in and which API version cmsync speaks."""
+
+    model_config = SECTION
+
+    login_url: HttpUrl = "https://login.salesforce.com"
+    api_version: Annotated[str, Field(pattern=r"^\d{2,3}\.0$")] = "61.0"
+    auth: Annotated[
+        Annotated[SalesforceJwtAuth, Tag("jwt")] | Annotated[SalesforceRefreshTokenAuth, Tag("refresh_token")],
+        Discriminator(
+            _salesforce_auth_kind,
+            custom_error_type="auth_kind",
+            custom_error_message=(
+                "give either JWT bearer (client_id, username, private_key_file) or "
+                "refresh token (client_id, client_secret, refresh_token)"
+            ),
+        ),
+    ]
+    ca_file: ReadableFile | None = None
+    timeout: Duration = timedelta(seconds=60)
+    bulk_threshold: Annotated[int, Field(ge=1)] = 2000
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: object) -> object:
+        return f"{value:.1f}" if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+class SyncSettings(BaseModel):
+    """When the main sync (CM → Salesforce import) runs."""
+
+    model_config = SECTION
+
+    import_frequency: Annotated[Literal["never", "hourly", "daily", "weekly"], LowerCase] = "hourly"
+    at: str | None = None
+    weekday: Annotated[Weekday | None, LowerCase] = None
+    timezone: str | None = None
+    full_pass_every: Duration = timedelta(days=7)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at_as_text(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            minutes = value // 60
+            return f"{minutes // 60:02d}:{minutes % 60:02d}"
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{value!r} is not a known time zone; use an IANA name like Europe/London") from None
+        return value
+
+    @field_validator("full_pass_every")
+    @classmethod
+    def _sane_full_pass(cls, value: timedelta) -> timedelta:
+        if value < timedelta(hours=1):
+            raise ValueError(f"{format_duration(value)} is too often for a full pass; allowed: 1h or more")
+        return value
+
+    @model_validator(mode="after")
+    def _check_at(self) -> "SyncSettings":
+        frequency = self.import_frequency
+        if self.weekday is not None and frequency in ("hourly", "daily"):
+            raise ValueError(f"weekday only applies to weekly imports, not {frequency}")
+        if self.at is not None:
+            hourly = frequency == "hourly"
+            try:
+                if hourly:
+                    if not (self.at.startswith(":") and len(self.at) == 3 and 0 <= int(self.at[1:]) < 60):
+                        raise ValueError
+                else:
+                    time.fromisoformat(self.at)
+            except ValueError:
+                wanted = "':MM' (minute of the hour)" if hourly else "'HH:MM' (24-hour time of day)"
+                raise ValueError(f"at {self.at!r} is not a time; for {frequency} imports write {wanted}") from None
+        return self
+
+
+class TrackingSettings(BaseModel):
+    """Email tracking import (opens, clicks …) and how long Salesforce keeps it."""
+
+    model_config = SECTION
+
+    enabled: bool = True
+    types: list[Annotated[TrackingType, LowerCase]] = list(TRACKING_TYPES)
+    days_to_keep: Annotated[int, Field(ge=1, strict=True)] = 90
+    purge_deselected_types: bool = False
+    purge_max_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+    @field_validator("types")
+    @classmethod
+    def _unique_types(cls, types: list[str]) -> list[str]:
+        duplicates = sorted({kind for kind in types if types.count(kind) > 1})
+        if duplicates:
+            raise ValueError(f"tracking type {duplicates[0]!r} is listed more than once")
+        return types
+
+    @model_validator(mode="after")
+    def _some_types(self) -> "TrackingSettings":
+        if self.enabled and not self.types:
+            raise ValueError("no tracking types are selected; choose some or set enabled: false")
+        return self
+
+
+class AdvancedSettings(BaseModel):
+    """The app's advanced settings (all off by default)."""
+
+    model_config = SECTION
+
+    trigger_journeys_on_bulk_add: bool = False
+    account_trigger: bool = False
+    disable_triggers: bool = False
+    disable_bulk_triggers: bool = False
+
+
+class OutboundSettings(BaseModel):
+    """The near-real-time Salesforce → CM poller."""
+
+    model_config = SECTION
+
+    poll_interval: Duration = timedelta(seconds=15)
+
+    @field_validator("poll_interval")
+    @classmethod
+    def _sane_interval(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(hours=1):
+            raise ValueError(f"{format_duration(value)} is not allowed; the poll interval is from 1s to 1h")
+        return value
+
+
+class BrokerSettings(BaseModel):
+    """``embedded`` runs the workers inside the supervisor; ``amqp://…`` uses RabbitMQ."""
+
+    model_config = SECTION
+
+    url: SecretUrl = SecretStr("embedded")
+
+    @field_validator("url")
+    @classmethod
+    def _known_broker(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url != "embedded" and not url.startswith(("amqp://", "amqps://")):
+            raise ValueError("the broker is 'embedded' or an amqp:// or amqps:// URL (RabbitMQ)")
+        return value
+
+
+class StateSettings(BaseModel):
+    """Where run history, watermarks and the connection state live."""
+
+    model_config = SECTION
+
+    url: SecretUrl = SecretStr("sqlite:///var/lib/cmsync/state.db")
+
+    @field_validator("url")
+    @classmethod
+    def _known_store(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+            return value
+        if url.startswith(("postgresql://", "postgres://")):
+            return value
+        raise ValueError("the state store is sqlite:///path/to/file.db or a postgresql:// URL")
+
+
+class MetricsSettings(BaseModel):
+    """The Prometheus endpoint (``/metrics`` and ``/healthz``)."""
+
+    model_config = SECTION
+
+    listen: ListenAddress = "127.0.0.1:9464"
+
+
+class LoggingSettings(BaseModel):
+    """structlog output: JSON lines for journald, console for a terminal, or chosen by the terminal."""
+
+    model_config = SECTION
+
+    format: Annotated[Literal["json", "console", "auto"], LowerCase] = "auto"
+    level: Annotated[Literal["debug", "info", "warning", "error"], LowerCase] = "info"
+
+
+class Settings(BaseModel):
+    """One installation: both systems, what to sync and when, and how the service runs."""
+
+    model_config = SECTION
+
+    campaign_monitor: CampaignMonitorSettings
+    salesforce: SalesforceSettings
+    sync: SyncSettings = SyncSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    advanced: AdvancedSettings = AdvancedSettings()
+    subscription_rules: list[SubscriptionRule] = []
+    field_mappings: list[FieldMapping] = []
+    email_opt_out: EmailOptOut = EmailOptOut()
+    outbound: OutboundSettings = OutboundSettings()
+    broker: BrokerSettings = BrokerSettings()
+    state: StateSettings = StateSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("subscription_rules")
+    @classmethod
+    def _rules_unique(cls, rules: list[SubscriptionRule]) -> list[SubscriptionRule]:
+        check_rules_unique(rules)
+        return rules
+
+    @field_validator("field_mappings")
+    @classmethod
+    def _mappings_unique(cls, mappings: list[FieldMapping]) -> list[FieldMapping]:
+        check_mappings_unique(mappings)
+        return mappings
+
+    def summary(self) -> str:
+        """One line for ``check-config``: what this file asks cmsync to do."""
+        clients = len(self.campaign_monitor.clients)
+        tracking = (
+            f"tracking {len(self.tracking.types)} types kept {self.tracking.days_to_keep} days"
+            if self.tracking.enabled
+            else "tracking off"
+        )
+        broker = self.broker.url.get_secret_value()
+        return (
+            f"{clients} client{'s' if clients != 1 else ''}, {self.sync.import_frequency} import, {tracking}, "
+            f"{len(self.subscription_rules)} rules, {len(self.field_mappings)} mappings, "
+            f"broker {'embedded' if broker == 'embedded' else 'rabbitmq'}, "
+            f"state {self.state.url.get_secret_value().split(':', 1)[0]}"
+        )

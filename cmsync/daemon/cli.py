@@ -1,0 +1,79 @@
+"""The ``cmsync`` command line: one subcommand per thing an operator does."""
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from cmsync import __version__
+from cmsync.config import ConfigError, load_settings
+from cmsync.config.environment import config_path
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def check_config(arguments: argparse.Namespace) -> int:
+    """Validate a file like ``nginx -t``: exit 0 with a summary, or 1 with every error."""
+    path = config_path(arguments.file or arguments.config)
+    unchecked: list[str] = []
+    try:
+        settings = load_settings(path, unchecked=unchecked)
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        return 1
+    note = f" (not readable outside the systemd unit, not checked: {', '.join(unchecked)})" if unchecked else ""
+    print(f"{path}: OK: {settings.summary()}{note}")
+    return 0
+
+
+def _not_built(name: str) -> Command:
+    def command(_arguments: argparse.Namespace) -> int:
+        print(f"cmsync {name}: not built yet in this version of cmsync", file=sys.stderr)
+        return 2
+
+    return command
+
+
+_SUBCOMMANDS: dict[str, tuple[str, Command]] = {
+    "run": ("run the supervisor: schedule, Sync Now, reload on SIGHUP, metrics", _not_built("run")),
+    "worker": ("run Dramatiq workers against RabbitMQ", _not_built("worker")),
+    "check-config": ("validate a configuration file and print every error", check_config),
+    "sync-now": ("start a main sync at once (or report the one in flight)", _not_built("sync-now")),
+    "status": ("show connection, schedule, last and current run", _not_built("status")),
+    "disconnect": ("stop all syncing both ways until `cmsync connect`", _not_built("disconnect")),
+    "connect": ("undo `cmsync disconnect`", _not_built("connect")),
+    "reimport-tracking": ("import email tracking data of a window again", _not_built("reimport-tracking")),
+    "sandbox": ("start the Campaign Monitor and Salesforce emulators", _not_built("sandbox")),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; each has its own ``--help``."""
+    parser = argparse.ArgumentParser(
+        prog="cmsync",
+        description="Keeps a Campaign Monitor account and a Salesforce org in sync.",
+    )
+    parser.add_argument("--version", action="version", version=f"cmsync {__version__}")
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (summary, command) in _SUBCOMMANDS.items():
+        sub = subcommands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+        sub.add_argument(
+            "--config",
+            "-c",
+            metavar="FILE",
+            help="configuration file (default: $CMSYNC_CONFIG or /etc/cmsync/cmsync.yaml)",
+        )
+        if name == "check-config":
+            sub.add_argument("file", nargs="?", metavar="FILE", help="the file to check (same as --config)")
+        sub.set_defaults(handler=command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cmsync`` console script."""
+    arguments = build_parser().parse_args(argv)
+    handler: Command = arguments.handler
+    return handler(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Logging: structlog JSON lines for journald, readable console output on a terminal, secrets masked.
+
+Standard-library loggers (pika, dramatiq, urllib3) go through the same processors, so their lines are
+structured and redacted too. Context such as ``run_id``, ``client`` and ``list`` is bound with
+``structlog.contextvars.bound_contextvars`` and appears on every line logged inside it.
+"""
+
+import logging
+import sys
+from typing import Literal, TextIO
+
+import structlog
+
+from cmsync.redaction import REDACTOR
+
+Format = Literal["json", "console", "auto"]
+
+
+def _renderer(format_: Format, stream: TextIO) -> structlog.typing.Processor:
+    console = format_ == "console" or (format_ == "auto" and stream.isatty())
+    if console:
+        return structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    return structlog.processors.JSONRenderer(sort_keys=False)
+
+
+def configure_logging(format_: Format = "auto", level: str = "info", stream: TextIO | None = None) -> None:
+    """Send every log line, from cmsync and from its libraries, to ``stream`` (stdout by default)."""
+    stream = stream or sys.stdout
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        REDACTOR,
+    ]
+    structlog.configure(
+        processors=[*shared[:-2], structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared[:-2],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            REDACTOR,
+            _renderer(format_, stream),
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("pika", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A logger for module ``name``; use ``cmsync.logs.get_logger(__name__)``."""
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger
