@@ -11,6 +11,8 @@ from typing import Literal, TextIO
 
 import structlog
 
+from cmsync.config import Settings
+from cmsync.config.secrets import secret_values
 from cmsync.redaction import REDACTOR
 
 Format = Literal["json", "console", "auto"]
@@ -56,6 +58,12 @@ def configure_logging(format_: Format = "auto", level: str = "info", stream: Tex
     root.setLevel(level.upper())
     for noisy in ("pika", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def configure_from(settings: Settings, stream: TextIO | None = None) -> None:
+    """Log as ``settings.logging`` says, masking every secret the settings hold."""
+    REDACTOR.remember(secret_values(settings))
+    configure_logging(settings.logging.format, settings.logging.level, stream)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -25,7 +25,7 @@ class ConfigIssue:
 
 
 class ConfigError(Exception):
-    """A configuration was refused; ``issues`` holds every mistake found, in file order."""
+    """A configuration was refused; ``issues`` holds every mistake found, section by section."""
 
     def __init__(self, source: str, issues: Iterable[ConfigIssue]) -> None:
         self.source = source

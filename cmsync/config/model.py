@@ -61,10 +61,16 @@ class CmOAuth(BaseModel):
     refresh_token: Secret
 
 
-def _cm_auth_kind(data: object) -> str | None:
+def _keys(data: object) -> set[str]:
+    """The settings given (while validating) or held (while serializing) by an auth section."""
     if isinstance(data, dict):
-        return "api_key" if "api_key" in data else "oauth" if data.keys() & {"client_id", "refresh_token"} else None
-    return None
+        return set(data)
+    return set(type(data).model_fields) if isinstance(data, BaseModel) else set()
+
+
+def _cm_auth_kind(data: object) -> str | None:
+    keys = _keys(data)
+    return "api_key" if "api_key" in keys else "oauth" if keys & {"client_id", "refresh_token"} else None
 
 
 class CampaignMonitorSettings(BaseModel):
@@ -113,12 +119,14 @@ class SalesforceRefreshTokenAuth(BaseModel):
 
 
 def _salesforce_auth_kind(data: object) -> str | None:
-    if isinstance(data, dict):
-        if data.keys() & {"username", "private_key_file"}:
-            return "jwt"
-        if data.keys() & {"client_secret", "refresh_token"}:
-            return "refresh_token"
-    return None
+    keys = _keys(data)
+    return (
+        "jwt"
+        if keys & {"username", "private_key_file"}
+        else "refresh_token"
+        if keys & {"client_secret", "refresh_token"}
+        else None
+    )
 
 
 class SalesforceSettings(BaseModel):

@@ -13,7 +13,7 @@ INVALID_CHARACTERS = "Invalid characters found"
 _SF_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_")
 _CM_KEY_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 _HEX = frozenset(string.hexdigits)
-_SF_NAME_SHAPE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_)|__(?:c|r|e|mdt|x)$)*$")
+_SF_NAME_SHAPE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_|$)|__(?:c|r|e|mdt|x)$)*$")
 
 
 def _first_bad(value: str, allowed: frozenset[str]) -> str | None:
@@ -32,8 +32,8 @@ def check_salesforce_name(value: str, what: str = "Salesforce API name") -> str:
         raise ValueError(f"{INVALID_CHARACTERS} in {value!r}: {bad}; a {what} uses only letters, digits and _")
     if not _SF_NAME_SHAPE.match(value):
         raise ValueError(
-            f"{value!r} is not a valid {what}: it must start with a letter and may not hold '__' "
-            "except in a suffix such as __c or __r"
+            f"{value!r} is not a valid {what}: it must start with a letter, may not end with _, and may not "
+            "hold '__' except in a suffix such as __c or __r"
         )
     return value
 
