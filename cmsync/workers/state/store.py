@@ -1,0 +1,346 @@
+"""The state store: run history, watermarks, content hashes, connection state, rejected records, locks.
+
+One class over SQLite or PostgreSQL (see ``database``). Every method is one short transaction, so the
+supervisor, worker threads, worker processes on other hosts and ``cmsync status`` can share it.
+"""
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from cmsync.workers.state.database import PostgresDatabase, SqliteDatabase, Transaction, connect
+from cmsync.workers.state.schema import migrate
+
+RunStatus = Literal["running", "succeeded", "partial", "failed", "cancelled"]
+FINISHED: tuple[RunStatus, ...] = ("succeeded", "partial", "failed", "cancelled")
+Clock = Callable[[], datetime]
+_RUN_COLUMNS = "id, trigger, full_pass, status, started_at, updated_at, finished_at, error"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One main sync: what started it, how it ended, and what it wrote per object."""
+
+    id: int
+    trigger: str
+    full_pass: bool
+    status: RunStatus
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    pending_jobs: int = 0
+
+    @property
+    def in_flight(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.finished_at - self.started_at if self.finished_at else None
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """The run a request started, or the one already in flight (``started`` False)."""
+
+    run: Run
+    started: bool
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record Salesforce or Campaign Monitor refused, kept to be retried on a later run."""
+
+    object: str
+    key: str
+    stream: str
+    reason: str
+    payload: Any
+    first_seen: datetime
+    last_seen: datetime
+    attempts: int
+
+
+class StateStore:
+    """What cmsync remembers between runs and across hosts."""
+
+    def __init__(self, database: SqliteDatabase | PostgresDatabase, clock: Clock = utc_now) -> None:
+        self.database = database
+        self.clock = clock
+        with database.transaction() as transaction:
+            if database.dialect == "postgresql":
+                transaction.execute("SELECT pg_advisory_xact_lock(7413021)")
+            migrate(transaction, database.dialect)
+
+    @classmethod
+    def open(cls, url: str, clock: Clock = utc_now) -> "StateStore":
+        """Open (and create or migrate) the store ``state.url`` names."""
+        return cls(connect(url), clock)
+
+    def close(self) -> None:
+        self.database.close()
+
+    def _now(self) -> str:
+        return _text(self.clock())
+
+    # Runs
+
+    def begin_run(
+        self, trigger: str, *, full_pass: bool = False, stale_after: timedelta = timedelta(hours=2)
+    ) -> RunStart:
+        """Start a run unless one is in flight; a run with no progress for ``stale_after`` is abandoned first."""
+        now = self._now()
+        stale_before = _text(self.clock() - stale_after)
+        with self.database.transaction() as transaction:
+            transaction.execute(
+                "UPDATE runs SET status = 'failed', in_flight = NULL, finished_at = ?, "
+                "error = 'abandoned: no progress for ' || ? WHERE in_flight = 1 AND updated_at < ?",
+                (now, str(stale_after), stale_before),
+            )
+            created = transaction.execute(
+                "INSERT INTO runs (trigger, full_pass, status, in_flight, started_at, updated_at) "
+                "VALUES (?, ?, 'running', 1, ?, ?) ON CONFLICT (in_flight) DO NOTHING RETURNING id",
+                (trigger, int(full_pass), now, now),
+            )
+            run_id = created[0][0] if created else transaction.execute("SELECT id FROM runs WHERE in_flight = 1")[0][0]
+            run = self._run(transaction, run_id)
+        assert run is not None
+        return RunStart(run, bool(created))
+
+    def run(self, run_id: int) -> Run | None:
+        with self.database.transaction() as transaction:
+            return self._run(transaction, run_id)
+
+    def current_run(self) -> Run | None:
+        """The run in flight, if any."""
+        with self.database.transaction() as transaction:
+            rows = transaction.execute("SELECT id FROM runs WHERE in_flight = 1")
+            return self._run(transaction, rows[0][0]) if rows else None
+
+    def last_run(self, statuses: Iterable[RunStatus] = FINISHED) -> Run | None:
+        """The most recently finished run with one of ``statuses``."""
+        wanted = tuple(statuses)
+        marks = ", ".join("?" for _ in wanted)
+        with self.database.transaction() as transaction:
+            rows = transaction.execute(
+                f"SELECT id FROM runs WHERE status IN ({marks}) ORDER BY finished_at DESC, id DESC LIMIT 1", wanted
+            )
+            return self._run(transaction, rows[0][0]) if rows else None
+
+    def last_started(self) -> datetime | None:
+        """When the newest run started (the schedule counts from it across restarts)."""
+        with self.database.transaction() as transaction:
+            rows = transaction.execute("SELECT MAX(started_at) FROM runs")
+        return _moment(rows[0][0]) if rows else None
+
+    def recent_runs(self, limit: int = 10) -> list[Run]:
+        with self.database.transaction() as transaction:
+            ids = [row[0] for row in transaction.execute("SELECT id FROM runs ORDER BY id DESC LIMIT ?", (limit,))]
+            return [run for run in (self._run(transaction, run_id) for run_id in ids) if run is not None]
+
+    def add_jobs(self, run_id: int, jobs: Iterable[str]) -> None:
+        """Register jobs the run waits for; registering one twice is harmless (a redelivered fan-out)."""
+        rows = [(run_id, job) for job in jobs]
+        with self.database.transaction() as transaction:
+            transaction.execute_many("INSERT INTO run_jobs (run_id, job) VALUES (?, ?) ON CONFLICT DO NOTHING", rows)
+            transaction.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (self._now(), run_id))
+
+    def complete_job(self, run_id: int, job: str) -> int:
+        """Mark a job done (once, however often it is delivered) and return how many are still pending."""
+        with self.database.transaction() as transaction:
+            transaction.execute("UPDATE run_jobs SET done = 1 WHERE run_id = ? AND job = ?", (run_id, job))
+            transaction.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (self._now(), run_id))
+            return int(
+                transaction.execute("SELECT COUNT(*) FROM run_jobs WHERE run_id = ? AND done = 0", (run_id,))[0][0]
+            )
+
+    def count(self, run_id: int, object_name: str, outcome: str, n: int = 1) -> None:
+        """Add ``n`` to a run's count of ``outcome`` (imported, rejected, unchanged …) for an object."""
+        if n <= 0:
+            return
+        with self.database.transaction() as transaction:
+            transaction.execute(
+                "INSERT INTO run_counts (run_id, object, outcome, n) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (run_id, object, outcome) DO UPDATE SET n = run_counts.n + excluded.n",
+                (run_id, object_name, outcome, n),
+            )
+            transaction.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (self._now(), run_id))
+
+    def finish_run(self, run_id: int, status: RunStatus, error: str | None = None) -> bool:
+        """Close a run in flight; False when it was already closed (so after-steps run once)."""
+        with self.database.transaction() as transaction:
+            closed = transaction.execute(
+                "UPDATE runs SET status = ?, in_flight = NULL, finished_at = ?, updated_at = ?, error = ? "
+                "WHERE id = ? AND in_flight = 1 RETURNING id",
+                (status, self._now(), self._now(), error, run_id),
+            )
+        return bool(closed)
+
+    def _run(self, transaction: Transaction, run_id: int) -> Run | None:
+        rows = transaction.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            return None
+        identifier, trigger, full_pass, status, started, updated, finished, error = rows[0]
+        counts: dict[str, dict[str, int]] = {}
+        for object_name, outcome, n in transaction.execute(
+            "SELECT object, outcome, n FROM run_counts WHERE run_id = ? ORDER BY object, outcome", (run_id,)
+        ):
+            counts.setdefault(object_name, {})[outcome] = int(n)
+        pending = transaction.execute("SELECT COUNT(*) FROM run_jobs WHERE run_id = ? AND done = 0", (run_id,))
+        return Run(
+            id=int(identifier),
+            trigger=trigger,
+            full_pass=bool(full_pass),
+            status=status,
+            started_at=datetime.fromisoformat(started),
+            updated_at=datetime.fromisoformat(updated),
+            finished_at=_moment(finished),
+            error=error,
+            counts=counts,
+            pending_jobs=int(pending[0][0]),
+        )
+
+    # Watermarks and content hashes
+
+    def watermark(self, stream: str) -> str | None:
+        """Where ``stream`` (e.g. ``members:<list id>``) resumes; None before its first success."""
+        with self.database.transaction() as transaction:
+            rows = transaction.execute("SELECT value FROM watermarks WHERE stream = ?", (stream,))
+        return rows[0][0] if rows else None
+
+    def set_watermark(self, stream: str, value: str) -> None:
+        with self.database.transaction() as transaction:
+            transaction.execute(
+                "INSERT INTO watermarks (stream, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (stream) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (stream, value, self._now()),
+            )
+
+    def watermarks(self, prefix: str = "") -> dict[str, str]:
+        with self.database.transaction() as transaction:
+            rows = transaction.execute(
+                "SELECT stream, value FROM watermarks WHERE stream LIKE ? ORDER BY stream", (prefix + "%",)
+            )
+        return {stream: value for stream, value in rows}
+
+    def content_hashes(self, stream: str, keys: Iterable[str]) -> dict[str, str]:
+        """The hashes last written for ``keys`` of ``stream`` (a full pass writes only what differs)."""
+        wanted = list(keys)
+        found: dict[str, str] = {}
+        with self.database.transaction() as transaction:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                found.update(
+                    transaction.execute(
+                        f"SELECT record_key, hash FROM content_hashes WHERE stream = ? AND record_key IN ({marks})",
+                        (stream, *chunk),
+                    )
+                )
+        return found
+
+    def save_content_hashes(self, stream: str, hashes: Mapping[str, str]) -> None:
+        rows = [(stream, key, value) for key, value in hashes.items()]
+        with self.database.transaction() as transaction:
+            transaction.execute_many(
+                "INSERT INTO content_hashes (stream, record_key, hash) VALUES (?, ?, ?) "
+                "ON CONFLICT (stream, record_key) DO UPDATE SET hash = excluded.hash",
+                rows,
+            )
+
+    # Installation facts: connection state and other small values
+
+    def fact(self, key: str) -> Any:
+        with self.database.transaction() as transaction:
+            rows = transaction.execute("SELECT value FROM installation WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def set_fact(self, key: str, value: Any) -> None:
+        with self.database.transaction() as transaction:
+            transaction.execute(
+                "INSERT INTO installation (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (key, json.dumps(value), self._now()),
+            )
+
+    def connected(self) -> bool:
+        """False after ``cmsync disconnect`` until ``cmsync connect`` (survives restarts)."""
+        return self.fact("connection") != "disconnected"
+
+    def set_connected(self, connected: bool) -> None:
+        self.set_fact("connection", "connected" if connected else "disconnected")
+
+    # Rejected records
+
+    def reject(self, object_name: str, key: str, stream: str, reason: str, payload: Any, run_id: int | None) -> None:
+        """Record (or re-record) a refused record with its reason, to be retried on a later run."""
+        now = self._now()
+        with self.database.transaction() as transaction:
+            transaction.execute(
+                "INSERT INTO rejected_records (object, record_key, stream, reason, payload, first_seen, last_seen, "
+                "attempts, last_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (object, record_key) DO UPDATE "
+                "SET reason = excluded.reason, payload = excluded.payload, last_seen = excluded.last_seen, "
+                "attempts = rejected_records.attempts + 1, last_run_id = excluded.last_run_id, "
+                "stream = excluded.stream",
+                (object_name, key, stream, reason, json.dumps(payload), now, now, run_id),
+            )
+
+    def resolve(self, object_name: str, keys: Iterable[str]) -> None:
+        """Forget rejections of records that have now been written."""
+        rows = [(object_name, key) for key in keys]
+        with self.database.transaction() as transaction:
+            transaction.execute_many("DELETE FROM rejected_records WHERE object = ? AND record_key = ?", rows)
+
+    def rejections(self, stream: str | None = None, limit: int = 10_000) -> list[Rejection]:
+        query = (
+            "SELECT object, record_key, stream, reason, payload, first_seen, last_seen, attempts FROM rejected_records"
+        )
+        parameters: tuple[Any, ...] = ()
+        if stream is not None:
+            query += " WHERE stream = ?"
+            parameters = (stream,)
+        with self.database.transaction() as transaction:
+            rows = transaction.execute(query + " ORDER BY first_seen, record_key LIMIT ?", (*parameters, limit))
+        return [
+            Rejection(obj, key, strm, reason, json.loads(payload) if payload else None,
+                      datetime.fromisoformat(first), datetime.fromisoformat(last), int(attempts))
+            for obj, key, strm, reason, payload, first, last, attempts in rows
+        ]  # fmt: skip
+
+    def rejected_count(self) -> int:
+        with self.database.transaction() as transaction:
+            return int(transaction.execute("SELECT COUNT(*) FROM rejected_records")[0][0])
+
+    # Locks
+
+    def acquire_lock(self, name: str, owner: str, ttl: timedelta) -> bool:
+        """Take or renew a lease on ``name``; True when ``owner`` holds it now."""
+        now = self.clock()
+        with self.database.transaction() as transaction:
+            held = transaction.execute(
+                "INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET owner = excluded.owner, expires_at = excluded.expires_at "
+                "WHERE locks.owner = excluded.owner OR locks.expires_at < ? RETURNING owner",
+                (name, owner, _text(now + ttl), _text(now)),
+            )
+        return bool(held)
+
+    def release_lock(self, name: str, owner: str) -> None:
+        with self.database.transaction() as transaction:
+            transaction.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))

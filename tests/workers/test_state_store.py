@@ -1,0 +1,150 @@
+"""The state store behaves the same on SQLite and PostgreSQL: runs, jobs, watermarks, rejections, locks."""
+
+import threading
+from datetime import timedelta
+
+from cmsync.workers.state import StateStore
+from tests.workers.conftest import ManualClock
+
+
+def test_one_run_at_a_time(store: StateStore) -> None:
+    first = store.begin_run("schedule")
+    second = store.begin_run("sync-now")
+    assert first.started and not second.started
+    assert second.run.id == first.run.id and second.run.trigger == "schedule"
+    assert store.current_run() == first.run
+
+
+def test_concurrent_requests_start_one_run(state_url: str, clock: ManualClock) -> None:
+    starts = []
+
+    def request() -> None:
+        own = StateStore.open(state_url, clock)
+        starts.append(own.begin_run("sync-now"))
+        own.close()
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(start.started for start in starts) == 1
+    assert len({start.run.id for start in starts}) == 1
+
+
+def test_run_closes_when_its_last_job_is_done_even_if_redelivered(store: StateStore, clock: ManualClock) -> None:
+    run = store.begin_run("schedule", full_pass=True).run
+    store.add_jobs(run.id, ["list:a", "list:b", "campaign:c"])
+    store.add_jobs(run.id, ["list:a"])
+    assert store.complete_job(run.id, "list:a") == 2
+    assert store.complete_job(run.id, "list:a") == 2
+    assert store.complete_job(run.id, "list:b") == 1
+    assert store.run(run.id).pending_jobs == 1  # type: ignore[union-attr]
+    assert store.complete_job(run.id, "campaign:c") == 0
+    clock.advance(timedelta(minutes=3))
+    assert store.finish_run(run.id, "succeeded") is True
+    assert store.finish_run(run.id, "failed", "late duplicate") is False
+    finished = store.run(run.id)
+    assert finished is not None and finished.status == "succeeded" and finished.full_pass
+    assert finished.duration == timedelta(minutes=3) and finished.error is None
+    assert store.current_run() is None and store.begin_run("schedule").started
+
+
+def test_counts_add_up_per_object_and_outcome(store: StateStore) -> None:
+    run = store.begin_run("schedule").run
+    store.count(run.id, "CM_List_Member__c", "imported", 1000)
+    store.count(run.id, "CM_List_Member__c", "imported", 234)
+    store.count(run.id, "CM_List_Member__c", "rejected", 2)
+    store.count(run.id, "CM_Campaign__c", "imported", 0)
+    assert store.run(run.id).counts == {"CM_List_Member__c": {"imported": 1234, "rejected": 2}}  # type: ignore[union-attr]
+
+
+def test_stale_run_is_abandoned(store: StateStore, clock: ManualClock) -> None:
+    stuck = store.begin_run("schedule").run
+    clock.advance(timedelta(hours=3))
+    fresh = store.begin_run("sync-now")
+    assert fresh.started and fresh.run.id != stuck.id
+    abandoned = store.run(stuck.id)
+    assert abandoned is not None and abandoned.status == "failed"
+    assert abandoned.error is not None and abandoned.error.startswith("abandoned: no progress for 2:00:00")
+
+
+def test_progress_keeps_a_long_run_alive(store: StateStore, clock: ManualClock) -> None:
+    run = store.begin_run("schedule").run
+    for _ in range(4):
+        clock.advance(timedelta(hours=1))
+        store.count(run.id, "CM_List_Member__c", "imported", 10)
+    assert store.begin_run("sync-now").run.id == run.id
+
+
+def test_last_run_and_history(store: StateStore, clock: ManualClock) -> None:
+    assert store.last_run() is None and store.last_started() is None
+    for status in ("succeeded", "failed", "partial"):
+        run = store.begin_run("schedule").run
+        clock.advance(timedelta(minutes=1))
+        store.finish_run(run.id, status)  # type: ignore[arg-type]
+    assert store.last_run().status == "partial"  # type: ignore[union-attr]
+    assert store.last_run(["succeeded"]).status == "succeeded"  # type: ignore[union-attr]
+    assert [run.status for run in store.recent_runs(2)] == ["partial", "failed"]
+    assert store.last_started() == clock.now - timedelta(minutes=1)
+
+
+def test_watermarks(store: StateStore) -> None:
+    assert store.watermark("members:abc") is None
+    store.set_watermark("members:abc", "2026-11-01 10:00:00")
+    store.set_watermark("members:abc", "2026-11-02 09:30:00")
+    store.set_watermark("tracking:xyz:opened", "2026-10-01 00:00:00")
+    assert store.watermark("members:abc") == "2026-11-02 09:30:00"
+    assert store.watermarks("members:") == {"members:abc": "2026-11-02 09:30:00"}
+
+
+def test_content_hashes(store: StateStore) -> None:
+    hashes = {f"list:person{n}@example.com": f"h{n}" for n in range(1200)}
+    store.save_content_hashes("members:list", hashes)
+    store.save_content_hashes("members:list", {"list:person1@example.com": "changed"})
+    found = store.content_hashes("members:list", [*hashes, "list:new@example.com"])
+    assert len(found) == 1200 and found["list:person1@example.com"] == "changed"
+    assert store.content_hashes("members:other", hashes) == {}
+
+
+def test_connection_state_survives_reopening(state_url: str, store: StateStore, clock: ManualClock) -> None:
+    assert store.connected()
+    store.set_connected(False)
+    reopened = StateStore.open(state_url, clock)
+    assert not reopened.connected()
+    reopened.set_connected(True)
+    assert store.connected()
+    reopened.close()
+
+
+def test_rejections_are_kept_counted_and_resolved(store: StateStore, clock: ManualClock) -> None:
+    payload = {"EmailAddress": "o'brien@example", "Name": "Siobhán O'Brien"}
+    store.reject("CM_List_Member__c", "l:o'brien@example", "members:l", "INVALID_EMAIL_ADDRESS: bad email", payload, 1)
+    clock.advance(timedelta(hours=1))
+    store.reject("CM_List_Member__c", "l:o'brien@example", "members:l", "INVALID_EMAIL_ADDRESS: still bad", payload, 2)
+    store.reject("CM_Email_Activity__c", "k1", "tracking:c:opened", "STRING_TOO_LONG: URL", None, 2)
+    (rejection,) = store.rejections("members:l")
+    assert rejection.payload == payload and rejection.attempts == 2 and rejection.reason.endswith("still bad")
+    assert rejection.last_seen - rejection.first_seen == timedelta(hours=1)
+    assert store.rejected_count() == 2
+    store.resolve("CM_List_Member__c", ["l:o'brien@example"])
+    assert store.rejected_count() == 1 and store.rejections("members:l") == []
+
+
+def test_locks_are_leases(store: StateStore, clock: ManualClock) -> None:
+    assert store.acquire_lock("outbound", "host-a", timedelta(seconds=30))
+    assert not store.acquire_lock("outbound", "host-b", timedelta(seconds=30))
+    assert store.acquire_lock("outbound", "host-a", timedelta(seconds=30))
+    clock.advance(timedelta(seconds=31))
+    assert store.acquire_lock("outbound", "host-b", timedelta(seconds=30))
+    store.release_lock("outbound", "host-b")
+    assert store.acquire_lock("outbound", "host-a", timedelta(seconds=30))
+
+
+def test_schema_is_created_once_and_reopened(state_url: str, clock: ManualClock) -> None:
+    first = StateStore.open(state_url, clock)
+    run = first.begin_run("schedule").run
+    first.close()
+    second = StateStore.open(state_url, clock)
+    assert second.current_run() == run
+    second.close()
