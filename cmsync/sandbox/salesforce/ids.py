@@ -1,0 +1,46 @@
+"""Salesforce record Ids: 15 case-sensitive characters (key prefix, instance, counter) plus a 3-character
+case checksum, so that Ids look and validate like real ones (``0035g000001AbCdEAF``)."""
+
+import string
+
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_CHECKSUM_ALPHABET = string.ascii_uppercase + "012345"
+_ID_CHARACTERS = frozenset(BASE62)
+INSTANCE = "5g"
+"""The two instance characters after the key prefix, as on a real pod."""
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    while number:
+        number, digit = divmod(number, 62)
+        digits.append(BASE62[digit])
+    return "".join(reversed(digits)).rjust(width, "0")
+
+
+def checksum(id15: str) -> str:
+    """The 3-character suffix that encodes which of the 15 characters are upper case."""
+    suffix = ""
+    for chunk in range(3):
+        bits = 0
+        for position, char in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
+            if "A" <= char <= "Z":
+                bits |= 1 << position
+        suffix += _CHECKSUM_ALPHABET[bits]
+    return suffix
+
+
+def make_id(key_prefix: str, number: int) -> str:
+    """The ``number``-th Id of the object whose key prefix is ``key_prefix``, 18 characters long."""
+    id15 = f"{key_prefix}{INSTANCE}0{_base62(number, 9)}"
+    return id15 + checksum(id15)
+
+
+def normalize_id(value: str) -> str | None:
+    """The 18-character form of a 15- or 18-character Id, or None when ``value`` is not an Id at all."""
+    if len(value) not in (15, 18) or not _ID_CHARACTERS.issuperset(value):
+        return None
+    id15 = value[:15]
+    if len(value) == 18 and value[15:].upper() != checksum(id15):
+        return None
+    return id15 + checksum(id15)
