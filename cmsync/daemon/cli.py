@@ -3,6 +3,7 @@
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from cmsync import __version__
 from cmsync.config import ConfigError, load_settings
@@ -25,6 +26,40 @@ def check_config(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def sandbox(arguments: argparse.Namespace) -> int:
+    """Start the emulators until SIGINT/SIGTERM (imported here: product code never imports the sandbox)."""
+    from cmsync.logs import configure_logging
+    from cmsync.sandbox.launcher import SandboxOptions, run_sandbox
+
+    configure_logging("auto", "info")
+    options = SandboxOptions(
+        seed=arguments.seed,
+        size=arguments.size,
+        cm_port=arguments.cm_port,
+        sf_port=arguments.sf_port,
+        ca_file=Path(arguments.tls) if arguments.tls else None,
+    )
+    return run_sandbox(options)
+
+
+def _add_sandbox_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--seed", type=int, default=1, help="random seed of the seed data (default: 1)")
+    sub.add_argument(
+        "--size", choices=("small", "demo", "large"), default="demo", help="how much seed data (default: demo)"
+    )
+    sub.add_argument(
+        "--cm-port", "--port", type=int, default=8701, help="Campaign Monitor emulator port (default: 8701)"
+    )
+    sub.add_argument("--sf-port", type=int, default=8702, help="Salesforce emulator port (default: 8702)")
+    sub.add_argument(
+        "--tls",
+        nargs="?",
+        const="var/sandbox-ca.pem",
+        metavar="CA_FILE",
+        help="serve HTTPS and write the certificate authority to CA_FILE (default: var/sandbox-ca.pem)",
+    )
+
+
 def _not_built(name: str) -> Command:
     def command(_arguments: argparse.Namespace) -> int:
         print(f"cmsync {name}: not built yet in this version of cmsync", file=sys.stderr)
@@ -42,7 +77,7 @@ _SUBCOMMANDS: dict[str, tuple[str, Command]] = {
     "disconnect": ("stop all syncing both ways until `cmsync connect`", _not_built("disconnect")),
     "connect": ("undo `cmsync disconnect`", _not_built("connect")),
     "reimport-tracking": ("import email tracking data of a window again", _not_built("reimport-tracking")),
-    "sandbox": ("start the Campaign Monitor and Salesforce emulators", _not_built("sandbox")),
+    "sandbox": ("start the Campaign Monitor and Salesforce emulators", sandbox),
 }
 
 
@@ -64,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if name == "check-config":
             sub.add_argument("file", nargs="?", metavar="FILE", help="the file to check (same as --config)")
+        if name == "sandbox":
+            _add_sandbox_options(sub)
         sub.set_defaults(handler=command)
     return parser
 

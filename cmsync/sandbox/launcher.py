@@ -1,0 +1,112 @@
+"""``cmsync sandbox``: start the emulators, print where they are and how to sign in, run until SIGINT/SIGTERM.
+
+Each emulator is started by one function of ``EMULATORS``; the Salesforce emulator joins by adding its own.
+With a CA file, every emulator serves HTTPS and the certificate authority is written to that file.
+"""
+
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from cmsync.sandbox.campaign_monitor import (
+    DEFAULT_API_KEY,
+    OAUTH_CLIENT_ID,
+    OAUTH_CLIENT_SECRET,
+    OAUTH_REFRESH_TOKEN,
+    SANDBOX_CLIENT_ID,
+    CampaignMonitorEmulator,
+)
+from cmsync.sandbox.server import SandboxServer
+
+DEFAULT_CA_FILE = Path("var/sandbox-ca.pem")
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """What ``cmsync sandbox`` was asked for (port 0 picks a free port)."""
+
+    seed: int = 1
+    size: str = "demo"
+    host: str = "127.0.0.1"
+    cm_port: int = 8701
+    sf_port: int = 8702
+    ca_file: Path | None = None
+
+
+@dataclass
+class RunningEmulator:
+    """A started emulator, and the lines that tell a person how to use it."""
+
+    name: str
+    server: SandboxServer
+    details: list[str]
+
+
+EmulatorStarter = Callable[[SandboxOptions], RunningEmulator]
+
+
+def start_campaign_monitor(options: SandboxOptions) -> RunningEmulator:
+    """The Campaign Monitor emulator, seeded, on ``options.cm_port``."""
+    emulator = CampaignMonitorEmulator(size=options.size, seed=options.seed)
+    server = emulator.serve(host=options.host, port=options.cm_port, ca_file=options.ca_file).start()
+    counts = ", ".join(f"{count} {name}" for name, count in emulator.state.summary().items())
+    return RunningEmulator(
+        "Campaign Monitor API v3.3",
+        server,
+        [
+            f"base_url       {emulator.api_url(server)}",
+            f"api_key        {DEFAULT_API_KEY}",
+            f"oauth          client_id {OAUTH_CLIENT_ID}, client_secret {OAUTH_CLIENT_SECRET}, "
+            f"refresh_token {OAUTH_REFRESH_TOKEN}",
+            f"client         {SANDBOX_CLIENT_ID}",
+            f"controls       {server.url}/_sandbox/",
+            f"seeded         {options.size}, seed {options.seed}: {counts}",
+        ],
+    )
+
+
+EMULATORS: list[EmulatorStarter] = [start_campaign_monitor]
+
+
+def run_sandbox(
+    options: SandboxOptions,
+    *,
+    emulators: Sequence[EmulatorStarter] = EMULATORS,
+    stop: threading.Event | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Start ``emulators``, print their details, and serve until ``stop`` is set (SIGINT or SIGTERM set it)."""
+    out = out or sys.stdout
+    stop = stop or threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+
+        def request_stop(_signal: int, _frame: FrameType | None) -> None:
+            stop.set()
+
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            previous[signal_number] = signal.signal(signal_number, request_stop)
+    running: list[RunningEmulator] = []
+    try:
+        for start in emulators:
+            emulator = start(options)
+            running.append(emulator)
+            print(emulator.name, file=out)
+            for line in emulator.details:
+                print(f"  {line}", file=out)
+        if options.ca_file is not None:
+            print(f"TLS certificate authority: {options.ca_file} (trust it, e.g. ca_file: or curl --cacert)", file=out)
+        print("Serving; Ctrl-C or SIGTERM stops the sandbox.", file=out, flush=True)
+        stop.wait()
+    finally:
+        for emulator in reversed(running):
+            emulator.server.stop()
+        for signal_number, handler in previous.items():
+            signal.signal(signal_number, handler)
+    print("Sandbox stopped.", file=out, flush=True)
+    return 0
