@@ -1,7 +1,7 @@
 """Test controls under ``/_sandbox/`` (never under ``/api/``): reset, seed, faults, tokens, the call log,
 and changes made "in CM's UI" or by recipients. Bodies and answers are JSON.
 
-    POST   /_sandbox/reset                      empty account, no faults, empty call log
+    POST   /_sandbox/reset                      empty account, no faults, wall clock, empty call log
     POST   /_sandbox/seed                       {"size": "small|demo|large"} or counts, and "seed"
     GET    /_sandbox/summary                    how much the account holds
     GET    /_sandbox/calls  DELETE …            the call log with counts per endpoint
@@ -61,7 +61,7 @@ class SandboxControls:
             ]
         )
         self._controls: dict[str, Control] = {
-            "reset": self._reset,
+            "reset": lambda _body: self.reset(),
             "seed": self._seed,
             "summary": lambda _body: self.state.summary(),
             "calls": lambda _body: self.calls.as_json(),
@@ -96,7 +96,9 @@ class SandboxControls:
     def _json(status: int, body: Any) -> Response:
         return Response(json.dumps(body, ensure_ascii=False), status=status, content_type="application/json")
 
-    def _reset(self, _body: dict[str, Any]) -> None:
+    def reset(self) -> None:
+        """An empty account, no faults, fresh tokens, the wall clock and an empty call log."""
+        self.state.clock.reset()
         self.state.clear()
         self.faults.clear()
         self.tokens.clear()

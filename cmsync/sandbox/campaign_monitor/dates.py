@@ -37,6 +37,11 @@ class Clock:
         with self._lock:
             self._offset += seconds
 
+    def reset(self) -> None:
+        """Back to the wall clock."""
+        with self._lock:
+            self._offset = 0
+
 
 @lru_cache(maxsize=1 << 16)
 def format_date(instant: int, utc_offset_minutes: int) -> str:

@@ -39,11 +39,8 @@ class CampaignMonitorEmulator:
         return seed_account(self.state, size, seed)
 
     def reset(self) -> None:
-        """An empty account, no faults, fresh tokens and an empty call log."""
-        self.state.clear()
-        self.faults.clear()
-        self.tokens.clear()
-        self.calls.clear()
+        """An empty account, no faults, fresh tokens, the wall clock and an empty call log."""
+        self.controls.reset()
 
     def serve(self, *, host: str = "127.0.0.1", port: int = 0, ca_file: Path | None = None) -> SandboxServer:
         """A server for the API (not started); HTTPS when ``ca_file`` is given, its CA written there."""

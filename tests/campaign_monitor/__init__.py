@@ -1,0 +1,1 @@
+"""Contract tests of the Campaign Monitor client against the emulator, and of the emulator on its own."""
