@@ -1,0 +1,237 @@
+"""Bulk API 2.0 from the client side: one ingest job per chunk (create, one PUT of CSV, UploadComplete,
+poll, read the result CSVs) mapped back to per-record results, and query jobs read page by page.
+
+Polling re-reads the session on every request, so a token that expires while a job runs is renewed.
+Result rows come back in any order; each is matched to its input by the upsert key, the Id, or (for
+inserts) the whole row as sent.
+"""
+
+import csv
+import io
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from cmsync.config.names import check_salesforce_field_path
+from cmsync.logs import get_logger
+from cmsync.workers.salesforce.errors import SalesforceBulkError
+from cmsync.workers.salesforce.results import NOT_PROCESSED, RecordError, RecordResult, bulk_error
+from cmsync.workers.salesforce.soql import literal
+
+if TYPE_CHECKING:
+    from cmsync.workers.salesforce.client import SalesforceClient
+
+TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
+MAX_JOB_BYTES = 100 * 1024 * 1024
+RESULT_PAGE = 50_000
+NULL = "#N/A"
+_log = get_logger(__name__)
+
+
+def csv_value(value: Any) -> str:
+    """A record value as Bulk CSV text; None is ``#N/A`` (set the field empty)."""
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date | Decimal | int | float):
+        return literal(value)
+    return str(value)
+
+
+def columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every field named by any record, in order of first use; a parent by external ID is ``Rel__r.Key__c``."""
+    seen: dict[str, None] = {}
+    for record in records:
+        for name, value in record.items():
+            if name == "attributes":
+                continue
+            if isinstance(value, Mapping):
+                for key in value:
+                    if key != "attributes":
+                        seen[f"{name}.{key}"] = None
+            else:
+                seen[name] = None
+    for name in seen:
+        check_salesforce_field_path(name)
+    return list(seen)
+
+
+def row_of(record: Mapping[str, Any], header: Sequence[str]) -> list[str]:
+    """The CSV cells of ``record`` under ``header``; a field the record does not name is left empty (unchanged)."""
+    cells = []
+    for name in header:
+        relationship, _, key = name.partition(".")
+        if key:
+            parent = record.get(relationship)
+            cells.append(csv_value(parent[key]) if isinstance(parent, Mapping) and key in parent else "")
+        else:
+            cells.append(csv_value(record[name]) if name in record else "")
+    return cells
+
+
+def _csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _chunks(rows: list[list[str]], header: Sequence[str]) -> Iterator[range]:
+    """Ranges of rows whose CSV stays under the upload limit."""
+    start, size = 0, len(",".join(header)) + 1
+    for position, row in enumerate(rows):
+        row_size = sum(len(cell.encode()) + 3 for cell in row) + 1
+        if position > start and size + row_size > MAX_JOB_BYTES:
+            yield range(start, position)
+            start, size = position, len(",".join(header)) + 1
+        size += row_size
+    if start < len(rows) or not rows:
+        yield range(start, len(rows))
+
+
+class BulkRunner:
+    """Runs Bulk API 2.0 jobs for one client."""
+
+    def __init__(self, client: "SalesforceClient") -> None:
+        self.client = client
+
+    def _path(self, resource: str) -> str:
+        return self.client.data_path(resource)
+
+    def ingest(
+        self,
+        operation: str,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        external_id_field: str | None = None,
+    ) -> list[RecordResult]:
+        """Write ``records`` in as many jobs as their size needs; one result per record, in input order."""
+        header = columns(records)
+        rows = [row_of(record, header) for record in records]
+        key_column = _key_column(operation, header, external_id_field)
+        results: list[RecordResult] = []
+        for part in _chunks(rows, header):
+            part_rows = rows[part.start : part.stop]
+            results.extend(self._job(operation, sobject, header, part_rows, key_column, external_id_field, part.start))
+        return results
+
+    def _job(
+        self,
+        operation: str,
+        sobject: str,
+        header: list[str],
+        rows: list[list[str]],
+        key_column: int | None,
+        external_id_field: str | None,
+        first_index: int,
+    ) -> list[RecordResult]:
+        spec: dict[str, Any] = {"object": sobject, "operation": operation, "contentType": "CSV", "lineEnding": "LF"}
+        if external_id_field:
+            spec["externalIdFieldName"] = external_id_field
+        job = self.client.call("bulk_job", "POST", self._path("jobs/ingest"), json=spec, idempotent=False).json()
+        job_path = self._path(f"jobs/ingest/{job['id']}")
+        self.client.call(
+            "bulk_job",
+            "PUT",
+            f"{job_path}/batches",
+            data=_csv(header, rows),
+            headers={"Content-Type": "text/csv"},
+            idempotent=False,
+        )
+        self.client.call("bulk_job", "PATCH", job_path, json={"state": "UploadComplete"})
+        info = self._wait(job_path, "bulk_job")
+        _log.info(
+            "salesforce bulk job finished",
+            job=job["id"],
+            sobject=sobject,
+            operation=operation,
+            state=info["state"],
+            processed=info.get("numberRecordsProcessed"),
+            failed=info.get("numberRecordsFailed"),
+        )
+
+        def key(cells: Sequence[str]) -> Any:
+            return tuple(cells) if key_column is None else cells[key_column].lower()
+
+        waiting: dict[Any, deque[int]] = defaultdict(deque)
+        for position, row in enumerate(rows):
+            waiting[key(row)].append(position)
+        results: dict[int, RecordResult] = {}
+
+        def claim(cells: list[str]) -> int | None:
+            queue = waiting.get(key(cells))
+            return queue.popleft() if queue else None
+
+        for record in self._results(f"{job_path}/successfulResults/"):
+            position = claim(record[2:])
+            if position is not None:
+                results[position] = RecordResult(
+                    first_index + position, record[0] or None, True, record[1].lower() == "true"
+                )
+        for record in self._results(f"{job_path}/failedResults/"):
+            position = claim(record[2:])
+            if position is not None:
+                results[position] = bulk_error(first_index + position, record[0], record[1])
+        reason = info.get("errorMessage") or f"the Bulk job ended {info['state']} before reaching this record"
+        return [
+            results.get(position)
+            or RecordResult(first_index + position, None, False, None, (RecordError(NOT_PROCESSED, reason),))
+            for position in range(len(rows))
+        ]
+
+    def _results(self, path: str) -> list[list[str]]:
+        text = self.client.call("bulk_job", "GET", path, headers={"Accept": "text/csv"}).text
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        return [row for row in rows[1:] if row]
+
+    def _wait(self, job_path: str, endpoint: str) -> dict[str, Any]:
+        """Poll a job until it ends (every request signs in again if the session expired meanwhile)."""
+        policy = self.client.poll
+        delay, deadline = policy.initial, time.monotonic() + policy.timeout
+        while True:
+            info: dict[str, Any] = self.client.call(endpoint, "GET", job_path).json()
+            if info["state"] in TERMINAL:
+                return info
+            if time.monotonic() > deadline:
+                self.client.call(endpoint, "PATCH", job_path, json={"state": "Aborted"})
+                info = self.client.call(endpoint, "GET", job_path).json()
+                if info["state"] in TERMINAL:
+                    return info
+                raise SalesforceBulkError(f"job still {info['state']} after {policy.timeout:.0f} s", endpoint=endpoint)
+            time.sleep(delay)
+            delay = policy.after(delay)
+
+    def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, str]]:
+        """Rows of a query job as ``{column: text}``, read page by page after the job completes."""
+        spec = {"operation": "queryAll" if include_deleted else "query", "query": soql}
+        job = self.client.call("bulk_query", "POST", self._path("jobs/query"), json=spec, idempotent=False).json()
+        job_path = self._path(f"jobs/query/{job['id']}")
+        info = self._wait(job_path, "bulk_query")
+        if info["state"] != "JobComplete":
+            raise SalesforceBulkError(
+                f"query job {job['id']} ended {info['state']}: {info.get('errorMessage', '')}", endpoint="bulk_query"
+            )
+        locator: str | None = None
+        while True:
+            params = {"maxRecords": str(RESULT_PAGE)}
+            if locator:
+                params["locator"] = locator
+            response = self.client.call("bulk_query", "GET", f"{job_path}/results", params=params)
+            yield from csv.DictReader(io.StringIO(response.text, newline=""))
+            locator = response.headers.get("Sforce-Locator")
+            if not locator or locator == "null":
+                return
+
+
+def _key_column(operation: str, header: list[str], external_id_field: str | None) -> int | None:
+    """The column that identifies a row in the results: the upsert key, the Id, or none (inserts)."""
+    wanted = external_id_field if operation == "upsert" else None if operation == "insert" else "Id"
+    if wanted is None:
+        return None
+    lowered = [name.lower() for name in header]
+    return lowered.index(wanted.lower()) if wanted.lower() in lowered else None
