@@ -54,3 +54,10 @@ def new_list(cm: CampaignMonitorEmulator, members: int, *, title: str = "Test li
 def list_with_states(cm: CampaignMonitorEmulator) -> MailingList:
     """A seeded list of the sandbox client that has members in several states."""
     return cm.state.clients[SANDBOX_CLIENT_ID].lists[1]
+
+
+@pytest.fixture(scope="session")
+def tls_server(emulator: CampaignMonitorEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    """The same emulator over HTTPS; its certificate authority is in ``tls_server.ca_file``."""
+    with emulator.serve(ca_file=tmp_path_factory.mktemp("tls") / "sandbox-ca.pem") as running:
+        yield running
