@@ -306,7 +306,7 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
         now = datetime.now(UTC)
         if start >= end or start < now - timedelta(days=30) or start > now:
             raise ApiError(400, "INVALID_REPLICATION_DATE", "start must be before end and within the last 30 days")
-        end = min(end, now.replace(second=0, microsecond=0))
+        end = min(end, now)
         low, high = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
         stamp = table.slot["SystemModstamp"]
         ids = [
@@ -324,7 +324,7 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
         now = datetime.now(UTC)
         if start >= end or start < now - timedelta(days=30) or start > now:
             raise ApiError(400, "INVALID_REPLICATION_DATE", "start must be before end and within the last 30 days")
-        end = min(end, now.replace(second=0, microsecond=0))
+        end = min(end, now)
         low, high = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
         records = [
             {"id": record_id, "deletedDate": format_datetime(stamp)}

@@ -31,7 +31,7 @@ def literal(value: Value) -> str:
     if isinstance(value, int | Decimal):
         return str(value)
     if isinstance(value, float):
-        return format(value, "f") if "e" in repr(value) else repr(value)
+        return format(Decimal(repr(value)), "f")
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError(f"{value!r} has no time zone; SOQL date-times must be absolute")
