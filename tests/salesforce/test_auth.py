@@ -47,7 +47,7 @@ def test_jwt_bearer_sign_in_with_a_generated_key(server, emulator, key_pair):
 def test_jwt_signed_by_another_key_is_an_invalid_assertion(server):
     stranger = KeyPair("stranger")
     with pytest.raises(SalesforceAuthError) as refused:
-        _jwt_client(server.url, stranger.private_pem).user_id
+        assert not _jwt_client(server.url, stranger.private_pem).user_id
     assert refused.value.error_code == "invalid_grant"
     assert refused.value.message == "invalid assertion"
 
@@ -101,7 +101,7 @@ def test_refresh_token_grant_and_its_errors(server):
     ):
         auth = RefreshTokenAuth(server.url, *credentials)
         with pytest.raises(SalesforceAuthError) as refused:
-            SalesforceClient(server.url, auth, retry=FAST_RETRY).user_id
+            assert not SalesforceClient(server.url, auth, retry=FAST_RETRY).user_id
         assert refused.value.error_code == error
 
 
@@ -176,10 +176,10 @@ def test_secrets_stay_out_of_logs_errors_and_reprs(server, emulator, key_pair):
         emulator.expire_tokens()
         client.count("SELECT COUNT() FROM Account")
         jwt_client = _jwt_client(server.url, key_pair.private_pem)
-        jwt_client.user_id
+        assert jwt_client.user_id == emulator.integration_user_id
         bad = RefreshTokenAuth(server.url, CLIENT_ID, "sandbox-client-secret", "sandbox-refresh-token-typo")
         with pytest.raises(SalesforceAuthError) as refused:
-            SalesforceClient(server.url, bad, retry=FAST_RETRY).user_id
+            assert not SalesforceClient(server.url, bad, retry=FAST_RETRY).user_id
         logging.getLogger("cmsync.test").info("token %s", token)
     finally:
         configure_logging("json", "info")

@@ -165,10 +165,9 @@ def test_literals_escape_everything_that_could_end_a_string():
 
 def test_hostile_values_match_only_themselves(client, emulator):
     for number, email in enumerate(HOSTILE_EMAILS):
-        emulator.create("CM_Email_Activity__c", {
-            "CM_Activity_Key__c": f"{number:064x}", "CM_Type__c": "Opened", "CM_Activity_Date__c": "2024-05-01T00:00:00Z",
-            "CM_Email__c": "someone@example.com", "CM_Bounce_Reason__c": email,
-        })  # fmt: skip
+        values = {"CM_Activity_Key__c": f"{number:064x}", "CM_Type__c": "Opened", "CM_Bounce_Reason__c": email}
+        values |= {"CM_Activity_Date__c": "2024-05-01T00:00:00Z", "CM_Email__c": "someone@example.com"}
+        emulator.create("CM_Email_Activity__c", values)
     for email in HOSTILE_EMAILS:
         soql = select("CM_Email_Activity__c", ["CM_Bounce_Reason__c"], where=f"CM_Bounce_Reason__c = {literal(email)}")
         assert [record["CM_Bounce_Reason__c"] for record in client.query(soql)] == [email]

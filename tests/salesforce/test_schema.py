@@ -102,7 +102,7 @@ def test_a_field_added_to_the_dx_source_becomes_writable(tmp_path):
     (project / "force-app/main/default/objects/CM_Client__c/fields/CM_Notes__c.field-meta.xml").write_text(NEW_FIELD)
     after = SalesforceEmulator(project)
     with before.serve() as old_server, after.serve() as new_server:
-        for org, server, expected in ((before, old_server, 400), (after, new_server, 201)):
+        for server, expected in ((old_server, 400), (new_server, 201)):
             token = requests.post(
                 f"{server.url}/services/oauth2/token",
                 data={
