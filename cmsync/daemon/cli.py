@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cmsync import __version__
-from cmsync.config import ConfigError, load_settings
+from cmsync.config import ConfigError, Settings, load_settings
 from cmsync.config.environment import config_path
+from cmsync.logs import configure_logging
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -28,7 +29,6 @@ def check_config(arguments: argparse.Namespace) -> int:
 
 def sandbox(arguments: argparse.Namespace) -> int:
     """Start the emulators until SIGINT/SIGTERM (imported here: product code never imports the sandbox)."""
-    from cmsync.logs import configure_logging
     from cmsync.sandbox.launcher import SandboxOptions, run_sandbox
 
     configure_logging("auto", "info")
@@ -60,6 +60,66 @@ def _add_sandbox_options(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _settings(arguments: argparse.Namespace) -> Settings:
+    """The validated configuration the command was pointed at; exits 78 (EX_CONFIG) with every error."""
+    try:
+        return load_settings(config_path(arguments.config))
+    except ConfigError as error:
+        print(error.report(), file=sys.stderr)
+        raise SystemExit(78) from None
+
+
+def worker(arguments: argparse.Namespace) -> int:
+    """Check the configuration, then become Dramatiq's worker supervisor."""
+    from cmsync.workers.pool import exec_workers
+
+    settings = _settings(arguments)
+    if settings.broker.url.get_secret_value() == "embedded":
+        print(
+            "cmsync worker: broker.url is 'embedded', so the workers run inside `cmsync run`; "
+            "set broker.url to RabbitMQ (amqp://…) to run them as separate processes",
+            file=sys.stderr,
+        )
+        return 78
+    exec_workers(
+        config_path(arguments.config),
+        processes=arguments.processes,
+        threads=arguments.threads,
+        metrics_listen=arguments.metrics_listen,
+        shutdown_timeout_seconds=arguments.shutdown_timeout,
+    )
+    return 0
+
+
+def _add_worker_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--processes", "-p", type=int, default=2, help="worker processes (default: 2)")
+    sub.add_argument("--threads", "-t", type=int, default=4, help="threads per process (default: 4)")
+    sub.add_argument(
+        "--metrics-listen", default="127.0.0.1:9465", help="worker metrics address (default: 127.0.0.1:9465)"
+    )
+    sub.add_argument(
+        "--shutdown-timeout",
+        type=int,
+        default=300,
+        metavar="SECONDS",
+        help="how long in-flight jobs may take to finish on SIGTERM (default: 300)",
+    )
+
+
+def sync_now(arguments: argparse.Namespace) -> int:
+    """Start a main sync now, or report the one in flight."""
+    from cmsync.daemon.sync_now import sync_now as start
+
+    settings = _settings(arguments)
+    configure_logging(settings.logging.format, "warning", sys.stderr)
+    return start(settings, wait=arguments.wait, full=arguments.full)
+
+
+def _add_sync_now_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--wait", action="store_true", help="follow the run to its end; exit 1 if it fails")
+    sub.add_argument("--full", action="store_true", help="re-read whole lists (a full pass) in this run")
+
+
 def _not_built(name: str) -> Command:
     def command(_arguments: argparse.Namespace) -> int:
         print(f"cmsync {name}: not built yet in this version of cmsync", file=sys.stderr)
@@ -70,14 +130,21 @@ def _not_built(name: str) -> Command:
 
 _SUBCOMMANDS: dict[str, tuple[str, Command]] = {
     "run": ("run the supervisor: schedule, Sync Now, reload on SIGHUP, metrics", _not_built("run")),
-    "worker": ("run Dramatiq workers against RabbitMQ", _not_built("worker")),
+    "worker": ("run Dramatiq workers against RabbitMQ", worker),
     "check-config": ("validate a configuration file and print every error", check_config),
-    "sync-now": ("start a main sync at once (or report the one in flight)", _not_built("sync-now")),
+    "sync-now": ("start a main sync at once (or report the one in flight)", sync_now),
     "status": ("show connection, schedule, last and current run", _not_built("status")),
     "disconnect": ("stop all syncing both ways until `cmsync connect`", _not_built("disconnect")),
     "connect": ("undo `cmsync disconnect`", _not_built("connect")),
     "reimport-tracking": ("import email tracking data of a window again", _not_built("reimport-tracking")),
     "sandbox": ("start the Campaign Monitor and Salesforce emulators", sandbox),
+}
+
+
+_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "sandbox": _add_sandbox_options,
+    "worker": _add_worker_options,
+    "sync-now": _add_sync_now_options,
 }
 
 
@@ -99,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if name == "check-config":
             sub.add_argument("file", nargs="?", metavar="FILE", help="the file to check (same as --config)")
-        if name == "sandbox":
-            _add_sandbox_options(sub)
+        if name in _OPTIONS:
+            _OPTIONS[name](sub)
         sub.set_defaults(handler=command)
     return parser
 

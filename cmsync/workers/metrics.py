@@ -28,3 +28,8 @@ SALESFORCE_API_USAGE = Gauge(
     ["kind"],
     multiprocess_mode="mostrecent",
 )
+RECORDS = Counter(
+    "cmsync_records",
+    "Records handled by the main sync, by Salesforce object and outcome (imported, unchanged, rejected).",
+    ["object", "outcome"],
+)

@@ -1,0 +1,134 @@
+"""The Dramatiq actors of the main sync. Thin: each calls a plain function of ``cmsync.workers.sync``.
+
+Every actor is idempotent (upserts by external ID, a job set that counts each job once), so a message
+delivered twice does no harm. Transient errors are retried with backoff; errors retrying cannot cure
+(refused credentials) and cancellation stop at once. A job that fails for good is recorded against its
+run, which still closes when its last job ends.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from cmsync.logs import get_logger
+from cmsync.workers.broker import QUEUE
+from cmsync.workers.campaign_monitor.errors import UnauthorizedError
+from cmsync.workers.engine import Engine, current
+from cmsync.workers.salesforce.errors import SalesforceAuthError
+from cmsync.workers.sync import members, tracking
+from cmsync.workers.sync.closing import close_run
+from cmsync.workers.sync.failures import record_failure
+from cmsync.workers.sync.plan import plan_run
+from cmsync.workers.sync.streams import RunCancelledError
+
+log = get_logger(__name__)
+PERMANENT = (UnauthorizedError, SalesforceAuthError)
+"""Errors a retry cannot cure: the run records them and stops that part."""
+_declared_on = StubBroker()
+_RETRIES = {"max_retries": 5, "min_backoff": 5_000, "max_backoff": 300_000}
+_MINUTE = 60_000
+
+
+def _job_name(actor_name: str, args: list[Any]) -> str:
+    if actor_name == "main_sync":
+        return "plan"
+    if actor_name == "import_list":
+        return f"list:{args[2]}"
+    return f"tracking:{args[2]}"
+
+
+def _finish_job(engine: Engine, run_id: int, job: str) -> None:
+    if engine.store.complete_job(run_id, job) == 0:
+        close_run(engine, run_id)
+
+
+def _run_job(actor_name: str, args: list[Any], work: Callable[[Engine], None]) -> None:
+    """Do one job of a run in flight, then mark it done; the last job closes the run."""
+    engine = current()
+    run_id = int(args[0])
+    run = engine.store.run(run_id)
+    job = _job_name(actor_name, args)
+    if run is None or not run.in_flight or not engine.store.connected():
+        _finish_job(engine, run_id, job)
+        return
+    try:
+        work(engine)
+    except RunCancelledError:
+        log.info("job stopped: run cancelled", run_id=run_id, job=job)
+    except PERMANENT as error:
+        record_failure(engine.store, run_id, f"{job}: {error}")
+        _finish_job(engine, run_id, job)
+        raise
+    _finish_job(engine, run_id, job)
+
+
+def _actor(time_limit_minutes: int) -> Callable[[Callable[..., None]], dramatiq.Actor[Any, Any]]:
+    return dramatiq.actor(
+        broker=_declared_on,
+        queue_name=QUEUE,
+        time_limit=time_limit_minutes * _MINUTE,
+        throws=PERMANENT,
+        on_retry_exhausted="part_failed",
+        **_RETRIES,
+    )
+
+
+@_actor(time_limit_minutes=15)
+def main_sync(run_id: int) -> None:
+    """Plan a run: upsert clients, lists and campaigns, then fan out one job per list and tracking source."""
+
+    def work(engine: Engine) -> None:
+        run = engine.store.run(run_id)
+        jobs = plan_run(engine, run_id, bool(run and run.full_pass))
+        engine.store.add_jobs(run_id, [job.name for job in jobs])
+        for job in jobs:
+            ACTORS[job.actor].send(*job.args)
+
+    _run_job("main_sync", [run_id], work)
+
+
+@_actor(time_limit_minutes=60)
+def import_list(run_id: int, client_id: str, list_id: str) -> None:
+    """Import one list's members (a retry resumes from the watermark the last attempt reached)."""
+
+    def work(engine: Engine) -> None:
+        run = engine.store.run(run_id)
+        members.import_list(engine, run_id, client_id, list_id, full_pass=bool(run and run.full_pass))
+
+    _run_job("import_list", [run_id, client_id, list_id], work)
+
+
+@_actor(time_limit_minutes=60)
+def import_tracking(run_id: int, source_kind: str, source_id: str) -> None:
+    """Import one campaign's or journey email's tracking events of the selected types."""
+    _run_job(
+        "import_tracking",
+        [run_id, source_kind, source_id],
+        lambda engine: tracking.import_tracking(engine, run_id, source_kind, source_id),
+    )
+
+
+@dramatiq.actor(broker=_declared_on, queue_name=QUEUE, max_retries=10, min_backoff=1_000, max_backoff=60_000)
+def part_failed(message: dict[str, Any], retries: dict[str, Any]) -> None:
+    """A job ran out of retries: record why against its run, and count the job as ended."""
+    args = list(message.get("args", []))
+    engine = current()
+    run_id = int(args[0])
+    job = _job_name(message["actor_name"], args)
+    record_failure(engine.store, run_id, f"{job}: failed after {retries.get('retries')} attempts")
+    _finish_job(engine, run_id, job)
+
+
+ACTORS: dict[str, dramatiq.Actor[Any, Any]] = {
+    actor.actor_name: actor for actor in (main_sync, import_list, import_tracking, part_failed)
+}
+
+
+def bind(broker: dramatiq.Broker) -> None:
+    """Declare every actor on ``broker`` (the one this process sends to and consumes from)."""
+    dramatiq.set_broker(broker)
+    for actor in ACTORS.values():
+        actor.broker = broker
+        broker.declare_actor(actor)

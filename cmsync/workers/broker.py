@@ -1,0 +1,48 @@
+"""The message broker the actors run on: RabbitMQ in production, or embedded in the calling process.
+
+RabbitMQ is used with publisher confirms (a send returns only once the broker has the message), and
+with heartbeats and a blocked-connection timeout in the URL so an idle or blocked connection fails fast
+instead of hanging. ``embedded`` is Dramatiq's in-memory broker with a worker on threads of this
+process: the same actors, for the one-command demo and small installs. One RabbitMQ virtual host per
+installation keeps its queues its own (``cmsync disconnect`` purges them).
+"""
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.stub import StubBroker
+
+QUEUE = "cmsync"
+"""The queue of every cmsync actor."""
+
+_CONNECTION_DEFAULTS = {"heartbeat": "60", "blocked_connection_timeout": "300", "connection_attempts": "3"}
+
+
+def rabbitmq_url(url: str) -> str:
+    """``url`` with cmsync's connection defaults added where the operator did not set them."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    return urlunsplit(parts._replace(query=urlencode({**_CONNECTION_DEFAULTS, **query})))
+
+
+def make_broker(url: str) -> dramatiq.Broker:
+    """The broker ``broker.url`` names; ``embedded`` gives an in-process broker."""
+    if url == "embedded":
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+        return broker
+    return RabbitmqBroker(url=rabbitmq_url(url), confirm_delivery=True)
+
+
+class EmbeddedWorkers:
+    """Runs the actors on ``threads`` worker threads inside this process (``broker.url: embedded``)."""
+
+    def __init__(self, broker: dramatiq.Broker, threads: int = 4) -> None:
+        self.worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self, timeout_ms: int = 30_000) -> None:
+        self.worker.stop(timeout=timeout_ms)

@@ -1,0 +1,18 @@
+"""Starting a main sync: one run at a time, recorded before its first message is sent."""
+
+from cmsync.workers.actors import main_sync
+from cmsync.workers.state import RunStart, StateStore
+
+
+def request_run(store: StateStore, trigger: str, *, full_pass: bool = False) -> RunStart:
+    """Start a run, or return the one in flight. The run is recorded first, then ``main_sync`` is queued;
+    if queueing fails the run is closed as failed, with the reason, and the error raised."""
+    start = store.begin_run(trigger, full_pass=full_pass)
+    if start.started:
+        store.add_jobs(start.run.id, ["plan"])
+        try:
+            main_sync.send(start.run.id)
+        except Exception as error:
+            store.finish_run(start.run.id, "failed", f"could not queue the run: {error}")
+            raise
+    return start

@@ -1,0 +1,1 @@
+"""The main sync (CM → Salesforce import): plan a run, import lists and tracking, close the run."""

@@ -1,0 +1,102 @@
+"""Imports one list's members of every state into ``CM_List_Member__c``, linked to Contacts and Leads.
+
+An incremental pass reads each state from its watermark (CM's ``date`` filter: the last change of
+state). A full pass reads every member, to catch name and custom-field edits the date filter cannot see;
+content hashes keep it from writing what did not change. cm2sf mappings update the linked records.
+"""
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from itertools import islice
+
+from cmsync.logs import get_logger
+from cmsync.workers.campaign_monitor.records import Subscriber, SubscriberState
+from cmsync.workers.engine import Engine
+from cmsync.workers.salesforce.soql import quote
+from cmsync.workers.sync import records, sources
+from cmsync.workers.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links
+from cmsync.workers.sync.mappings import field_updates, incoming_mappings, mapped_fields
+from cmsync.workers.sync.streams import StreamWriter
+
+log = get_logger(__name__)
+PAGE = 1000
+
+
+def _pages(subscribers: Iterable[Subscriber]) -> Iterator[list[Subscriber]]:
+    iterator = iter(subscribers)
+    while page := list(islice(iterator, PAGE)):
+        yield page
+
+
+def full_pass_due(engine: Engine, list_id: str) -> bool:
+    """A list is re-read whole every ``sync.full_pass_every`` (and on a full run)."""
+    last = engine.store.fact(f"full_pass:{list_id}")
+    return last is None or datetime.fromisoformat(last) + engine.settings.sync.full_pass_every <= datetime.now(UTC)
+
+
+def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, full_pass: bool) -> None:
+    """Import the members of ``list_id`` of every state, from their watermarks or whole."""
+    store = engine.store
+    client = sources.client(store, client_id)
+    offset = client.offset if client else None
+    whole = full_pass or full_pass_due(engine, list_id)
+    mappings = incoming_mappings(engine.settings.field_mappings, list_id)
+    started = datetime.now(UTC)
+
+    def should_stop() -> bool:
+        run = store.run(run_id)
+        return not store.connected() or run is None or not run.in_flight
+
+    for state in SubscriberState:
+        stream = f"members:{list_id}:{state.value.lower()}"
+        watermark = None if whole else store.watermark(stream)
+        since = datetime.fromisoformat(watermark) if watermark else None
+        writer = StreamWriter(
+            engine.salesforce, store, run_id, records.MEMBER, stream, should_stop=should_stop,
+            chunk_size=max(engine.settings.salesforce.bulk_threshold, 2 * PAGE),
+        )  # fmt: skip
+        writer.retry_rejected()
+        latest = watermark
+        for page in _pages(engine.campaign_monitor.subscribers(list_id, state, since=since)):
+            values = [records.custom_field_values(subscriber) for subscriber in page]
+            named_ids = [str(fields.get(SALESFORCE_ID_KEY) or "") for fields in values]
+            links = find_links(
+                engine.salesforce.query, quote, (s.email for s in page), named_ids, mapped_fields(mappings)
+            )
+            updates: dict[str, list[dict[str, object]]] = {name: [] for name in LINK_FIELDS}
+            for subscriber, fields, named in zip(page, values, named_ids, strict=True):
+                matches = links.for_subscriber(subscriber.email, named or None)
+                record = records.member_record(subscriber, list_id, offset)
+                for object_name, link_field in LINK_FIELDS.items():
+                    match = matches.get(object_name)
+                    record[link_field] = match.id if match else None
+                position = subscriber.date.isoformat(sep=" ")
+                latest = max(latest or position, position)
+                writer.add(record, latest)
+                for object_name, update in field_updates(mappings, fields, matches).items():
+                    updates[object_name].append(update)
+            _write_mapped_fields(engine, run_id, list_id, updates)
+        writer.flush()
+    if whole:
+        store.set_fact(f"full_pass:{list_id}", started.isoformat())
+    log.info("list imported", run_id=run_id, client=client_id, list=list_id, full_pass=whole)
+
+
+def _write_mapped_fields(
+    engine: Engine, run_id: int, list_id: str, updates: dict[str, list[dict[str, object]]]
+) -> None:
+    """cm2sf values onto the linked Contacts and Leads; a refused update is kept with its reason."""
+    for object_name, rows in updates.items():
+        unique = list({str(row["Id"]): row for row in rows}.values())
+        if not unique:
+            continue
+        results = engine.salesforce.update(object_name, unique)
+        refused = 0
+        for result in results:
+            if not result.success:
+                refused += 1
+                row = unique[result.index]
+                reason = "; ".join(str(error) for error in result.errors)
+                engine.store.reject(object_name, str(row["Id"]), f"mappings:{list_id}", reason, row, run_id)
+        engine.store.count(run_id, object_name, "updated", len(unique) - refused)
+        engine.store.count(run_id, object_name, "rejected", refused)

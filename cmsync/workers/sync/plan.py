@@ -1,0 +1,112 @@
+"""The first step of a main sync: small objects (clients, lists, campaigns, journeys) and the fan-out.
+
+Per selected client it upserts the client, its lists and its campaigns and journey emails, and returns
+one job per list and one per tracking source whose counts changed since its last import. A client that
+fails is reported and skipped; the others go on.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cmsync.logs import get_logger
+from cmsync.workers.campaign_monitor.errors import CampaignMonitorError
+from cmsync.workers.engine import Engine
+from cmsync.workers.salesforce.errors import SalesforceError
+from cmsync.workers.sync import records, sources
+from cmsync.workers.sync.failures import record_failure
+from cmsync.workers.sync.streams import StreamWriter
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One fan-out job: its name in the run's job set, the actor to send, and the actor's arguments."""
+
+    name: str
+    actor: str
+    args: tuple[str | int, ...]
+
+
+def counts_digest(counts: object, types: list[str]) -> str:
+    """What makes a tracking source worth reading again: its event counts and the selected types."""
+    return hashlib.sha256(json.dumps([counts, sorted(types)], default=str).encode()).hexdigest()[:32]
+
+
+def tracking_stale(engine: Engine, source_id: str, digest: str) -> bool:
+    """True when a source's counts moved since its events were last read; the job marks them read."""
+    if engine.store.fact(f"tracking_digest:{source_id}") == digest:
+        return False
+    engine.store.set_fact(f"tracking_seen:{source_id}", digest)
+    return True
+
+
+def plan_run(engine: Engine, run_id: int, full_pass: bool) -> list[Job]:
+    """Upsert every selected client's small objects; return the jobs the run fans out to."""
+    jobs: list[Job] = []
+    for client_id in engine.settings.campaign_monitor.clients:
+        try:
+            jobs.extend(_plan_client(engine, run_id, client_id, full_pass))
+        except (CampaignMonitorError, SalesforceError) as error:
+            log.error("client could not be planned", run_id=run_id, client=client_id, error=str(error))
+            record_failure(engine.store, run_id, f"client {client_id}: {error}")
+    return jobs
+
+
+def _plan_client(engine: Engine, run_id: int, client_id: str, full_pass: bool) -> Iterator[Job]:
+    cm, store, settings = engine.campaign_monitor, engine.store, engine.settings
+    details = cm.client_details(client_id)
+    offset = details.utc_offset
+    facts = sources.ClientFacts(
+        client_id, details.company_name, details.timezone, int(offset.total_seconds() // 60) if offset else None
+    )
+    sources.save_client(store, facts)
+    writer = StreamWriter(engine.salesforce, store, run_id, records.CLIENT, "clients")
+    writer.add(records.client_record(details))
+    writer.flush()
+
+    lists = StreamWriter(engine.salesforce, store, run_id, records.LIST, f"lists:{client_id}")
+    list_ids = []
+    for summary in cm.lists(client_id):
+        lists.add(records.list_record(cm.list_details(summary.list_id), client_id))
+        list_ids.append(summary.list_id)
+    lists.flush()
+    for list_id in list_ids:
+        yield Job(f"list:{list_id}", "import_list", (run_id, client_id, list_id))
+
+    tracking = settings.tracking
+    window_start = (
+        datetime.now(UTC).replace(tzinfo=None) + (offset or timedelta(0)) - timedelta(days=tracking.days_to_keep)
+    )
+    campaigns = StreamWriter(engine.salesforce, store, run_id, records.CAMPAIGN, f"campaigns:{client_id}")
+    for campaign in cm.campaigns(client_id):
+        recent = campaign.sent_date >= window_start
+        key = campaign.campaign_id
+        if not (recent or full_pass) and store.content_hashes(campaigns.stream, [key]):
+            continue
+        summary = cm.campaign_summary(key)
+        campaigns.add(records.campaign_record(campaign, summary, client_id, offset))
+        sources.save_source(
+            store,
+            sources.SourceFacts("campaign", key, client_id, campaign.name, campaign.sent_date.isoformat(sep=" ")),
+        )
+        digest = counts_digest(summary, tracking.types)
+        if tracking.enabled and recent and tracking_stale(engine, key, digest):
+            yield Job(f"tracking:{key}", "import_tracking", (run_id, "campaign", key))
+    campaigns.flush()
+
+    for journey in cm.journeys(client_id):
+        journey_details = cm.journey_details(journey.journey_id)
+        for email in journey_details.emails:
+            campaigns.add(records.journey_email_record(journey_details, email, client_id))
+            sources.save_source(
+                store,
+                sources.SourceFacts("journey_email", email.email_id, client_id, email.name, None),
+            )
+            digest = counts_digest(email, tracking.types)
+            if tracking.enabled and tracking_stale(engine, email.email_id, digest):
+                yield Job(f"tracking:{email.email_id}", "import_tracking", (run_id, "journey_email", email.email_id))
+    campaigns.flush()

@@ -1,0 +1,114 @@
+"""Writes one stream of records (a list's members, a campaign's opens …) to Salesforce, page by page.
+
+Records are buffered up to ``chunk_size`` (memory stays flat however long the stream) and upserted by
+external ID; the Salesforce client sends Collections of 200 below its Bulk threshold and a Bulk 2.0 job
+above it. A record whose content hash is unchanged is not written at all. Only after Salesforce has
+answered for a chunk does the stream's watermark move; records it refused are kept with their reason and
+offered again on the next run, and the rest of the chunk is not held back by them.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cmsync.workers.metrics import RECORDS
+from cmsync.workers.salesforce.client import SalesforceClient
+from cmsync.workers.state import StateStore
+from cmsync.workers.sync.records import EXTERNAL_ID, Record, content_hash
+
+DEFAULT_CHUNK = 10_000
+
+
+class RunCancelledError(Exception):
+    """The run was cancelled (``cmsync disconnect``); the job stops at a page boundary."""
+
+
+@dataclass
+class StreamTotals:
+    imported: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class StreamWriter:
+    """Buffered, idempotent writes of one stream of one object, with its watermark and rejections."""
+
+    salesforce: SalesforceClient
+    store: StateStore
+    run_id: int
+    object_name: str
+    stream: str
+    chunk_size: int = DEFAULT_CHUNK
+    keep_hashes: bool = True
+    should_stop: Callable[[], bool] = lambda: False
+    totals: StreamTotals = field(default_factory=StreamTotals)
+    _buffer: list[Record] = field(default_factory=list)
+    _position: str | None = None
+    _retrying: set[str] = field(default_factory=set)
+
+    @property
+    def key_field(self) -> str:
+        return EXTERNAL_ID[self.object_name]
+
+    def retry_rejected(self) -> None:
+        """Offer again the records Salesforce refused on earlier runs of this stream."""
+        for rejection in self.store.rejections(self.stream):
+            if rejection.object == self.object_name and isinstance(rejection.payload, dict):
+                self._retrying.add(rejection.key)
+                self._buffer.append(rejection.payload)
+
+    def add(self, record: Record, position: str | None = None) -> None:
+        """Queue a record; ``position`` is where the stream may resume once it (and all before it) is written."""
+        self._buffer.append(record)
+        if position is not None:
+            self._position = position
+        if len(self._buffer) >= self.chunk_size:
+            self.flush()
+
+    def advance(self, position: str) -> None:
+        """Let the stream resume at ``position`` once everything added so far is written."""
+        self._position = position
+
+    def flush(self) -> None:
+        """Write what is buffered, record the outcome, then move the watermark."""
+        records, self._buffer = self._buffer, []
+        if records:
+            self._write(records)
+        if self._position is not None:
+            self.store.set_watermark(self.stream, self._position)
+        if self.should_stop():
+            raise RunCancelledError(f"run {self.run_id} was cancelled")
+
+    def _write(self, records: list[Record]) -> None:
+        key_field = self.key_field
+        unique: dict[str, Record] = {}
+        for record in records:
+            unique[str(record[key_field])] = record
+        hashes = {key: content_hash(record) for key, record in unique.items()}
+        known = self.store.content_hashes(self.stream, hashes) if self.keep_hashes else {}
+        changed = {key: record for key, record in unique.items() if known.get(key) != hashes[key]}
+        self._count("unchanged", len(unique) - len(changed))
+        if not changed:
+            return
+        keys = list(changed)
+        results = self.salesforce.upsert(self.object_name, key_field, list(changed.values()))
+        written: dict[str, str] = {}
+        for result in results:
+            key = keys[result.index]
+            if result.success:
+                written[key] = hashes[key]
+            else:
+                reason = "; ".join(str(error) for error in result.errors) or "refused without a reason"
+                self.store.reject(self.object_name, key, self.stream, reason, changed[key], self.run_id)
+        if self.keep_hashes and written:
+            self.store.save_content_hashes(self.stream, written)
+        resolved = [key for key in written if key in self._retrying]
+        if resolved:
+            self.store.resolve(self.object_name, resolved)
+        self._count("imported", len(written))
+        self._count("rejected", len(keys) - len(written))
+
+    def _count(self, outcome: str, n: int) -> None:
+        setattr(self.totals, outcome, getattr(self.totals, outcome) + n)
+        self.store.count(self.run_id, self.object_name, outcome, n)
+        RECORDS.labels(self.object_name, outcome).inc(n)
