@@ -23,8 +23,6 @@ from cmsync.sandbox.campaign_monitor import (
 )
 from cmsync.sandbox.server import SandboxServer
 
-DEFAULT_CA_FILE = Path("var/sandbox-ca.pem")
-
 
 @dataclass(frozen=True)
 class SandboxOptions:

@@ -5,6 +5,7 @@ import pytest
 
 from cmsync.sandbox.campaign_monitor import SANDBOX_CLIENT_ID, CampaignMonitorEmulator
 from cmsync.workers.campaign_monitor import (
+    IMPORT_BATCH,
     BadRequestError,
     CampaignMonitorClient,
     CustomFieldValue,
@@ -204,8 +205,8 @@ def test_import_limits(cm: CampaignMonitorEmulator, client: CampaignMonitorClien
     with pytest.raises(BadRequestError) as empty:
         client.import_subscribers(list_id, [])
     assert empty.value.code == ErrorCode.NOTHING_TO_IMPORT
-    too_many = [SubscriberDetails(f"person{number}@example.com") for number in range(1001)]
+    too_many = [SubscriberDetails(f"person{number}@example.com") for number in range(IMPORT_BATCH + 1)]
     with pytest.raises(BadRequestError) as raised:
         client.import_subscribers(list_id, too_many)
     assert raised.value.code == ErrorCode.TOO_MANY_IN_IMPORT
-    assert client.import_subscribers(list_id, too_many[:1000]).new_subscribers == 1000
+    assert client.import_subscribers(list_id, too_many[:IMPORT_BATCH]).new_subscribers == IMPORT_BATCH == 1000

@@ -24,7 +24,7 @@ from cmsync.sandbox.campaign_monitor.errors import ApiError
 from cmsync.sandbox.campaign_monitor.faults import Faults
 from cmsync.sandbox.campaign_monitor.model import CAMPAIGN_EVENT_KINDS, JOURNEY_EVENT_KINDS, STATES, EventLog
 from cmsync.sandbox.campaign_monitor.oauth import OAuthGrantError, TokenStore
-from cmsync.sandbox.campaign_monitor.parsing import flag, json_body, paging, query, subscriber_input
+from cmsync.sandbox.campaign_monitor.parsing import Paging, flag, json_body, paging, query, subscriber_input
 from cmsync.sandbox.campaign_monitor.state import AccountState
 from cmsync.sandbox.campaign_monitor.views import page_of
 
@@ -382,7 +382,7 @@ class CampaignMonitorApp:
                 page = paging(
                     params, fields=("email", "list", "date"), default_field=default_field, default_direction="asc"
                 )
-                results, total = self._events(campaign.events[kind], kind, since, page.field, page, offset, True)
+                results, total = self._events(campaign.events[kind], kind, since, page, offset, campaign_report=True)
             return 200, shapes.paged(
                 results,
                 ordered_by=page.field,
@@ -408,7 +408,7 @@ class CampaignMonitorApp:
                 offset = self.state.offset_of(journey.client_id)
                 since = parse_date(params.get("date", ""), offset)
                 page = paging(params, fields=(), default_field="date", default_direction="asc")
-                results, total = self._events(email.events[kind], kind, since, "date", page, offset, False)
+                results, total = self._events(email.events[kind], kind, since, page, offset, campaign_report=False)
             return 200, shapes.paged(
                 results,
                 ordered_by=ordered_by,
@@ -422,8 +422,9 @@ class CampaignMonitorApp:
 
     @staticmethod
     def _events(
-        log: EventLog, kind: str, since: int | None, order: str, page: Any, offset: int, campaign_report: bool
+        log: EventLog, kind: str, since: int | None, page: Paging, offset: int, *, campaign_report: bool
     ) -> tuple[list[dict[str, Any]], int]:
-        records, start = log.views.select(order, since)
+        """One page of a tracking report, and how many records the report has from ``since`` on."""
+        records, start = log.views.select(page.field, since)
         chosen = page_of(records, start, page.number, page.size, page.descending)
         return shapes.events(kind, chosen, offset, campaign_report), len(records) - start
