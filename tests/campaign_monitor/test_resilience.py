@@ -5,6 +5,7 @@ import io
 import logging
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import structlog
@@ -146,6 +147,16 @@ def test_an_expired_token_is_refreshed_once_and_the_call_retried(api_url: str, c
         ("POST /oauth/token", 200),
         ("GET /clients", 200),
     ]
+
+
+def test_threads_sharing_a_client_refresh_an_expired_token_once(api_url: str, cm: CampaignMonitorEmulator) -> None:
+    with _oauth_client(api_url) as client:
+        client.clients()
+        cm.tokens.expire_all()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(lambda _: client.clients(), range(8)))
+        assert all(len(answer) == 2 for answer in answers)
+        assert client.counts.snapshot()["oauth_token"] == {"ok": 2}
 
 
 def test_a_token_that_stays_expired_raises_121(api_url: str, cm: CampaignMonitorEmulator) -> None:

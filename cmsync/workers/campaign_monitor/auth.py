@@ -34,7 +34,7 @@ class Authenticator(Protocol):
 
     def authorization(self, request_token: TokenRequest) -> str: ...
 
-    def refresh(self, request_token: TokenRequest) -> None: ...
+    def refresh(self, request_token: TokenRequest, expired: str) -> None: ...
 
 
 class ApiKey:
@@ -51,7 +51,7 @@ class ApiKey:
     def authorization(self, _request_token: TokenRequest) -> str:
         return self._header.get_secret_value()
 
-    def refresh(self, _request_token: TokenRequest) -> None:
+    def refresh(self, _request_token: TokenRequest, _expired: str) -> None:
         raise RuntimeError("an API key cannot be refreshed")
 
     def __repr__(self) -> str:
@@ -87,10 +87,15 @@ class OAuth:
                 token = self._renew(request_token)
             return f"Bearer {token.get_secret_value()}"
 
-    def refresh(self, request_token: TokenRequest) -> None:
-        """Get a new access token now (CM said the current one expired)."""
+    def refresh(self, request_token: TokenRequest, expired: str) -> None:
+        """Get a new access token: CM said the one in the ``expired`` header has expired.
+
+        When another thread already replaced that token, its new one is used instead of asking again.
+        """
         with self._lock:
-            self._renew(request_token)
+            token = self._access_token
+            if token is None or f"Bearer {token.get_secret_value()}" == expired:
+                self._renew(request_token)
 
     def _renew(self, request_token: TokenRequest) -> SecretStr:
         answer = request_token(

@@ -148,7 +148,7 @@ class Transport:
                     API_RETRIES.labels(system=SYSTEM, reason="session_expired").inc()
                     _log.info("campaign monitor token expired; refreshing", endpoint=endpoint)
                     refreshed = True
-                    self.auth.refresh(self._request_token)
+                    self.auth.refresh(self._request_token, headers["Authorization"])
                     continue
             if status >= 400:
                 self._count(endpoint, "error", started)
