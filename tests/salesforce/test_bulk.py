@@ -38,21 +38,23 @@ def _headers(server) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _member(key: str | None, email: str | None, state: str = "Active", **values) -> dict:
+    member = {"CM_Member_Key__c": key, "CM_Email__c": email, "CM_State__c": state, **values}
+    return {name: value for name, value in member.items() if value is not None}
+
+
 def _mixed_members() -> list[dict]:
-    good = [
-        {"CM_Member_Key__c": f"list:{n}@example.com", "CM_Email__c": f"{n}@example.com", "CM_State__c": "Active"}
-        for n in range(6)
-    ]
+    good = [_member(f"list:{n}@example.com", f"{n}@example.com") for n in range(6)]
     bad = [
-        {"CM_Member_Key__c": "list:long", "CM_Email__c": "long@example.com", "CM_State__c": "Active", "CM_Subscriber_Name__c": "x" * 256},
-        {"CM_Member_Key__c": "list:pick", "CM_Email__c": "pick@example.com", "CM_State__c": "Gone"},
-        {"CM_Member_Key__c": "list:email", "CM_Email__c": "no at sign", "CM_State__c": "Active"},
-        {"CM_Member_Key__c": "list:missing", "CM_State__c": "Active"},
-        {"CM_Member_Key__c": "list:twice", "CM_Email__c": "t@example.com", "CM_State__c": "Active"},
-        {"CM_Member_Key__c": "LIST:TWICE", "CM_Email__c": "t@example.com", "CM_State__c": "Active"},
-        {"CM_Member_Key__c": "list:parent", "CM_Email__c": "p@example.com", "CM_State__c": "Active", "CM_List__r": {"CM_List_ID__c": "0" * 32}},
-        {"CM_Email__c": "nokey@example.com", "CM_State__c": "Active"},
-    ]  # fmt: skip
+        _member("list:long", "long@example.com", CM_Subscriber_Name__c="x" * 256),
+        _member("list:pick", "pick@example.com", "Gone"),
+        _member("list:email", "no at sign"),
+        _member("list:missing", None),
+        _member("list:twice", "t@example.com"),
+        _member("LIST:TWICE", "t@example.com"),
+        _member("list:parent", "p@example.com", CM_List__r={"CM_List_ID__c": "0" * 32}),
+        _member(None, "nokey@example.com"),
+    ]
     return good[:3] + bad + good[3:]
 
 
@@ -143,7 +145,7 @@ def test_the_ingest_state_machine_over_plain_http(slow_org):
         base, json={"object": "Account", "operation": "insert", "lineEnding": "CRLF"}, headers=headers, timeout=10
     ).json()
     assert job["state"] == "Open" and job["contentUrl"] == f"services/data/v61.0/jobs/ingest/{job['id']}/batches"
-    data = "Name,Industry\r\nOne,Banking\r\nTwo,Energy\r\n,Retail\r\nFour,Media\r\nFive,Other\r\n".encode()
+    data = b"Name,Industry\r\nOne,Banking\r\nTwo,Energy\r\n,Retail\r\nFour,Media\r\nFive,Other\r\n"
     upload = {**headers, "Content-Type": "text/csv"}
     assert requests.put(f"{base}/{job['id']}/batches", data=data, headers=upload, timeout=10).status_code == 201
     second = requests.put(f"{base}/{job['id']}/batches", data=data, headers=upload, timeout=10)
