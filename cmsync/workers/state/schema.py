@@ -72,6 +72,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             expires_at TEXT NOT NULL
         )""",
     ),
+    (
+        "ALTER TABLE content_hashes ADD COLUMN seen TEXT",
+        "CREATE INDEX content_hashes_by_key ON content_hashes (record_key)",
+    ),
 )
 
 

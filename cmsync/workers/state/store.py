@@ -255,14 +255,35 @@ class StateStore:
                 )
         return found
 
-    def save_content_hashes(self, stream: str, hashes: Mapping[str, str]) -> None:
-        rows = [(stream, key, value) for key, value in hashes.items()]
+    def save_content_hashes(self, stream: str, hashes: Mapping[str, str], *, seen: str | None = None) -> None:
+        rows = [(stream, key, value, seen) for key, value in hashes.items()]
         with self.database.transaction() as transaction:
             transaction.execute_many(
-                "INSERT INTO content_hashes (stream, record_key, hash) VALUES (?, ?, ?) "
-                "ON CONFLICT (stream, record_key) DO UPDATE SET hash = excluded.hash",
+                "INSERT INTO content_hashes (stream, record_key, hash, seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (stream, record_key) DO UPDATE SET hash = excluded.hash, seen = excluded.seen",
                 rows,
             )
+
+    def mark_seen(self, stream: str, keys: Iterable[str], marker: str) -> None:
+        """Note that a full pass (``marker``) found ``keys`` in the source, so they are not stale."""
+        rows = [(marker, stream, key) for key in keys]
+        with self.database.transaction() as transaction:
+            transaction.execute_many("UPDATE content_hashes SET seen = ? WHERE stream = ? AND record_key = ?", rows)
+
+    def unseen_keys(self, stream_prefix: str, marker: str) -> list[str]:
+        """Keys under ``stream_prefix`` that no stream of it saw in the full pass ``marker``: gone from the source."""
+        with self.database.transaction() as transaction:
+            rows = transaction.execute(
+                "SELECT record_key FROM content_hashes WHERE stream LIKE ? GROUP BY record_key "
+                "HAVING MAX(CASE WHEN seen = ? THEN 1 ELSE 0 END) = 0 ORDER BY record_key",
+                (stream_prefix + "%", marker),
+            )
+        return [row[0] for row in rows]
+
+    def forget_keys(self, stream_prefix: str, keys: Iterable[str]) -> None:
+        rows = [(stream_prefix + "%", key) for key in keys]
+        with self.database.transaction() as transaction:
+            transaction.execute_many("DELETE FROM content_hashes WHERE stream LIKE ? AND record_key = ?", rows)
 
     # Installation facts: connection state and other small values
 

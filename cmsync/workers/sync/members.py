@@ -12,7 +12,7 @@ from itertools import islice
 from cmsync.logs import get_logger
 from cmsync.workers.campaign_monitor.records import Subscriber, SubscriberState
 from cmsync.workers.engine import Engine
-from cmsync.workers.salesforce.soql import quote
+from cmsync.workers.salesforce.soql import literal_list, quote
 from cmsync.workers.sync import records, sources
 from cmsync.workers.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links
 from cmsync.workers.sync.mappings import field_updates, incoming_mappings, mapped_fields
@@ -42,6 +42,7 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
     whole = full_pass or full_pass_due(engine, list_id)
     mappings = incoming_mappings(engine.settings.field_mappings, list_id)
     started = datetime.now(UTC)
+    marker = f"run:{run_id}" if whole else None
 
     def should_stop() -> bool:
         run = store.run(run_id)
@@ -53,7 +54,7 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
         since = datetime.fromisoformat(watermark) if watermark else None
         writer = StreamWriter(
             engine.salesforce, store, run_id, records.MEMBER, stream, should_stop=should_stop,
-            chunk_size=max(engine.settings.salesforce.bulk_threshold, 2 * PAGE),
+            chunk_size=max(engine.settings.salesforce.bulk_threshold, 2 * PAGE), seen_marker=marker,
         )  # fmt: skip
         writer.retry_rejected()
         latest = watermark
@@ -78,8 +79,27 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
             _write_mapped_fields(engine, run_id, list_id, updates)
         writer.flush()
     if whole:
+        _remove_departed(engine, run_id, list_id, f"run:{run_id}")
         store.set_fact(f"full_pass:{list_id}", started.isoformat())
     log.info("list imported", run_id=run_id, client=client_id, list=list_id, full_pass=whole)
+
+
+def _remove_departed(engine: Engine, run_id: int, list_id: str, marker: str) -> None:
+    """After a full pass: delete the members Salesforce holds that CM no longer has (an email changed)."""
+    prefix = f"members:{list_id}:"
+    departed = engine.store.unseen_keys(prefix, marker)
+    for start in range(0, len(departed), 200):
+        keys = departed[start : start + 200]
+        ids = [
+            row["Id"]
+            for row in engine.salesforce.query(
+                f"SELECT Id FROM {records.MEMBER} WHERE CM_Member_Key__c IN {literal_list(keys)}"
+            )
+        ]
+        results = engine.salesforce.delete(records.MEMBER, ids) if ids else []
+        if all(result.success or "ENTITY_IS_DELETED" in result.status_codes for result in results):
+            engine.store.forget_keys(prefix, keys)
+        engine.store.count(run_id, records.MEMBER, "removed", sum(result.success for result in results))
 
 
 def _write_mapped_fields(

@@ -40,6 +40,7 @@ class StreamWriter:
     stream: str
     chunk_size: int = DEFAULT_CHUNK
     keep_hashes: bool = True
+    seen_marker: str | None = None
     should_stop: Callable[[], bool] = lambda: False
     totals: StreamTotals = field(default_factory=StreamTotals)
     _buffer: list[Record] = field(default_factory=list)
@@ -87,6 +88,8 @@ class StreamWriter:
         hashes = {key: content_hash(record) for key, record in unique.items()}
         known = self.store.content_hashes(self.stream, hashes) if self.keep_hashes else {}
         changed = {key: record for key, record in unique.items() if known.get(key) != hashes[key]}
+        if self.seen_marker is not None:
+            self.store.mark_seen(self.stream, [key for key in unique if key in known], self.seen_marker)
         self._count("unchanged", len(unique) - len(changed))
         if not changed:
             return
@@ -101,7 +104,7 @@ class StreamWriter:
                 reason = "; ".join(str(error) for error in result.errors) or "refused without a reason"
                 self.store.reject(self.object_name, key, self.stream, reason, changed[key], self.run_id)
         if self.keep_hashes and written:
-            self.store.save_content_hashes(self.stream, written)
+            self.store.save_content_hashes(self.stream, written, seen=self.seen_marker)
         resolved = [key for key in written if key in self._retrying]
         if resolved:
             self.store.resolve(self.object_name, resolved)
