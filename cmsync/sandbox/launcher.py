@@ -21,6 +21,8 @@ from cmsync.sandbox.campaign_monitor import (
     SANDBOX_CLIENT_ID,
     CampaignMonitorEmulator,
 )
+from cmsync.sandbox.campaign_monitor.seeding import people_pool_size, spec_for
+from cmsync.sandbox.salesforce import SalesforceEmulator, SeedPlan
 from cmsync.sandbox.server import SandboxServer
 
 
@@ -68,7 +70,33 @@ def start_campaign_monitor(options: SandboxOptions) -> RunningEmulator:
     )
 
 
-EMULATORS: list[EmulatorStarter] = [start_campaign_monitor]
+def start_salesforce(options: SandboxOptions) -> RunningEmulator:
+    """The Salesforce emulator on ``options.sf_port``; its Contacts and Leads overlap the CM seed's people."""
+    emulator = SalesforceEmulator()
+    pool = people_pool_size(spec_for(options.size))
+    plan = SeedPlan(people_count=pool, people_seed=options.seed, extra_contacts=pool // 10, extra_leads=pool // 20)
+    report = emulator.seed(plan)
+    server = emulator.serve(host=options.host, port=options.sf_port, ca_file=options.ca_file).start()
+    info = emulator.info(server.url)
+    overlap = len(report.contact_emails) + len(report.lead_emails) + len(report.both_emails)
+    return RunningEmulator(
+        "Salesforce REST and Bulk API 2.0",
+        server,
+        [
+            f"login_url      {server.url}",
+            f"oauth          client_id {info['client_id']}, client_secret {info['client_secret']}, "
+            f"refresh_token {info['refresh_token']}",
+            f"user           {info['integration_username']} (Id {info['integration_user_id']})",
+            f"jwt bearer     PUT the connected app's certificate (PEM) to {server.url}/_sandbox/jwt-certificate",
+            f"controls       {server.url}/_sandbox/",
+            f"seeded         seed {options.seed}: {report.accounts} accounts, {report.contacts} contacts, "
+            f"{report.leads} leads; {overlap} of the {pool} CM people ({len(report.both_emails)} as Contact and Lead, "
+            f"{len(report.duplicate_emails)} with a duplicate Contact)",
+        ],
+    )
+
+
+EMULATORS: list[EmulatorStarter] = [start_campaign_monitor, start_salesforce]
 
 
 def run_sandbox(

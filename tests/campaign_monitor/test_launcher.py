@@ -24,6 +24,8 @@ def test_cmsync_sandbox_serves_https_until_sigterm(tmp_path: Path) -> None:
         "3",
         "--port",
         "0",
+        "--sf-port",
+        "0",
         "--tls",
         str(ca_file),
     ]

@@ -95,6 +95,12 @@ def spec_for(size: str | SeedSpec) -> SeedSpec:
         raise ValueError(f"unknown seed size {size!r}; use one of {', '.join(SIZES)} or explicit counts") from None
 
 
+def people_pool_size(spec: SeedSpec) -> int:
+    """How many of ``people(count, seed)`` the lists draw their subscribers from (the Salesforce seed overlaps them)."""
+    slots = spec.clients * spec.lists_per_client * spec.subscribers_per_list
+    return max(spec.subscribers_per_list, slots * 3 // 5)
+
+
 FREEZE_FROM = 100_000
 """From this many subscribers, seeded records are frozen out of garbage collection: they live as long as the
 account, and a full collection scanning a million of them would pause a page for ~300 ms."""
@@ -138,8 +144,7 @@ class _Seeder:
 
     def run(self) -> None:
         spec = self.spec
-        slots = spec.clients * spec.lists_per_client * spec.subscribers_per_list
-        pool_size = max(spec.subscribers_per_list, slots * 3 // 5)
+        pool_size = people_pool_size(spec)
         emails: list[str] = []
         names: list[str] = []
         for person in people(pool_size, self.seed):
