@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-SALESFORCE_ID_KEY = "SalesforceId"
-"""The CM custom field (``[SalesforceId]``) that names a Contact or Lead directly."""
+SALESFORCE_ID_KEY = "salesforceid"
+"""The CM custom field ``[SalesforceId]`` (as ``records.field_key`` spells it) naming a Contact or Lead."""
 OBJECT_PREFIXES = {"003": "Contact", "00Q": "Lead"}
 LINK_FIELDS = {"Contact": "CM_Contact__c", "Lead": "CM_Lead__c"}
 _EMAILS_PER_QUERY = 200

@@ -9,6 +9,7 @@ from typing import Any
 
 from cmsync.config.subscriptions import FieldMapping
 from cmsync.workers.sync.linking import Match
+from cmsync.workers.sync.records import field_key
 
 
 def incoming_mappings(mappings: Iterable[FieldMapping], list_id: str) -> list[FieldMapping]:
@@ -25,12 +26,9 @@ def mapped_fields(mappings: Sequence[FieldMapping]) -> dict[str, list[str]]:
 
 
 def _value(values: Mapping[str, str | list[str]], key: str) -> str | None:
-    wanted = key.strip("[]").lower()
-    for name, value in values.items():
-        if name.lower() == wanted:
-            text = ";".join(value) if isinstance(value, list) else value
-            return text or None
-    return None
+    value = values.get(field_key(key))
+    text = ";".join(value) if isinstance(value, list) else value
+    return text or None
 
 
 def field_updates(

@@ -91,11 +91,17 @@ def list_record(details: ListDetails, client_id: str) -> Record:
     }
 
 
+def field_key(name_or_key: str) -> str:
+    """One spelling for a CM custom field: subscribers carry its name ("Salesforce ID"), settings its key
+    (``[SalesforceId]``), and CM builds the key from the name without spaces, in any case."""
+    return name_or_key.strip().strip("[]").replace(" ", "").casefold()
+
+
 def custom_field_values(subscriber: Subscriber) -> dict[str, str | list[str]]:
-    """A subscriber's custom fields by key; a multi-select field with several values gives a list."""
+    """A subscriber's custom fields by ``field_key``; a multi-select field with several values gives a list."""
     values: dict[str, str | list[str]] = {}
     for field in subscriber.custom_fields:
-        key = field.key.strip("[]")
+        key = field_key(field.key)
         if key in values:
             previous = values[key]
             values[key] = [*previous, field.value] if isinstance(previous, list) else [previous, field.value]
