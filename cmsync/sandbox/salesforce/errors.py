@@ -50,7 +50,3 @@ class RecordError(Exception):
 
 def not_found() -> ApiError:
     return ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-
-
-def malformed_id(value: str) -> ApiError:
-    return ApiError(400, "MALFORMED_ID", f"malformed id {value}")

@@ -73,10 +73,6 @@ class Field:
         """Whether the record keeps a value for it (a joined field such as Contact.Name is computed)."""
         return not self.joins
 
-    @property
-    def writable(self) -> bool:
-        return self.createable or self.updateable
-
 
 @dataclass
 class SObjectType:
@@ -105,9 +101,6 @@ class SObjectType:
 
     def stored_fields(self) -> list[Field]:
         return [definition for definition in self.fields.values() if definition.stored]
-
-    def external_id_fields(self) -> list[Field]:
-        return [definition for definition in self.fields.values() if definition.external_id]
 
 
 @dataclass

@@ -17,15 +17,6 @@ from cmsync.sandbox.salesforce.schema import Field, FieldType, Schema, SObjectTy
 from cmsync.sandbox.salesforce.values import now_ms
 
 Row = list[Any]
-_SERVER_FIELDS = (
-    "Id",
-    "IsDeleted",
-    "CreatedDate",
-    "CreatedById",
-    "LastModifiedDate",
-    "LastModifiedById",
-    "SystemModstamp",
-)
 
 
 class Clock:
@@ -42,7 +33,8 @@ class Clock:
 def index_key(definition: Field, value: Any) -> Any:
     """The key a value is indexed under: case-insensitive unless the field is case-sensitive."""
     if isinstance(value, str) and not definition.case_sensitive and definition.type != FieldType.ID:
-        return value.lower()
+        lowered = value.lower()
+        return value if lowered == value else lowered  # share the stored string when it is already lower case
     return value
 
 
@@ -126,18 +118,17 @@ class Table:
         self.modstamp_order.pop(record_id, None)
         self.modstamp_order[record_id] = None
 
-    def by_modstamp(self) -> list[str]:
-        """Record Ids in SystemModstamp order (re-sorted only after a rollback put an old stamp back)."""
+    def _sort_by_modstamp(self) -> None:
+        """Restore SystemModstamp order, which only a rollback (putting an old stamp back) can disturb."""
         if not self.modstamp_sorted:
             stamp = self.slot["SystemModstamp"]
             ordered = sorted(self.modstamp_order, key=lambda record_id: self.rows[record_id][stamp])
             self.modstamp_order = dict.fromkeys(ordered)
             self.modstamp_sorted = True
-        return list(self.modstamp_order)
 
     def modified_since(self, milliseconds: int) -> Iterator[str]:
         """Ids with SystemModstamp after ``milliseconds``, newest first, reading only the recent end."""
-        self.by_modstamp()
+        self._sort_by_modstamp()
         stamp = self.slot["SystemModstamp"]
         for record_id in reversed(self.modstamp_order):
             if self.rows[record_id][stamp] <= milliseconds:
@@ -326,7 +317,3 @@ def _auto_number(display_format: str, number: int) -> str:
     start, _, rest = display_format.partition("{")
     digits, _, end = rest.partition("}")
     return f"{start}{number:0{len(digits)}d}{end}"
-
-
-SERVER_FIELDS = frozenset(_SERVER_FIELDS)
-"""Fields only the server writes."""
