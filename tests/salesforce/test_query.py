@@ -189,3 +189,15 @@ def test_names_in_built_queries_are_checked():
     assert select("Contact", ["Id", "Account.Industry"], where="Email = 'a'", order_by=["SystemModstamp"], limit=5) == (
         "SELECT Id, Account.Industry FROM Contact WHERE Email = 'a' ORDER BY SystemModstamp LIMIT 5"
     )
+
+
+def test_a_user_keeps_at_most_ten_open_cursors(client, emulator):
+    for number in range(201):
+        emulator.create("Account", {"Name": f"A{number}"})
+    open_queries = [client.query("SELECT Id FROM Account", batch_size=200) for _ in range(11)]
+    for records in open_queries:
+        next(records)
+    with pytest.raises(SalesforceRequestError) as expired:
+        list(open_queries[0])
+    assert expired.value.error_code == "INVALID_QUERY_LOCATOR"
+    assert all(len(list(records)) == 200 for records in open_queries[1:])

@@ -6,6 +6,7 @@ the daily allowance (403 REQUEST_LIMIT_EXCEEDED once spent), may meet an injecte
 ``Sforce-Limit-Info``. Endpoint names and API-call classes (rest, bulk, auth) go to the call log.
 """
 
+import gc
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -37,6 +38,9 @@ LOG = get_logger(__name__)
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its per-request lines would drown the sandbox's own
 API_VERSION = "61.0"
 _VERSION = re.compile(r"^\d{2}\.\d$")
+FREEZE_FROM = 100_000
+"""From this many records, a seeded org is frozen out of garbage collection: its rows live as long as the org,
+and a full collection scanning a million of them would stall a call for a second."""
 StartResponse = Callable[..., Any]
 
 
@@ -278,7 +282,10 @@ class SalesforceEmulator:
     def seed(self, plan: SeedPlan) -> SeedReport:
         """Accounts, Contacts and Leads overlapping the given people (see ``SeedPlan``), written by a person."""
         with self.store.lock:
-            return seed(self.store, self.writer, plan, self.admin_user_id)
+            report = seed(self.store, self.writer, plan, self.admin_user_id)
+            if self.store.count() >= FREEZE_FROM:
+                gc.freeze()
+            return report
 
     def create(self, sobject: str, values: dict[str, Any], *, user_id: str | None = None) -> str:
         """Write a record directly, as a person edits in Salesforce (checked; RecordError when invalid)."""

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BATCH = 2000
 MIN_BATCH = 200
-MAX_CURSORS = 200
+OPEN_CURSORS_PER_USER = 10
 UPDATED_ID_LIMIT = 600_000
 
 
@@ -36,10 +36,12 @@ class Cursor:
     compiled: CompiledQuery
     ids: list[str]
     batch: int
+    user_id: str
 
 
 class Cursors:
-    """Open query cursors by locator; the oldest are dropped past MAX_CURSORS, as Salesforce expires them."""
+    """Open query cursors by locator. As in Salesforce, a user has at most 10 open: opening an eleventh
+    releases that user's oldest, whose next page is then INVALID_QUERY_LOCATOR."""
 
     def __init__(self) -> None:
         self._cursors: dict[str, Cursor] = {}
@@ -49,8 +51,9 @@ class Cursors:
         locator = "01g" + secrets.token_hex(8)[:15]
         with self._lock:
             self._cursors[locator] = cursor
-            while len(self._cursors) > MAX_CURSORS:
-                del self._cursors[next(iter(self._cursors))]
+            mine = [key for key, held in self._cursors.items() if held.user_id == cursor.user_id]
+            for oldest in mine[: max(0, len(mine) - OPEN_CURSORS_PER_USER)]:
+                del self._cursors[oldest]
         return locator
 
     def get(self, locator: str) -> Cursor | None:
@@ -187,7 +190,9 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
         ids = org.queries.run(compiled, include_deleted=include_deleted)
         if compiled.count:
             return json_response({"totalSize": len(ids), "done": True, "records": []})
-        cursor = Cursor(compiled, ids, batch_size(call))
+        cursor = Cursor(compiled, ids, batch_size(call), call.user_id)
+        if len(ids) <= cursor.batch:
+            return page(call, "", cursor, 0)
         return page(call, org.cursors.open(cursor), cursor, 0)
 
     def page(call: Call, locator: str, cursor: Cursor, offset: int) -> Response:
