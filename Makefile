@@ -12,7 +12,8 @@ $(BIN)/cmsync: pyproject.toml
 	touch $@
 
 run: $(BIN)/cmsync
-	$(BIN)/cmsync check-config config/sandbox.yaml
+	mkdir -p var
+	$(BIN)/cmsync run --config config/sandbox.yaml --sandbox
 
 test: $(BIN)/cmsync
 	$(BIN)/ruff check .

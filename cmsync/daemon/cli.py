@@ -8,7 +8,7 @@ from pathlib import Path
 from cmsync import __version__
 from cmsync.config import ConfigError, Settings, load_settings
 from cmsync.config.environment import config_path
-from cmsync.logs import configure_logging
+from cmsync.logs import configure_from, configure_logging
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -120,6 +120,118 @@ def _add_sync_now_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--full", action="store_true", help="re-read whole lists (a full pass) in this run")
 
 
+def run(arguments: argparse.Namespace) -> int:
+    """The supervisor; with ``--sandbox``, the emulators the configuration points at start first."""
+    from cmsync.daemon.supervisor import Supervisor
+
+    path = config_path(arguments.config)
+    settings = _settings(arguments)
+    configure_from(settings)
+    stop_sandbox = _start_sandbox(settings) if arguments.sandbox else None
+    try:
+        supervisor = Supervisor(path, settings)
+        print(
+            f"cmsync is running ({path}).\n"
+            f"  status:   cmsync status --config {path}\n"
+            f"  sync now: cmsync sync-now --config {path}\n"
+            f"  metrics:  {supervisor.metrics.url}/metrics\n"
+            "  stop:     Ctrl-C (or SIGTERM); reload: SIGHUP",
+            flush=True,
+        )
+        return supervisor.run()
+    finally:
+        if stop_sandbox is not None:
+            stop_sandbox()
+
+
+def _start_sandbox(settings: Settings) -> Callable[[], None]:
+    """Start both emulators on the ports of ``campaign_monitor.base_url`` and ``salesforce.login_url``."""
+    from urllib.parse import urlsplit
+
+    from cmsync.sandbox.launcher import EMULATORS, SandboxOptions
+
+    options = SandboxOptions(
+        cm_port=urlsplit(settings.campaign_monitor.base_url).port or 8701,
+        sf_port=urlsplit(settings.salesforce.login_url).port or 8702,
+    )
+    running = [start(options) for start in EMULATORS]
+    for emulator in running:
+        print(f"sandbox: {emulator.name} on {emulator.server.url}", flush=True)
+
+    def stop() -> None:
+        for emulator in running:
+            emulator.server.stop()
+
+    return stop
+
+
+def _add_run_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--sandbox", action="store_true", help="also start the sandbox emulators the configuration points at (demo)"
+    )
+
+
+def status(arguments: argparse.Namespace) -> int:
+    """Print the installation's state (whether or not the daemon runs)."""
+    import json
+    from datetime import UTC, datetime
+
+    from cmsync.daemon.status import status_report, status_text
+    from cmsync.workers.state import StateStore
+
+    settings = _settings(arguments)
+    store = StateStore.open(settings.state.url.get_secret_value())
+    try:
+        report = status_report(settings, store)
+    finally:
+        store.close()
+    print(json.dumps(report, indent=2) if arguments.json else status_text(report, datetime.now(UTC)))
+    return 0
+
+
+def _add_status_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--json", action="store_true", help="print the status as JSON")
+
+
+def disconnect(arguments: argparse.Namespace) -> int:
+    """Stop all syncing both ways; reset Salesforce's user overrides and client ownership permissions."""
+    from cmsync.daemon.connection import disconnect as disconnect_installation
+    from cmsync.workers.broker import make_broker
+    from cmsync.workers.salesforce.client import SalesforceClient
+    from cmsync.workers.state import StateStore
+
+    settings = _settings(arguments)
+    configure_logging(settings.logging.format, "warning", sys.stderr)
+    url = settings.broker.url.get_secret_value()
+    broker = None if url == "embedded" else make_broker(url)
+    store = StateStore.open(settings.state.url.get_secret_value())
+    salesforce = SalesforceClient.from_settings(settings.salesforce)
+    try:
+        report = disconnect_installation(store, salesforce, broker.flush_all if broker else None)
+    finally:
+        salesforce.close()
+        store.close()
+        if broker is not None:
+            broker.close()
+    print("\n".join(report.lines()))
+    return 1 if report.errors else 0
+
+
+def connect(arguments: argparse.Namespace) -> int:
+    """Resume syncing after ``cmsync disconnect``."""
+    from cmsync.daemon.connection import connect as connect_installation
+    from cmsync.workers.state import StateStore
+
+    settings = _settings(arguments)
+    store = StateStore.open(settings.state.url.get_secret_value())
+    try:
+        connect_installation(store)
+    finally:
+        store.close()
+    print("connected: syncing resumes (the schedule starts again within a second if the daemon runs)")
+    return 0
+
+
 def _not_built(name: str) -> Command:
     def command(_arguments: argparse.Namespace) -> int:
         print(f"cmsync {name}: not built yet in this version of cmsync", file=sys.stderr)
@@ -129,13 +241,13 @@ def _not_built(name: str) -> Command:
 
 
 _SUBCOMMANDS: dict[str, tuple[str, Command]] = {
-    "run": ("run the supervisor: schedule, Sync Now, reload on SIGHUP, metrics", _not_built("run")),
+    "run": ("run the supervisor: schedule, Sync Now, reload on SIGHUP, metrics", run),
     "worker": ("run Dramatiq workers against RabbitMQ", worker),
     "check-config": ("validate a configuration file and print every error", check_config),
     "sync-now": ("start a main sync at once (or report the one in flight)", sync_now),
-    "status": ("show connection, schedule, last and current run", _not_built("status")),
-    "disconnect": ("stop all syncing both ways until `cmsync connect`", _not_built("disconnect")),
-    "connect": ("undo `cmsync disconnect`", _not_built("connect")),
+    "status": ("show connection, schedule, last and current run", status),
+    "disconnect": ("stop all syncing both ways until `cmsync connect`", disconnect),
+    "connect": ("undo `cmsync disconnect`", connect),
     "reimport-tracking": ("import email tracking data of a window again", _not_built("reimport-tracking")),
     "sandbox": ("start the Campaign Monitor and Salesforce emulators", sandbox),
 }
@@ -145,6 +257,8 @@ _OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "sandbox": _add_sandbox_options,
     "worker": _add_worker_options,
     "sync-now": _add_sync_now_options,
+    "run": _add_run_options,
+    "status": _add_status_options,
 }
 
 

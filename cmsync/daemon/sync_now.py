@@ -1,8 +1,9 @@
 """``cmsync sync-now``: start a main sync at once, or say which run is already in flight.
 
-With RabbitMQ the run is queued for the workers. With the embedded broker and no daemon running, this
-command runs the workers itself until the run ends. ``--wait`` follows the run to its end, printing its
-records per object as they grow, and exits non-zero when it fails.
+With RabbitMQ the run is queued for the workers. With the embedded broker the running supervisor sends
+it (its workers live in its process); with no supervisor running, this command runs the workers itself
+until the run ends. ``--wait`` follows the run to its end, printing its records per object as they grow,
+and exits non-zero when it fails.
 """
 
 import sys
@@ -11,11 +12,12 @@ from typing import TextIO
 
 from cmsync.config import Settings
 from cmsync.daemon.progress import run_line
+from cmsync.daemon.supervisor import LEASE
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
 from cmsync.workers.engine import Engine, install
 from cmsync.workers.runs import request_run
-from cmsync.workers.state import Run, StateStore
+from cmsync.workers.state import Run, RunStart, StateStore
 
 POLL_SECONDS = 0.5
 
@@ -36,28 +38,50 @@ def follow(store: StateStore, run_id: int, out: TextIO) -> Run:
         time.sleep(POLL_SECONDS)
 
 
+def _announce(start: RunStart, out: TextIO) -> None:
+    verb = "started" if start.started else f"already in flight (started by {start.run.trigger})"
+    print(f"run {start.run.id} {verb}", file=out, flush=True)
+
+
+def _outcome(store: StateStore, start: RunStart, wait: bool, out: TextIO) -> int:
+    if not wait:
+        return 0
+    ended = follow(store, start.run.id, out)
+    return 0 if ended.status in ("succeeded", "partial") else 1
+
+
 def sync_now(settings: Settings, *, wait: bool, full: bool, out: TextIO = sys.stdout) -> int:
     """Start (or find) the run; 0 when started or still going, 1 when a followed run failed."""
     store = StateStore.open(settings.state.url.get_secret_value())
-    url = settings.broker.url.get_secret_value()
-    broker = make_broker(url)
-    actors.bind(broker)
-    embedded = url == "embedded"
-    workers = None
-    if embedded:
-        install(Engine.from_settings(settings, store))
+    try:
+        if not store.connected():
+            print("disconnected: run `cmsync connect` first", file=out)
+            return 1
+        url = settings.broker.url.get_secret_value()
+        if url == "embedded" and store.lock_holder(LEASE) is not None:
+            start = request_run(store, "sync-now", full_pass=full, send=False)
+            _announce(start, out)
+            return _outcome(store, start, wait, out)
+        broker = make_broker(url)
+        actors.bind(broker)
+        if url != "embedded":
+            start = request_run(store, "sync-now", full_pass=full)
+            broker.close()
+            _announce(start, out)
+            return _outcome(store, start, wait, out)
+        engine = Engine.from_settings(settings, store)
+        install(engine)
         workers = EmbeddedWorkers(broker)
         workers.start()
-    try:
-        start = request_run(store, "sync-now", full_pass=full)
-        verb = "started" if start.started else "already in flight (started " + start.run.trigger + ")"
-        print(f"run {start.run.id} {verb}", file=out, flush=True)
-        if not wait and (start.started is False or not embedded):
-            return 0
-        ended = follow(store, start.run.id, out)
-        return 0 if ended.status in ("succeeded", "partial") else 1
-    finally:
-        if workers is not None:
+        try:
+            start = request_run(store, "sync-now", full_pass=full)
+            _announce(start, out)
+            if not start.started:
+                return _outcome(store, start, wait, out)
+            print("no cmsync daemon is running: running the workers here until the run ends", file=out)
+            return _outcome(store, start, True, out)
+        finally:
             workers.stop()
-        broker.close()
+            engine.close()
+    finally:
         store.close()

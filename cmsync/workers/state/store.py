@@ -362,6 +362,14 @@ class StateStore:
             )
         return bool(held)
 
+    def lock_holder(self, name: str) -> str | None:
+        """Who holds the lease ``name`` now (None when nobody does or it expired)."""
+        with self.database.transaction() as transaction:
+            rows = transaction.execute(
+                "SELECT owner FROM locks WHERE name = ? AND expires_at >= ?", (name, self._now())
+            )
+        return rows[0][0] if rows else None
+
     def release_lock(self, name: str, owner: str) -> None:
         with self.database.transaction() as transaction:
             transaction.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))

@@ -1,0 +1,81 @@
+"""The supervisor's Prometheus metrics, and its HTTP endpoint: ``/metrics`` and ``/healthz``.
+
+The supervisor is one process, so it uses the default registry (no multiprocess folder); with the
+embedded broker the workers' metrics live in the same process and appear here too.
+"""
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Info, generate_latest
+
+from cmsync import __version__
+
+BUILD = Info("cmsync_build", "The cmsync version this process runs.")
+BUILD.info({"version": __version__})
+RUN_IN_PROGRESS = Gauge("cmsync_run_in_progress", "1 while a main sync run is in flight.")
+LAST_SUCCESS = Gauge(
+    "cmsync_last_success_timestamp_seconds", "When the last main sync that succeeded (or partly) finished."
+)
+LAST_RUN_DURATION = Gauge("cmsync_last_run_duration_seconds", "How long the last finished main sync took.")
+RUNS = Counter("cmsync_runs", "Main sync runs that finished, by outcome.", ["status"])
+NEXT_RUN = Gauge("cmsync_next_run_timestamp_seconds", "When the next scheduled main sync is due (0: none).")
+SCHEDULER_LAG = Gauge("cmsync_scheduler_lag_seconds", "How late the last scheduled job started after it was due.")
+SCHEDULED_JOB_ERRORS = Counter("cmsync_scheduled_job_errors", "Scheduled jobs that raised, by job.", ["job"])
+RELOADS = Counter("cmsync_reloads", "Configuration reloads (SIGHUP), by result.", ["result"])
+ENQUEUE_FAILURES = Counter("cmsync_enqueue_failures", "Messages that could not be queued, by job.", ["job"])
+CONNECTED = Gauge("cmsync_connected", "1 when connected, 0 after `cmsync disconnect`.")
+LOOP_HEARTBEAT = Gauge("cmsync_supervisor_heartbeat_timestamp_seconds", "When the supervisor loop last went round.")
+REJECTED_RECORDS = Gauge("cmsync_rejected_records", "Records currently kept as rejected, to be retried.")
+
+
+Health = Callable[[], tuple[bool, str]]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    health: ClassVar[Health]
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
+        elif path == "/healthz":
+            healthy, text = type(self).health()
+            self._answer(200 if healthy else 503, f"{text}\n".encode(), "text/plain")
+        else:
+            self._answer(404, b"not found: try /metrics or /healthz\n", "text/plain")
+
+    def _answer(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Scrapes are not worth a log line each."""
+
+
+class MetricsServer:
+    """Serves ``/metrics`` and ``/healthz`` (200 while ``health`` says so, else 503) from a thread."""
+
+    def __init__(self, listen: str, health: Health) -> None:
+        host, _, port = listen.rpartition(":")
+        handler = type("Handler", (_Handler,), {"health": staticmethod(health)})
+        self._server = ThreadingHTTPServer((host.strip("[]"), int(port)), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "MetricsServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,284 @@
+"""``cmsync run``: the supervisor, one process.
+
+It loads the configuration, opens the state store, serves metrics and loops: it runs the scheduled jobs
+that are due (each guarded: an exception is logged and counted, never re-run in a tight loop), acts on
+the signals it recorded (HUP reloads, USR1 syncs now, TERM and INT stop), dispatches runs started from
+another shell, pings the systemd watchdog, and sleeps until the next thing to do. With the embedded
+broker it also runs the workers on threads of this process.
+
+As in supervisord, a signal handler only records the signal; the loop acts on it. A reload builds the
+new configuration's objects (clients, schedule) first and swaps them in whole, or keeps the old ones.
+"""
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import FrameType
+
+import schedule
+
+from cmsync.config import ConfigError, Settings, load_settings
+from cmsync.config.changes import changed_settings, needs_restart
+from cmsync.daemon import metrics
+from cmsync.daemon.metrics import MetricsServer
+from cmsync.daemon.systemd import Notifier
+from cmsync.daemon.timetable import add_sync_job, missed_run, next_run
+from cmsync.logs import configure_from, get_logger
+from cmsync.workers import actors
+from cmsync.workers.broker import EmbeddedWorkers, make_broker
+from cmsync.workers.engine import Engine, install
+from cmsync.workers.runs import DISPATCH_FACT, request_run
+from cmsync.workers.state import StateStore
+
+log = get_logger(__name__)
+LEASE = "supervisor"
+LEASE_TTL = timedelta(seconds=30)
+SHUTDOWN_SECONDS = 20
+
+
+class Supervisor:
+    """Schedules main syncs, acts on signals, serves metrics, and keeps systemd informed."""
+
+    def __init__(self, config_path: str, settings: Settings, *, notifier: Notifier | None = None) -> None:
+        self.config_path = config_path
+        self.settings = settings
+        self.notifier = notifier or Notifier()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.store = StateStore.open(settings.state.url.get_secret_value())
+        self.broker_url = settings.broker.url.get_secret_value()
+        self.embedded = self.broker_url == "embedded"
+        self.broker = make_broker(self.broker_url)
+        actors.bind(self.broker)
+        self.engine = Engine.from_settings(settings, self.store)
+        install(self.engine)
+        self.workers = EmbeddedWorkers(self.broker) if self.embedded else None
+        self.scheduler, self.sync_job = self._schedule(settings)
+        self.metrics = MetricsServer(settings.metrics.listen, self.health)
+        self.signals: deque[int] = deque()
+        self.wakeup = threading.Event()
+        self.stopping = False
+        self.heartbeat = time.monotonic()
+        self.last_watchdog = 0.0
+        self.connected = self.store.connected()
+        self.last_finished: int | None = None
+
+    # Signals: recorded here, acted on by the loop.
+
+    def _record_signal(self, number: int, _frame: FrameType | None) -> None:
+        self.signals.append(number)
+        self.wakeup.set()
+
+    def _install_signal_handlers(self) -> None:
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+            signal.signal(number, self._record_signal)
+
+    def _act_on_signals(self) -> None:
+        while self.signals:
+            number = self.signals.popleft()
+            if number in (signal.SIGTERM, signal.SIGINT):
+                log.info("stopping", signal=signal.Signals(number).name)
+                self.stopping = True
+            elif number == signal.SIGHUP:
+                self.reload()
+            elif number == signal.SIGUSR1:
+                self.sync_now("signal")
+
+    # Scheduling.
+
+    def _guarded(self, name: str, task: Callable[[], object]) -> Callable[[], None]:
+        def job() -> None:
+            try:
+                task()
+            except Exception:
+                metrics.SCHEDULED_JOB_ERRORS.labels(name).inc()
+                log.exception("scheduled job failed", job=name)
+
+        return job
+
+    def _schedule(self, settings: Settings) -> tuple[schedule.Scheduler, schedule.Job | None]:
+        scheduler = schedule.Scheduler()
+        job = add_sync_job(scheduler, settings.sync, self._guarded("main_sync", lambda: self.sync_now("schedule")))
+        return scheduler, job
+
+    def sync_now(self, trigger: str, *, full_pass: bool = False) -> None:
+        """Start a main sync, or log the one in flight."""
+        if not self.store.connected():
+            log.warning("not syncing: disconnected (run `cmsync connect`)", trigger=trigger)
+            return
+        try:
+            start = request_run(self.store, trigger, full_pass=full_pass)
+        except Exception as error:
+            metrics.ENQUEUE_FAILURES.labels("main_sync").inc()
+            log.error("main sync could not be queued", trigger=trigger, error=str(error))
+            return
+        finally:
+            if not self.embedded:
+                self.broker.close()
+        if start.started:
+            log.info("main sync started", run_id=start.run.id, trigger=trigger)
+        else:
+            log.info("main sync already in flight", run_id=start.run.id, trigger=trigger)
+
+    def _run_due_jobs(self) -> None:
+        now = datetime.now()
+        for job in self.scheduler.get_jobs():
+            if job.should_run and job.next_run is not None:
+                metrics.SCHEDULER_LAG.set(max(0.0, (now - job.next_run).total_seconds()))
+        self.scheduler.run_pending()
+
+    def _dispatch_requested_runs(self) -> None:
+        """Send ``main_sync`` for a run another shell started (``cmsync sync-now`` with the embedded broker)."""
+        run_id = self.store.fact(DISPATCH_FACT)
+        if run_id is None:
+            return
+        self.store.set_fact(DISPATCH_FACT, None)
+        run = self.store.run(int(run_id))
+        if run is not None and run.in_flight:
+            actors.main_sync.send(run.id)
+            log.info("main sync started", run_id=run.id, trigger=run.trigger)
+
+    # Reload.
+
+    def reload(self) -> None:
+        """Re-read the file; swap the whole configuration in if it is valid, else keep the running one."""
+        self.notifier.reloading()
+        try:
+            settings = load_settings(self.config_path)
+            engine = Engine.from_settings(settings, self.store)
+        except ConfigError as error:
+            metrics.RELOADS.labels("refused").inc()
+            for issue in error.issues:
+                log.error("reload refused", source=error.source, setting=issue.path, error=issue.message)
+            log.error("reload refused; the running configuration stays", errors=len(error.issues))
+            self.notifier.ready("running; last reload refused")
+            return
+        changes = changed_settings(self.settings, settings)
+        scheduler, job = self._schedule(settings)
+        previous = self.engine
+        self.settings, self.engine, self.scheduler, self.sync_job = settings, engine, scheduler, job
+        install(engine)
+        previous.close()
+        configure_from(settings)
+        metrics.RELOADS.labels("applied").inc()
+        log.info("configuration reloaded", changed=changes, needs_restart=needs_restart(changes))
+        self.notifier.ready("running; configuration reloaded")
+
+    # Observation: what the state store says, for metrics, status and systemd.
+
+    def _observe(self) -> None:
+        connected = self.store.connected()
+        if connected != self.connected:
+            self.connected = connected
+            if connected:
+                self.scheduler, self.sync_job = self._schedule(self.settings)
+                log.info("connected: syncing resumes")
+            else:
+                self.scheduler.clear()
+                self.sync_job = None
+                if self.embedded:
+                    self.broker.flush_all()
+                log.info("disconnected: scheduled jobs removed, queued messages purged")
+        metrics.CONNECTED.set(1 if connected else 0)
+        current = self.store.current_run()
+        metrics.RUN_IN_PROGRESS.set(1 if current else 0)
+        last = self.store.last_run()
+        if last is not None and last.id != self.last_finished:
+            if self.last_finished is not None:
+                metrics.RUNS.labels(last.status).inc()
+            self.last_finished = last.id
+            if last.duration is not None:
+                metrics.LAST_RUN_DURATION.set(last.duration.total_seconds())
+        success = self.store.last_run(("succeeded", "partial"))
+        if success is not None and success.finished_at is not None:
+            metrics.LAST_SUCCESS.set(success.finished_at.timestamp())
+        upcoming = next_run(self.sync_job)
+        metrics.NEXT_RUN.set(upcoming.timestamp() if upcoming else 0)
+        metrics.REJECTED_RECORDS.set(self.store.rejected_count())
+        self.store.set_fact(
+            "schedule",
+            {
+                "frequency": self.settings.sync.import_frequency,
+                "next_run": upcoming.isoformat() if upcoming else None,
+            },
+        )
+
+    def health(self) -> tuple[bool, str]:
+        age = time.monotonic() - self.heartbeat
+        return age < 60, f"{'ok' if age < 60 else 'stalled'}: loop went round {age:.1f}s ago"
+
+    def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval
+        if interval is not None and time.monotonic() - self.last_watchdog >= interval.total_seconds():
+            self.notifier.watchdog()
+            self.last_watchdog = time.monotonic()
+
+    def _sleep(self) -> None:
+        idle = self.scheduler.idle_seconds
+        limit = 1.0
+        if self.notifier.watchdog_interval is not None:
+            limit = min(limit, self.notifier.watchdog_interval.total_seconds())
+        self.wakeup.wait(max(0.0, min(idle if idle is not None else limit, limit)))
+        self.wakeup.clear()
+
+    # The loop.
+
+    def _abandon_interrupted_run(self) -> None:
+        """With the embedded broker only this process runs jobs: a run in flight now was cut off."""
+        run = self.store.current_run()
+        if self.embedded and run is not None:
+            self.store.finish_run(run.id, "cancelled", "interrupted: cmsync stopped before the run ended")
+            log.warning("run from before the restart closed as interrupted", run_id=run.id)
+
+    def run(self) -> int:
+        """Serve until SIGTERM or SIGINT; return the exit status."""
+        if not self.store.acquire_lock(LEASE, self.owner, LEASE_TTL):
+            log.error("another cmsync supervisor holds this state store; not starting", lease=LEASE)
+            return 1
+        self._install_signal_handlers()
+        self._abandon_interrupted_run()
+        if self.workers is not None:
+            self.workers.start()
+        self.metrics.start()
+        if self.connected and missed_run(self.sync_job, self.settings.sync.import_frequency, self.store.last_started()):
+            self.sync_now("schedule")
+        self.notifier.ready("running")
+        log.info("cmsync is running", metrics=f"{self.metrics.url}/metrics", config=self.config_path)
+        try:
+            while not self.stopping:
+                self._act_on_signals()
+                if self.stopping:
+                    break
+                if self.store.connected():
+                    self._run_due_jobs()
+                if self.embedded:
+                    self._dispatch_requested_runs()
+                self._observe()
+                self.store.acquire_lock(LEASE, self.owner, LEASE_TTL)
+                self.heartbeat = time.monotonic()
+                metrics.LOOP_HEARTBEAT.set(time.time())
+                self._watchdog()
+                self._sleep()
+        finally:
+            self.shutdown()
+        return 0
+
+    def shutdown(self) -> None:
+        """Stop scheduling, let in-flight work reach a safe point (bounded), record the run's state."""
+        self.notifier.stopping()
+        self.scheduler.clear()
+        if self.workers is not None:
+            run = self.store.current_run()
+            if run is not None:
+                self.store.finish_run(run.id, "cancelled", "interrupted: cmsync was stopped; the next run resumes")
+            self.workers.stop(timeout_ms=SHUTDOWN_SECONDS * 1000)
+        self.metrics.stop()
+        self.store.set_fact("schedule", {"frequency": self.settings.sync.import_frequency, "next_run": None})
+        self.store.release_lock(LEASE, self.owner)
+        self.engine.close()
+        self.store.close()
+        log.info("stopped")
