@@ -33,3 +33,11 @@ RECORDS = Counter(
     "Records handled by the main sync, by Salesforce object and outcome (imported, unchanged, rejected).",
     ["object", "outcome"],
 )
+TRACKING_PURGED = Counter(
+    "cmsync_tracking_purged_records",
+    "CM_Email_Activity__c records the tracking purge deleted from Salesforce.",
+)
+TRACKING_PURGE_REFUSALS = Counter(
+    "cmsync_tracking_purge_refusals",
+    "Tracking purges stopped because they would delete more than tracking.purge_max_share of all records.",
+)
