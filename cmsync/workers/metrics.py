@@ -41,3 +41,25 @@ TRACKING_PURGE_REFUSALS = Counter(
     "cmsync_tracking_purge_refusals",
     "Tracking purges stopped because they would delete more than tracking.purge_max_share of all records.",
 )
+OUTBOUND_CHANGES = Counter(
+    "cmsync_outbound_changes",
+    "Salesforce changes the outbound poller read, by object (Contact, Lead, Account).",
+    ["object"],
+)
+OUTBOUND_PUSHES = Counter(
+    "cmsync_outbound_pushes",
+    "Subscriber pushes to Campaign Monitor, by kind (add, update, email_change, unsubscribe, delete) and result "
+    "(ok, not_member, rejected, failed).",
+    ["kind", "result"],
+)
+OUTBOUND_SKIPPED = Counter(
+    "cmsync_outbound_skipped",
+    "Changes or pushes the outbound poller left out, by reason (own_write, bulk, opted_out, unchanged, no_email, "
+    "converted).",
+    ["reason"],
+)
+OUTBOUND_LAG = Histogram(
+    "cmsync_outbound_lag_seconds",
+    "Time from a record's SystemModstamp in Salesforce to the Campaign Monitor call that pushed it.",
+    buckets=(0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 120, 300, 900),
+)
