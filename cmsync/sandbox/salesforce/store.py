@@ -24,10 +24,23 @@ class Clock:
 
     def __init__(self) -> None:
         self._last = 0
+        self._held: int | None = None
 
     def now(self) -> int:
+        if self._held is not None:
+            return self._held
         self._last = max(self._last, now_ms())
         return self._last
+
+    @contextmanager
+    def held(self) -> Iterator[int]:
+        """One instant for every write inside: the records of one Salesforce transaction share their stamps."""
+        outer = self._held
+        self._held = self.now()
+        try:
+            yield self._held
+        finally:
+            self._held = outer
 
 
 def index_key(definition: Field, value: Any) -> Any:

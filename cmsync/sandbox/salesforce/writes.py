@@ -285,16 +285,18 @@ class Writer:
     def batch(self, steps: Sequence[Callable[[], Outcome] | Problem], *, all_or_none: bool) -> list[Outcome]:
         """Run one write per record, each failing alone, or all put back when ``all_or_none``.
 
-        A step given as a Problem was rejected before it ran (a duplicate key in the same batch).
+        A step given as a Problem was rejected before it ran (a duplicate key in the same batch). The batch is
+        one transaction, so the records it writes share one SystemModstamp, as in Salesforce.
         """
-        if not all_or_none:
-            return [_run(step) for step in steps]
-        with self.store.transaction() as transaction:
-            outcomes = [_run(step) for step in steps]
-            if any(not outcome.success for outcome in outcomes):
-                transaction.rollback()
-                return [outcome if not outcome.success else Outcome(problems=[ROLLED_BACK]) for outcome in outcomes]
-        return outcomes
+        with self.store.clock.held():
+            if not all_or_none:
+                return [_run(step) for step in steps]
+            with self.store.transaction() as transaction:
+                outcomes = [_run(step) for step in steps]
+                if any(not outcome.success for outcome in outcomes):
+                    transaction.rollback()
+                    return [outcome if not outcome.success else Outcome(problems=[ROLLED_BACK]) for outcome in outcomes]
+            return outcomes
 
 
 def _run(step: Callable[[], Outcome] | Problem) -> Outcome:
