@@ -16,6 +16,7 @@ from cmsync.logs import get_logger
 from cmsync.workers.broker import QUEUE
 from cmsync.workers.campaign_monitor.errors import UnauthorizedError
 from cmsync.workers.engine import Engine, current
+from cmsync.workers.retention import purge
 from cmsync.workers.salesforce.errors import SalesforceAuthError
 from cmsync.workers.sync import members, tracking
 from cmsync.workers.sync.closing import close_run
@@ -121,8 +122,14 @@ def part_failed(message: dict[str, Any], retries: dict[str, Any]) -> None:
     _finish_job(engine, run_id, job)
 
 
+@dramatiq.actor(broker=_declared_on, queue_name=QUEUE, time_limit=6 * 60 * _MINUTE, max_retries=0)
+def purge_tracking(reason: str, confirm: bool = False) -> None:
+    """Delete tracking records older than ``tracking.days_to_keep``; what is left waits for the next purge."""
+    purge.purge_tracking(current(), reason, confirm=confirm)
+
+
 ACTORS: dict[str, dramatiq.Actor[Any, Any]] = {
-    actor.actor_name: actor for actor in (main_sync, import_list, import_tracking, part_failed)
+    actor.actor_name: actor for actor in (main_sync, import_list, import_tracking, part_failed, purge_tracking)
 }
 
 

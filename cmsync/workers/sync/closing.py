@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 
 from cmsync.logs import get_logger
 from cmsync.workers.engine import Engine
+from cmsync.workers.retention.purge import purge_tracking
 from cmsync.workers.salesforce.soql import literal, literal_list
 from cmsync.workers.state import Run
 from cmsync.workers.sync.failures import first_failure
@@ -32,6 +33,7 @@ def close_run(engine: Engine, run_id: int) -> None:
     if store.connected() and engine.settings.email_opt_out.opt_out_when_unsubscribed_everywhere:
         opt_out_unsubscribed_everywhere(engine, run)
         run = store.run(run_id) or run
+    purge_tracking(engine, f"after run {run_id}")
     failure = first_failure(store, run_id)
     rejected = any(counts.get("rejected") for counts in run.counts.values())
     status = "failed" if failure else "partial" if rejected else "succeeded"
