@@ -1,0 +1,27 @@
+"""Asking for a tracking purge from the supervisor (daily, after a reload) or the command line: a worker runs it."""
+
+from cmsync.config import Settings
+from cmsync.config.model import TRACKING_TYPES, TrackingSettings
+from cmsync.workers.actors import purge_tracking
+
+
+def request_purge(reason: str, *, confirm: bool = False) -> None:
+    """Queue a purge; ``confirm`` lets it pass the ``purge_max_share`` safety stop."""
+    purge_tracking.send(reason, confirm)
+
+
+def retention_tightened(previous: TrackingSettings, current: TrackingSettings) -> bool:
+    """Whether new settings make more records due for the purge: fewer days kept, or more types purged."""
+    if current.days_to_keep < previous.days_to_keep:
+        return True
+    purged_before = set(TRACKING_TYPES) - set(previous.types) if previous.purge_deselected_types else set()
+    purged_now = set(TRACKING_TYPES) - set(current.types) if current.purge_deselected_types else set()
+    return bool(purged_now - purged_before)
+
+
+def request_purge_after_reload(previous: Settings, current: Settings) -> bool:
+    """Queue a purge when a reload tightened retention (call it once the new engine is installed)."""
+    if not retention_tightened(previous.tracking, current.tracking):
+        return False
+    request_purge(f"reload: days_to_keep {previous.tracking.days_to_keep} → {current.tracking.days_to_keep}")
+    return True
