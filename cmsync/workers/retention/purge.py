@@ -184,8 +184,19 @@ def _purge(engine: Engine, reason: str, confirm: bool, chunk: int, owner: str) -
                 store.set_fact(LAST_PURGE, record.fact())
                 store.acquire_lock(PURGE_LOCK, owner, LEASE)
     except SalesforceError as error:
-        return _finish(engine, replace(record, status="failed", error=str(error)))
+        return _finish(engine, _recounted(engine, plan, replace(record, status="failed", error=str(error))))
     return _finish(engine, replace(record, status="partial" if record.failed else "succeeded"))
+
+
+def _recounted(engine: Engine, plan: PurgePlan, record: PurgeRecord) -> PurgeRecord:
+    """After Salesforce failed mid-chunk (which it may have partly deleted): what is gone, from what is left."""
+    try:
+        left = sum(engine.salesforce.count(f"SELECT COUNT() FROM {ACTIVITY} WHERE {where}") for where in plan.filters)
+    except SalesforceError:
+        return record
+    gone = max(record.deleted, plan.to_delete - left)
+    TRACKING_PURGED.inc(gone - record.deleted)
+    return replace(record, deleted=gone)
 
 
 def _finish(engine: Engine, record: PurgeRecord) -> PurgeRecord:
