@@ -1,0 +1,200 @@
+"""The change feed: Salesforce records whose SystemModstamp is past the watermark, one object at a time.
+
+Each object has a cursor in the state store: the watermark and, for the overlap re-read each poll (a
+record saved in a long transaction may carry a SystemModstamp older than one already read), the records
+seen near it, so a change is handled once. Reads use ``queryAll``, so a delete (the record in the recycle
+bin, its SystemModstamp moved) arrives like any change. A first poll starts the watermark at the newest
+change: outbound work is not retrospective.
+
+Left out, and counted: cmsync's own writes (the integration user's, which must never echo back to CM),
+converted Leads, and with ``disable_bulk_triggers`` every record of a bulk change (one user, one
+SystemModstamp) but the first.
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cmsync.logs import get_logger
+from cmsync.workers.engine import Engine
+from cmsync.workers.outbound.report import PollReport
+from cmsync.workers.outbound.scope import Scope
+from cmsync.workers.salesforce.client import parse_datetime
+from cmsync.workers.salesforce.soql import literal, literal_list, select
+
+log = get_logger(__name__)
+OVERLAP = timedelta(seconds=15)
+CHUNK = 2000
+"""Changes acted on (and the cursor saved) at a time, so a long backlog moves forward in steps."""
+DELETED_STEP = timedelta(minutes=1, seconds=5)
+DELETED_REACH = timedelta(days=29)
+"""getDeleted answers for the last 30 days at most."""
+_PER_QUERY = 200
+
+
+def instant(moment: datetime) -> str:
+    """A UTC instant as text that sorts as the instants do (the form the cursor keeps)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Change:
+    """A saved (or deleted) Contact, Lead or Account as read, and whether it is new since the last poll."""
+
+    object_name: str
+    record: Mapping[str, Any]
+    modstamp: datetime
+    created: bool = False
+    deleted: bool = False
+
+    @property
+    def id(self) -> str:
+        return str(self.record["Id"])
+
+    @property
+    def email(self) -> str:
+        return str(self.record.get("Email") or "").strip()
+
+
+@dataclass
+class Cursor:
+    """Where one object's feed resumes: the watermark, the records seen within the overlap before it (Id →
+    SystemModstamp) and, for ``disable_bulk_triggers``, the bulk changes already started there."""
+
+    object_name: str
+    after: datetime | None = None
+    seen: dict[str, str] = field(default_factory=dict)
+    bulks: set[str] = field(default_factory=set)
+
+    @property
+    def fact(self) -> str:
+        return f"outbound_cursor:{self.object_name}"
+
+    @classmethod
+    def load(cls, engine: Engine, object_name: str) -> "Cursor":
+        saved = engine.store.fact(f"outbound_cursor:{object_name}")
+        if not isinstance(saved, dict):
+            return cls(object_name)
+        return cls(object_name, datetime.fromisoformat(saved["after"]), dict(saved["seen"]), set(saved["bulks"]))
+
+    def advance(self, latest: datetime) -> None:
+        """Move the watermark to ``latest``, forgetting what lies before the overlap of the old one (which
+        still covers a re-read from there, if the save below is the last thing a crashed poll did)."""
+        assert self.after is not None
+        horizon = instant(self.after - OVERLAP)
+        self.seen = {record_id: stamp for record_id, stamp in self.seen.items() if stamp > horizon}
+        self.bulks = {bulk for bulk in self.bulks if bulk.split("|", 1)[1] > horizon}
+        self.after = max(self.after, latest)
+
+    def save(self, engine: Engine) -> None:
+        assert self.after is not None
+        engine.store.set_fact(self.fact, {"after": instant(self.after), "seen": self.seen, "bulks": sorted(self.bulks)})
+
+
+def reset_cursors(engine: Engine, object_names: tuple[str, ...]) -> None:
+    """Forget the watermarks: while outbound is off, changes are not kept for later (as the app's triggers)."""
+    for object_name in object_names:
+        for fact in (f"outbound_cursor:{object_name}", f"outbound_deleted:{object_name}"):
+            if engine.store.fact(fact) is not None:
+                engine.store.set_fact(fact, None)
+
+
+def start_cursor(engine: Engine, cursor: Cursor) -> None:
+    """A first poll: the watermark starts at the object's newest change (or now, for an empty object), and
+    the changes within the overlap before it count as seen."""
+    query = engine.salesforce.query
+    name = cursor.object_name
+    newest = next(query(select(name, ["SystemModstamp"], order_by=["SystemModstamp"], descending=True, limit=1)), None)
+    cursor.after = parse_datetime(newest["SystemModstamp"]) if newest else datetime.now(UTC)
+    recent = select(name, ["Id", "SystemModstamp"], where=f"SystemModstamp > {literal(cursor.after - OVERLAP)}")
+    for record in query(recent, include_deleted=True):
+        cursor.seen[str(record["Id"])] = instant(parse_datetime(record["SystemModstamp"]))
+    cursor.save(engine)
+
+
+@dataclass
+class Chunk:
+    """Changes to act on, and the newest SystemModstamp read for them (the watermark once they are done)."""
+
+    changes: list[Change]
+    latest: datetime
+
+
+def read_changes(engine: Engine, scope: Scope, cursor: Cursor, report: PollReport) -> Iterator[Chunk]:
+    """The object's changes past the cursor (less the overlap), oldest first, in chunks."""
+    assert cursor.after is not None
+    object_name = cursor.object_name
+    since = cursor.after - OVERLAP
+    soql = select(
+        object_name,
+        scope.fields[object_name],
+        where=f"SystemModstamp > {literal(since)}",
+        order_by=["SystemModstamp", "Id"],
+    )
+    integration_user = engine.salesforce.user_id[:15]
+    skip_bulks = engine.settings.advanced.disable_bulk_triggers
+    changes: list[Change] = []
+    latest = cursor.after
+    read = 0
+    for record in engine.salesforce.query(soql, include_deleted=True):
+        stamp = parse_datetime(record["SystemModstamp"])
+        record_id, stamp_text = str(record["Id"]), instant(stamp)
+        previous = cursor.seen.get(record_id)
+        if previous is not None and previous >= stamp_text:
+            continue
+        cursor.seen[record_id] = stamp_text
+        latest = max(latest, stamp)
+        read += 1
+        report.changed(object_name)
+        user = str(record.get("LastModifiedById") or "")
+        bulk = f"{user}|{stamp_text}"
+        if user[:15] == integration_user:
+            report.skip("own_write")
+        elif record.get("IsConverted"):
+            report.skip("converted")
+        elif skip_bulks and bulk in cursor.bulks:
+            report.skip("bulk")
+        else:
+            if skip_bulks:
+                cursor.bulks.add(bulk)
+            created = previous is None and parse_datetime(record["CreatedDate"]) > since
+            changes.append(Change(object_name, record, stamp, created=created, deleted=bool(record.get("IsDeleted"))))
+        if read >= CHUNK:
+            yield Chunk(changes, latest)
+            changes, read = [], 0
+    if read:
+        yield Chunk(changes, latest)
+
+
+def vanished_records(engine: Engine, object_name: str) -> list[Change]:
+    """Records deleted past the recycle bin (hard-deleted, or the bin emptied) before the feed read them.
+
+    getDeleted counts whole minutes, so it is asked once a minute at most, from where it last covered; a
+    record it names that ``queryAll`` still finds is in the recycle bin, where the feed sees it.
+    """
+    store, fact = engine.store, f"outbound_deleted:{object_name}"
+    now = datetime.now(UTC)
+    saved = store.fact(fact)
+    if saved is None:
+        store.set_fact(fact, instant(now))
+        return []
+    start = max(datetime.fromisoformat(saved), now - DELETED_REACH)
+    if now - start < DELETED_STEP:
+        return []
+    deleted = engine.salesforce.deleted(object_name, start, now)
+    if deleted.earliest_date_available > start:
+        log.warning("salesforce no longer knows every delete since the last look", object=object_name)
+    when = dict(deleted.records)
+    ids = sorted(when)
+    in_bin: set[str] = set()
+    for first in range(0, len(ids), _PER_QUERY):
+        where = f"Id IN {literal_list(ids[first : first + _PER_QUERY])}"
+        rows = engine.salesforce.query(select(object_name, ["Id"], where=where), include_deleted=True)
+        in_bin.update(str(row["Id"]) for row in rows)
+    store.set_fact(fact, instant(deleted.latest_date_covered))
+    return [
+        Change(object_name, {"Id": record_id}, when[record_id], deleted=True)
+        for record_id in ids
+        if record_id not in in_bin
+    ]

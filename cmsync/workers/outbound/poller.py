@@ -1,0 +1,123 @@
+"""One outbound poll: Salesforce changes since the watermarks, acted on in Campaign Monitor.
+
+The supervisor calls ``poll_once`` every ``outbound.poll_interval``. A poll does nothing (no API call)
+while ``disable_triggers`` is on or cmsync is disconnected, and forgets the watermarks then, so changes
+made meanwhile are not pushed later. A lease in the state store lets one poller run at a time across
+hosts. Contacts, then Leads, then (with ``account_trigger``) Accounts are read chunk by chunk; each
+chunk's pushes are done before its watermark moves, so a poll that stops part way is taken up where it
+stopped, and the ledger keeps what already went through from being sent twice.
+"""
+
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from cmsync.logs import get_logger
+from cmsync.redaction import REDACTOR
+from cmsync.workers.engine import Engine
+from cmsync.workers.outbound.catalog import Catalog
+from cmsync.workers.outbound.feed import (
+    Change,
+    Cursor,
+    read_changes,
+    reset_cursors,
+    start_cursor,
+    vanished_records,
+)
+from cmsync.workers.outbound.ledger import Ledger
+from cmsync.workers.outbound.members import memberships
+from cmsync.workers.outbound.planning import Planner
+from cmsync.workers.outbound.pushes import Pusher, rejected_keys
+from cmsync.workers.outbound.report import PollReport
+from cmsync.workers.outbound.scope import PEOPLE, Scope, build_scope
+from cmsync.workers.salesforce.soql import literal_list, select
+
+log = get_logger(__name__)
+LEASE = "outbound_poller"
+LEASE_TTL = timedelta(minutes=2)
+STREAMS = (*PEOPLE, "Account")
+_PER_QUERY = 200
+
+
+def poll_once(engine: Engine) -> PollReport:
+    """Read what changed in Salesforce since the last poll and push it to Campaign Monitor.
+
+    Never raises: a poll that fails is logged, and its report (also kept as the ``outbound_last_poll``
+    fact) carries the error; the next poll takes up the work.
+    """
+    report = PollReport()
+    store = engine.store
+    if engine.settings.advanced.disable_triggers or not store.connected():
+        reset_cursors(engine, STREAMS)
+        reason = "disable_triggers" if engine.settings.advanced.disable_triggers else "disconnected"
+        return report.not_run(reason).finish(store)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    lease = max(LEASE_TTL, 4 * engine.settings.outbound.poll_interval)
+    if not store.acquire_lock(LEASE, owner, lease):
+        return report.not_run("another poller holds the lease").finish(store)
+    try:
+        _Poll(engine, report, lambda: store.acquire_lock(LEASE, owner, lease)).run()
+    except Exception as error:
+        report.error = REDACTOR.text(f"{type(error).__name__}: {error}")
+        log.exception("outbound poll failed")
+    finally:
+        store.release_lock(LEASE, owner)
+    return report.finish(store)
+
+
+class _Poll:
+    def __init__(self, engine: Engine, report: PollReport, renew_lease: Callable[[], bool]) -> None:
+        self.engine = engine
+        self.report = report
+        self.renew_lease = renew_lease
+        self.catalog = Catalog(engine)
+        self.scope: Scope = build_scope(engine.settings, self.catalog)
+        self.planner = Planner(engine.settings, self.scope, self.catalog, report)
+        self.rejected = rejected_keys(engine)
+        report.problems.extend(self.scope.problems)
+        for problem in self.scope.problems:
+            log.warning("outbound setting skipped", problem=problem)
+
+    def run(self) -> None:
+        for object_name in STREAMS:
+            if object_name in self.scope.fields:
+                self._stream(object_name)
+        if self.engine.settings.email_opt_out.delete_subscriber_when_record_deleted:
+            for object_name in PEOPLE:
+                self._act(vanished_records(self.engine, object_name))
+
+    def _stream(self, object_name: str) -> None:
+        cursor = Cursor.load(self.engine, object_name)
+        if cursor.after is None:
+            start_cursor(self.engine, cursor)
+            return
+        for chunk in read_changes(self.engine, self.scope, cursor, self.report):
+            changes = self._contacts_of(chunk.changes) if object_name == "Account" else chunk.changes
+            self._act(changes)
+            cursor.advance(chunk.latest)
+            cursor.save(self.engine)
+            self.renew_lease()
+
+    def _contacts_of(self, accounts: list[Change]) -> list[Change]:
+        """The Contacts of changed Accounts, as edits made when their Account was saved."""
+        stamps = {change.id: change.modstamp for change in accounts if not change.deleted}
+        ids = sorted(stamps)
+        contacts: list[Change] = []
+        for start in range(0, len(ids), _PER_QUERY):
+            where = f"AccountId IN {literal_list(ids[start : start + _PER_QUERY])}"
+            for record in self.engine.salesforce.query(select("Contact", self.scope.fields["Contact"], where=where)):
+                contacts.append(Change("Contact", record, stamps[str(record["AccountId"])]))
+        return contacts
+
+    def _act(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        members = memberships(self.engine, changes)
+        lists = {list_id for found in members.values() for list_id in found}
+        for object_name in PEOPLE:
+            lists |= self.scope.add_lists(object_name)
+        ledger = Ledger(self.engine.store, lists, [change.id for change in changes])
+        pushes = self.planner.plan(changes, members, ledger)
+        Pusher(self.engine, ledger, self.report, self.rejected).run(pushes)

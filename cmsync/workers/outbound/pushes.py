@@ -1,0 +1,192 @@
+"""Sends planned pushes to Campaign Monitor and records each outcome.
+
+Adds of more than one subscriber to a list in a chunk go through the import API, 1000 at a time, with
+``QueueSubscriptionBasedAutoResponders`` as ``trigger_journeys_on_bulk_add`` says; a single add starts the
+list's journeys as CM does. Everything else is one call per push, oldest change first.
+
+A subscriber CM refuses (invalid email, suppressed, deleted, unsubscribed, bounced, unconfirmed: codes 1 and
+204–208, or any other 400) is rejected alone, with CM's reason, and not sent again until its record
+changes. The transport already retries 429 and 5xx with backoff; a push that still fails stops the poll so
+that the next one retries it (the watermark has not moved, and the ledger skips what went through), up to
+``TRANSIENT_ATTEMPTS`` polls, after which it is rejected too: one bad record never blocks the rest.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from cmsync.logs import get_logger
+from cmsync.workers.campaign_monitor.client import IMPORT_BATCH
+from cmsync.workers.campaign_monitor.errors import (
+    BadRequestError,
+    CampaignMonitorError,
+    ConnectionFailedError,
+    ErrorCode,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+)
+from cmsync.workers.engine import Engine
+from cmsync.workers.outbound.ledger import Ledger
+from cmsync.workers.outbound.planning import Push
+from cmsync.workers.outbound.report import PollReport
+
+log = get_logger(__name__)
+STREAM = "outbound"
+"""The stream outbound rejections are recorded under."""
+TRANSIENT_ATTEMPTS = 5
+REFUSED = (BadRequestError, NotFoundError)
+TRANSIENT = (RateLimitedError, ServerError, ConnectionFailedError)
+_FAILURES_FACT = "outbound_transient_failures"
+Result = TypeVar("Result")
+
+
+class PushesInterruptedError(Exception):
+    """Campaign Monitor kept failing for a push; the poll stops and the next one retries."""
+
+
+class _GivenUpError(Exception):
+    """A push (or import) failed ``TRANSIENT_ATTEMPTS`` polls in a row."""
+
+
+def _reason(error: CampaignMonitorError) -> str:
+    code = f"code {error.code}: " if error.code is not None else ""
+    return f"{code}{error.message}"
+
+
+class Pusher:
+    """Sends one chunk's pushes; ``rejected`` holds the keys of outbound rejections on record (to resolve)."""
+
+    def __init__(self, engine: Engine, ledger: Ledger, report: PollReport, rejected: set[str]) -> None:
+        self.engine = engine
+        self.cm = engine.campaign_monitor
+        self.ledger = ledger
+        self.report = report
+        self.rejected = rejected
+        self.failures: dict[str, int] = dict(engine.store.fact(_FAILURES_FACT) or {})
+        self._failures_changed = False
+
+    def run(self, pushes: Sequence[Push]) -> None:
+        """Send every push (adds grouped into imports per list), then write the ledger, even when interrupted."""
+        adds: dict[str, list[Push]] = defaultdict(list)
+        for push in pushes:
+            if push.kind == "add" and push.refused is None:
+                adds[push.list_id].append(push)
+        imports = {list_id: group for list_id, group in adds.items() if len(group) > 1}
+        try:
+            for push in pushes:
+                if push.refused is not None:
+                    self._reject(push, push.refused)
+                elif push.list_id in imports and push.kind == "add":
+                    if push is imports[push.list_id][0]:
+                        self._import(push.list_id, imports[push.list_id])
+                else:
+                    self._single(push)
+        finally:
+            self.ledger.flush()
+            if self._failures_changed:
+                self.engine.store.set_fact(_FAILURES_FACT, self.failures)
+
+    # Outcomes.
+
+    def _done(self, push: Push, result: str = "ok") -> None:
+        self.report.pushed(push.kind, result, push.modstamp)
+        self.ledger.record(push.list_id, push.record_id, push.entry)
+        for list_id in push.covers:
+            self.ledger.record(list_id, push.record_id, push.entry)
+        if push.key in self.rejected:
+            self.engine.store.resolve(push.object_name, [push.key])
+            self.rejected.discard(push.key)
+
+    def _reject(self, push: Push, reason: str, *, reached_cm: bool = False) -> None:
+        self.report.pushed(push.kind, "rejected", push.modstamp if reached_cm else None)
+        payload = {"kind": push.kind, "list": push.list_id, "email": push.email}
+        if push.details is not None:
+            payload["subscriber"] = push.details.as_json()
+        self.engine.store.reject(push.object_name, push.key, STREAM, reason, payload, None)
+        self.rejected.add(push.key)
+        log.info("push rejected", kind=push.kind, list=push.list_id, record=push.record_id, reason=reason)
+
+    def _attempt(self, target: str, call: Callable[[], Result]) -> Result:
+        """Run ``call``. When CM fails it even after the transport's retries, stop the poll so a later one
+        retries it, unless ``target`` has now failed ``TRANSIENT_ATTEMPTS`` polls in a row: then give it up."""
+        try:
+            result = call()
+        except TRANSIENT as error:
+            failures = self.failures.get(target, 0) + 1
+            self._failures_changed = True
+            log.warning("push failed", target=target, attempt=failures, error=str(error))
+            if failures < TRANSIENT_ATTEMPTS:
+                self.failures[target] = failures
+                raise PushesInterruptedError(str(error)) from error
+            self.failures.pop(target, None)
+            raise _GivenUpError(str(error)) from error
+        if target in self.failures:
+            del self.failures[target]
+            self._failures_changed = True
+        return result
+
+    # Calls.
+
+    def _single(self, push: Push) -> None:
+        try:
+            self._attempt(push.key, lambda: self._call(push))
+        except _GivenUpError as error:
+            self._reject(push, f"Campaign Monitor failed {TRANSIENT_ATTEMPTS} polls in a row: {error}", reached_cm=True)
+        except REFUSED as refusal:
+            if refusal.code == ErrorCode.SUBSCRIBER_NOT_IN_LIST and push.kind in ("delete", "unsubscribe"):
+                self._done(push, "not_member")
+            else:
+                self._reject(push, _reason(refusal), reached_cm=True)
+        else:
+            self._done(push)
+
+    def _call(self, push: Push) -> None:
+        cm, list_id = self.cm, push.list_id
+        if push.kind == "delete":
+            cm.delete_subscriber(list_id, push.email)
+        elif push.kind == "unsubscribe":
+            cm.unsubscribe(list_id, push.email)
+        elif push.kind == "add":
+            assert push.details is not None
+            cm.add_subscriber(list_id, push.details)
+        else:
+            assert push.details is not None
+            try:
+                cm.update_subscriber(list_id, push.email, push.details)
+            except BadRequestError as refusal:
+                # An address cmsync already changed, before the main sync recorded it: update the new one.
+                if push.kind != "email_change" or refusal.code != ErrorCode.SUBSCRIBER_NOT_IN_LIST:
+                    raise
+                cm.update_subscriber(list_id, push.details.email, push.details)
+
+    def _import(self, list_id: str, pushes: list[Push]) -> None:
+        start_journeys = self.engine.settings.advanced.trigger_journeys_on_bulk_add
+        for start in range(0, len(pushes), IMPORT_BATCH):
+            batch = pushes[start : start + IMPORT_BATCH]
+            details = [push.details for push in batch if push.details is not None]
+            try:
+                result = self._attempt(
+                    f"import:{list_id}",
+                    lambda details=details: self.cm.import_subscribers(list_id, details, start_journeys=start_journeys),
+                )
+            except _GivenUpError:
+                for push in batch:
+                    self._single(push)
+                continue
+            except REFUSED as refusal:
+                for push in batch:
+                    self._reject(push, _reason(refusal), reached_cm=True)
+                continue
+            failures = {failure.email.lower(): failure for failure in result.failures}
+            for push in batch:
+                failure = failures.get(push.email.lower())
+                if failure is None:
+                    self._done(push)
+                else:
+                    self._reject(push, f"code {failure.code}: {failure.message}", reached_cm=True)
+
+
+def rejected_keys(engine: Engine) -> set[str]:
+    """Keys of the outbound rejections on record, so that a push that now succeeds resolves its own."""
+    return {rejection.key for rejection in engine.store.rejections(STREAM)}

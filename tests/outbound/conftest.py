@@ -1,0 +1,84 @@
+"""Fixtures of the outbound tests: a seeded world, and cmsync running with its outbound poller.
+
+``Daemon`` stands in for ``cmsync run``: it calls ``poll_once`` every ``outbound.poll_interval`` on a
+thread of its own, next to the embedded workers. Tests wait for polls only through the state store
+(``outbound_last_poll``), so switching to the real daemon changes only ``Daemon``.
+"""
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from cmsync.workers.outbound import LAST_POLL_FACT, poll_once
+from cmsync.workers.state import Run
+from tests.sync.conftest import EmbeddedCmsync, world  # noqa: F401 (the world fixture)
+from tests.sync.world import World
+
+WRITES = ("POST /subscribers/{listid}", "PUT /subscribers/{listid}", "DELETE /subscribers/{listid}",
+          "POST /subscribers/{listid}/unsubscribe", "POST /subscribers/{listid}/import")  # fmt: skip
+"""Campaign Monitor calls that change subscribers."""
+
+
+class Daemon:
+    """cmsync with its outbound poller running every ``outbound.poll_interval`` (1 s unless given)."""
+
+    def __init__(self, world: World, **sections: Any) -> None:
+        sections["outbound"] = {"poll_interval": "1s", **sections.get("outbound", {})}
+        self.world = world
+        self.cmsync = EmbeddedCmsync(world.settings(**sections))
+        self.interval = self.cmsync.engine.settings.outbound.poll_interval.total_seconds()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._poll, name="outbound-poller", daemon=True)
+        self.thread.start()
+        self.settle()
+
+    def _poll(self) -> None:
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            poll_once(self.cmsync.engine)
+            self.stopping.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    @property
+    def store(self):
+        return self.cmsync.store
+
+    def settle(self, timeout: float = 30) -> dict[str, Any]:
+        """Wait for a poll that started after this call to finish; return its report."""
+        asked = datetime.now(UTC)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            last = self.store.fact(LAST_POLL_FACT)
+            if isinstance(last, dict) and datetime.fromisoformat(last["started_at"]) > asked:
+                return last
+            time.sleep(0.05)
+        raise AssertionError(f"no outbound poll finished within {timeout} s")
+
+    def sync(self) -> Run:
+        """A main sync (CM → Salesforce), which links list members to Contacts and Leads."""
+        run = self.cmsync.sync()
+        assert run.status in ("succeeded", "partial"), run.error
+        return run
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30)
+        self.cmsync.stop()
+
+
+@pytest.fixture
+def daemon(world: World) -> Iterator[Any]:  # noqa: F811 (the world fixture)
+    """A factory: ``daemon(**settings)`` starts cmsync and its poller on the world with those settings."""
+    running: list[Daemon] = []
+
+    def start(**sections: Any) -> Daemon:
+        started = Daemon(world, **sections)
+        running.append(started)
+        return started
+
+    yield start
+    for each in running:
+        each.stop()
