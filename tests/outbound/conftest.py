@@ -9,14 +9,19 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cmsync.sandbox.campaign_monitor.seeding import SeedSpec
 from cmsync.workers.outbound import LAST_POLL_FACT, poll_once
 from cmsync.workers.state import Run
-from tests.sync.conftest import EmbeddedCmsync, world  # noqa: F401 (the world fixture)
-from tests.sync.world import World
+from tests.sync.conftest import EmbeddedCmsync
+from tests.sync.world import World, start_world, stop_world
+
+SPEC = SeedSpec(clients=2, lists_per_client=2, subscribers_per_list=30, campaigns_per_client=0, months=1)
+"""Small lists, one journey per client and no campaigns: the main sync a test runs takes a moment."""
 
 WRITES = ("POST /subscribers/{listid}", "PUT /subscribers/{listid}", "DELETE /subscribers/{listid}",
           "POST /subscribers/{listid}/unsubscribe", "POST /subscribers/{listid}/import")  # fmt: skip
@@ -70,7 +75,14 @@ class Daemon:
 
 
 @pytest.fixture
-def daemon(world: World) -> Iterator[Any]:  # noqa: F811 (the world fixture)
+def world(tmp_path: Path) -> Iterator[World]:
+    started = start_world(tmp_path, SPEC)
+    yield started
+    stop_world(started)
+
+
+@pytest.fixture
+def daemon(world: World) -> Iterator[Any]:
     """A factory: ``daemon(**settings)`` starts cmsync and its poller on the world with those settings."""
     running: list[Daemon] = []
 
