@@ -28,6 +28,13 @@ WRITES = ("POST /subscribers/{listid}", "PUT /subscribers/{listid}", "DELETE /su
 """Campaign Monitor calls that change subscribers."""
 
 
+def member_contact(world: World, lists: list[Any], email: str, **fields: Any) -> str:
+    """A Contact that is already on ``lists`` in CM (a main sync links them)."""
+    for mailing_list in lists:
+        world.cm.state.add_members(mailing_list.list_id, [(email, "Before")])
+    return world.sf.create("Contact", {"LastName": "Person", "Email": email, **fields})
+
+
 class Daemon:
     """cmsync with its outbound poller running every ``outbound.poll_interval`` (1 s unless given)."""
 

@@ -3,6 +3,7 @@ rejected per record with their reason, and a new email address carried to every 
 
 from typing import Any
 
+from tests.outbound.conftest import member_contact
 from tests.sync.world import World
 
 
@@ -11,13 +12,6 @@ def _field_values(member: Any) -> dict[str, list[str]]:
     for name, value in member.fields:
         values.setdefault(name, []).append(value)
     return values
-
-
-def _person(world: World, lists: list[Any], email: str, **fields: Any) -> str:
-    """A Contact that is already on ``lists`` in CM (the main sync links them)."""
-    for mailing_list in lists:
-        world.cm.state.add_members(mailing_list.list_id, [(email, "Before")])
-    return world.sf.create("Contact", {"LastName": "Person", "Email": email, **fields})
 
 
 def test_mapped_fields_reach_every_cm_data_type(world: World, daemon) -> None:
@@ -36,13 +30,15 @@ def test_mapped_fields_reach_every_cm_data_type(world: World, daemon) -> None:
         for key, field in mapped.items()
     ]
     account = world.sf.create("Account", {"Name": "Counted", "NumberOfEmployees": 1234})
-    typed = _person(world, [mailing_list], "typed@map.example", AccountId=account)
-    too_long = _person(world, [mailing_list], "long@map.example")
-    not_an_option = _person(world, [mailing_list], "option@map.example")
+    typed = member_contact(world, [mailing_list], "typed@map.example", AccountId=account)
+    too_long = member_contact(world, [mailing_list], "long@map.example")
+    not_an_option = member_contact(world, [mailing_list], "option@map.example")
     running = daemon(field_mappings=mappings)
     running.sync()
-    world.sf.update(typed, {"FirstName": "Ada", "MailingCity": "Zürich", "Title": "plus", "Department": "news;Offers",
-                            "Birthdate": "1980-02-29", "MailingCountry": "Switzerland", "Description": "California"})  # fmt: skip
+    world.sf.update(typed, {
+        "FirstName": "Ada", "MailingCity": "Zürich", "Title": "plus", "Department": "news;Offers",
+        "Birthdate": "1980-02-29", "MailingCountry": "Switzerland", "Description": "California",
+    })  # fmt: skip
     world.sf.update(too_long, {"MailingCity": "Lima", "Description": "x" * 251})
     world.sf.update(not_an_option, {"Title": "Gold"})
     report = running.settle()
@@ -70,7 +66,7 @@ def test_mapped_fields_reach_every_cm_data_type(world: World, daemon) -> None:
 
 def test_email_change_moves_the_subscriber_on_every_list(world: World, daemon) -> None:
     first, second = world.cm.state.clients[world.clients[0]].lists
-    contact = _person(world, [first, second], "before@move.example", FirstName="Mo")
+    contact = member_contact(world, [first, second], "before@move.example", FirstName="Mo")
     running = daemon()
     running.sync()
     world.sf.update(contact, {"Email": "after@move.example"})
