@@ -29,7 +29,7 @@ from cmsync.workers.outbound.feed import (
 from cmsync.workers.outbound.ledger import Ledger
 from cmsync.workers.outbound.members import memberships
 from cmsync.workers.outbound.planning import Planner
-from cmsync.workers.outbound.pushes import Pusher, rejected_keys
+from cmsync.workers.outbound.pushes import Pusher, PushesInterruptedError, rejected_keys
 from cmsync.workers.outbound.report import PollReport
 from cmsync.workers.outbound.scope import PEOPLE, Scope, build_scope
 from cmsync.workers.salesforce.soql import literal_list, select
@@ -59,6 +59,9 @@ def poll_once(engine: Engine) -> PollReport:
         return report.not_run("another poller holds the lease").finish(store)
     try:
         _Poll(engine, report, lambda: store.acquire_lock(LEASE, owner, lease)).run()
+    except PushesInterruptedError as error:
+        report.error = REDACTOR.text(str(error))
+        log.warning("outbound poll stopped; the next poll retries", error=report.error)
     except Exception as error:
         report.error = REDACTOR.text(f"{type(error).__name__}: {error}")
         log.exception("outbound poll failed")
