@@ -123,7 +123,12 @@ def test_rate_limits_locks_outages_and_expired_tokens_only_slow_it_down(world: W
     world.sf.faults.update({"lock_rate": 0.0, "unavailable_rate": 0.0})
     next_run = cmsync.sync()
     assert next_run.status == "succeeded", next_run.error
-    assert cmsync.store.rejected_count() == 0
+    assert cmsync.store.rejections() == [], (
+        run.counts,
+        next_run.counts,
+        [r.stream for r in cmsync.store.rejections()],
+        [r.reason for r in cmsync.store.rejections()],
+    )
     expected = {f"{list_id}:{s.email.lower()}": s.state.value for list_id, s in world.members()}
     assert {r["CM_Member_Key__c"]: r["CM_State__c"] for r in world.records("CM_List_Member__c")} == expected
     assert world.duplicates("CM_Email_Activity__c", "CM_Activity_Key__c") == []
@@ -148,3 +153,25 @@ def test_disconnect_stops_jobs_at_a_page_boundary(world: World, embedded) -> Non
     assert run.status == "succeeded"
     expected = {f"{list_id}:{s.email.lower()}" for list_id, s in world.members()}
     assert {r["CM_Member_Key__c"] for r in world.records("CM_List_Member__c")} == expected
+
+
+def test_directory_follows_salesforce_changes(world: World, embedded) -> None:
+    mailing_list = _first_list(world)
+    unlinked = next(
+        m for m in mailing_list.members.values()
+        if not any(str(r.get("Email") or "").lower() == m.key for r in world.records("Contact") + world.records("Lead"))
+    )  # fmt: skip
+    cmsync = embedded()
+    cmsync.sync()
+    assert _member(world, mailing_list.list_id, unlinked.email)["CM_Contact__c"] is None
+    contact_id = world.sf.create("Contact", {"LastName": "Newcomer", "Email": unlinked.email.upper()})
+    linked_before = _member(world, mailing_list.list_id, next(iter(mailing_list.members.values())).email)
+    cmsync.sync(full_pass=True)
+    assert _member(world, mailing_list.list_id, unlinked.email)["CM_Contact__c"] == contact_id
+    world.sf.delete(contact_id)
+    if linked_before["CM_Contact__c"]:
+        world.sf.delete(linked_before["CM_Contact__c"])
+    cmsync.sync(full_pass=True)
+    assert _member(world, mailing_list.list_id, unlinked.email)["CM_Contact__c"] is None
+    emails = {row[2] for row in cmsync.store.directory_by_email([unlinked.email])}
+    assert emails == set()

@@ -76,6 +76,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE content_hashes ADD COLUMN seen TEXT",
         "CREATE INDEX content_hashes_by_key ON content_hashes (record_key)",
     ),
+    (
+        """CREATE TABLE directory (
+            object TEXT NOT NULL,
+            id TEXT NOT NULL,
+            id15 TEXT NOT NULL,
+            email TEXT NOT NULL,
+            last_modified TEXT NOT NULL,
+            PRIMARY KEY (object, id)
+        )""",
+        "CREATE INDEX directory_by_email ON directory (email)",
+        "CREATE INDEX directory_by_id15 ON directory (id15)",
+    ),
 )
 
 

@@ -285,6 +285,63 @@ class StateStore:
         with self.database.transaction() as transaction:
             transaction.execute_many("DELETE FROM content_hashes WHERE stream LIKE ? AND record_key = ?", rows)
 
+    # The Contact and Lead directory: who has which email, for linking without a query per page.
+
+    def save_directory(self, object_name: str, entries: Iterable[tuple[str, str | None, str]]) -> None:
+        """Record ``(id, email, last_modified)`` of Contacts or Leads; an entry without email is removed."""
+        keep, drop = [], []
+        for record_id, email, last_modified in entries:
+            if email:
+                keep.append((object_name, record_id, record_id[:15], email.lower(), last_modified))
+            else:
+                drop.append((object_name, record_id))
+        with self.database.transaction() as transaction:
+            transaction.execute_many(
+                "INSERT INTO directory (object, id, id15, email, last_modified) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (object, id) DO UPDATE SET email = excluded.email, last_modified = excluded.last_modified",
+                keep,
+            )
+            transaction.execute_many("DELETE FROM directory WHERE object = ? AND id = ?", drop)
+
+    def forget_directory(self, object_name: str, ids: Iterable[str]) -> None:
+        rows = [(object_name, record_id) for record_id in ids]
+        with self.database.transaction() as transaction:
+            transaction.execute_many("DELETE FROM directory WHERE object = ? AND id = ?", rows)
+
+    def clear_directory(self, object_name: str) -> None:
+        with self.database.transaction() as transaction:
+            transaction.execute("DELETE FROM directory WHERE object = ?", (object_name,))
+
+    def directory_by_email(self, emails: Iterable[str]) -> list[tuple[str, str, str, str]]:
+        """``(object, id, email, last_modified)`` of every Contact and Lead with one of ``emails``."""
+        wanted = sorted({email.lower() for email in emails if email})
+        found: list[tuple[str, str, str, str]] = []
+        with self.database.transaction() as transaction:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                found.extend(
+                    transaction.execute(
+                        f"SELECT object, id, email, last_modified FROM directory WHERE email IN ({marks})", chunk
+                    )
+                )
+        return found
+
+    def directory_by_id(self, ids: Iterable[str]) -> list[tuple[str, str, str, str]]:
+        """The same for 15- or 18-character Ids."""
+        wanted = sorted({record_id[:15] for record_id in ids if record_id})
+        found: list[tuple[str, str, str, str]] = []
+        with self.database.transaction() as transaction:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                found.extend(
+                    transaction.execute(
+                        f"SELECT object, id, email, last_modified FROM directory WHERE id15 IN ({marks})", chunk
+                    )
+                )
+        return found
+
     # Installation facts: connection state and other small values
 
     def fact(self, key: str) -> Any:
@@ -344,9 +401,13 @@ class StateStore:
             for obj, key, strm, reason, payload, first, last, attempts in rows
         ]  # fmt: skip
 
-    def rejected_count(self) -> int:
+    def rejected_count(self, stream_prefix: str = "") -> int:
+        """How many records are kept as rejected (under ``stream_prefix`` when given)."""
         with self.database.transaction() as transaction:
-            return int(transaction.execute("SELECT COUNT(*) FROM rejected_records")[0][0])
+            rows = transaction.execute(
+                "SELECT COUNT(*) FROM rejected_records WHERE stream LIKE ?", (stream_prefix + "%",)
+            )
+        return int(rows[0][0])
 
     # Locks
 

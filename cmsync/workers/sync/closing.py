@@ -71,6 +71,7 @@ def opt_out_unsubscribed_everywhere(engine: Engine, run: Run) -> None:
             if to_set:
                 results = salesforce.update(object_name, to_set)
                 done = sum(result.success for result in results)
+                engine.store.resolve(object_name, [to_set[result.index]["Id"] for result in results if result.success])
                 engine.store.count(run.id, object_name, "opted_out", done)
                 for result in results:
                     if not result.success:

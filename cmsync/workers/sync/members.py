@@ -12,9 +12,9 @@ from itertools import islice
 from cmsync.logs import get_logger
 from cmsync.workers.campaign_monitor.records import Subscriber, SubscriberState
 from cmsync.workers.engine import Engine
-from cmsync.workers.salesforce.soql import literal_list, quote
+from cmsync.workers.salesforce.soql import literal_list
 from cmsync.workers.sync import records, sources
-from cmsync.workers.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links
+from cmsync.workers.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, read_fields
 from cmsync.workers.sync.mappings import field_updates, incoming_mappings, mapped_fields
 from cmsync.workers.sync.streams import StreamWriter
 
@@ -44,16 +44,12 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
     started = datetime.now(UTC)
     marker = f"run:{run_id}" if whole else None
 
-    def should_stop() -> bool:
-        run = store.run(run_id)
-        return not store.connected() or run is None or not run.in_flight
-
     for state in SubscriberState:
         stream = f"members:{list_id}:{state.value.lower()}"
         watermark = None if whole else store.watermark(stream)
         since = datetime.fromisoformat(watermark) if watermark else None
         writer = StreamWriter(
-            engine.salesforce, store, run_id, records.MEMBER, stream, should_stop=should_stop,
+            engine.salesforce, store, run_id, records.MEMBER, stream,
             chunk_size=max(engine.settings.salesforce.bulk_threshold, 2 * PAGE), seen_marker=marker,
         )  # fmt: skip
         writer.retry_rejected()
@@ -61,9 +57,9 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
         for page in _pages(engine.campaign_monitor.subscribers(list_id, state, since=since)):
             values = [records.custom_field_values(subscriber) for subscriber in page]
             named_ids = [str(fields.get(SALESFORCE_ID_KEY) or "") for fields in values]
-            links = find_links(
-                engine.salesforce.query, quote, (s.email for s in page), named_ids, mapped_fields(mappings)
-            )
+            links = find_links(store, (subscriber.email for subscriber in page), named_ids)
+            if mappings:
+                read_fields(engine.salesforce.query, links, mapped_fields(mappings))
             updates: dict[str, list[dict[str, object]]] = {name: [] for name in LINK_FIELDS}
             for subscriber, fields, named in zip(page, values, named_ids, strict=True):
                 matches = links.for_subscriber(subscriber.email, named or None)
@@ -112,6 +108,7 @@ def _write_mapped_fields(
             continue
         results = engine.salesforce.update(object_name, unique)
         refused = 0
+        engine.store.resolve(object_name, [str(unique[result.index]["Id"]) for result in results if result.success])
         for result in results:
             if not result.success:
                 refused += 1

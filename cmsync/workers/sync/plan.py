@@ -16,8 +16,9 @@ from cmsync.workers.campaign_monitor.errors import CampaignMonitorError
 from cmsync.workers.engine import Engine
 from cmsync.workers.salesforce.errors import SalesforceError
 from cmsync.workers.sync import records, sources
+from cmsync.workers.sync.directory import refresh_directory
 from cmsync.workers.sync.failures import record_failure
-from cmsync.workers.sync.streams import StreamWriter
+from cmsync.workers.sync.streams import StreamWriter, stop_if_cancelled
 
 log = get_logger(__name__)
 
@@ -37,8 +38,10 @@ def counts_digest(counts: object, types: list[str]) -> str:
 
 
 def tracking_stale(engine: Engine, source_id: str, digest: str) -> bool:
-    """True when a source's counts moved since its events were last read; the job marks them read."""
-    if engine.store.fact(f"tracking_digest:{source_id}") == digest:
+    """True when a source's counts moved since its events were last read (the job marks them read), or
+    when some of its events were refused and wait to be offered again."""
+    unchanged = engine.store.fact(f"tracking_digest:{source_id}") == digest
+    if unchanged and not engine.store.rejected_count(f"tracking:{source_id}:"):
         return False
     engine.store.set_fact(f"tracking_seen:{source_id}", digest)
     return True
@@ -47,6 +50,7 @@ def tracking_stale(engine: Engine, source_id: str, digest: str) -> bool:
 def plan_run(engine: Engine, run_id: int, full_pass: bool) -> list[Job]:
     """Upsert every selected client's small objects; return the jobs the run fans out to."""
     jobs: list[Job] = []
+    refresh_directory(engine.salesforce, engine.store)
     for client_id in engine.settings.campaign_monitor.clients:
         try:
             jobs.extend(_plan_client(engine, run_id, client_id, full_pass))
@@ -65,12 +69,15 @@ def _plan_client(engine: Engine, run_id: int, client_id: str, full_pass: bool) -
     )
     sources.save_client(store, facts)
     writer = StreamWriter(engine.salesforce, store, run_id, records.CLIENT, "clients")
+    writer.retry_rejected()
     writer.add(records.client_record(details))
     writer.flush()
 
     lists = StreamWriter(engine.salesforce, store, run_id, records.LIST, f"lists:{client_id}")
+    lists.retry_rejected()
     list_ids = []
     for summary in cm.lists(client_id):
+        stop_if_cancelled(store, run_id)
         lists.add(records.list_record(cm.list_details(summary.list_id), client_id))
         list_ids.append(summary.list_id)
     lists.flush()
@@ -82,11 +89,13 @@ def _plan_client(engine: Engine, run_id: int, client_id: str, full_pass: bool) -
         datetime.now(UTC).replace(tzinfo=None) + (offset or timedelta(0)) - timedelta(days=tracking.days_to_keep)
     )
     campaigns = StreamWriter(engine.salesforce, store, run_id, records.CAMPAIGN, f"campaigns:{client_id}")
+    campaigns.retry_rejected()
     for campaign in cm.campaigns(client_id):
         recent = campaign.sent_date >= window_start
         key = campaign.campaign_id
         if not (recent or full_pass) and store.content_hashes(campaigns.stream, [key]):
             continue
+        stop_if_cancelled(store, run_id)
         summary = cm.campaign_summary(key)
         campaigns.add(records.campaign_record(campaign, summary, client_id, offset))
         sources.save_source(
@@ -99,6 +108,7 @@ def _plan_client(engine: Engine, run_id: int, client_id: str, full_pass: bool) -
     campaigns.flush()
 
     for journey in cm.journeys(client_id):
+        stop_if_cancelled(store, run_id)
         journey_details = cm.journey_details(journey.journey_id)
         for email in journey_details.emails:
             campaigns.add(records.journey_email_record(journey_details, email, client_id))

@@ -7,7 +7,6 @@ answered for a chunk does the stream's watermark move; records it refused are ke
 offered again on the next run, and the rest of the chunk is not held back by them.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cmsync.workers.metrics import RECORDS
@@ -20,6 +19,17 @@ DEFAULT_CHUNK = 10_000
 
 class RunCancelledError(Exception):
     """The run was cancelled (``cmsync disconnect``); the job stops at a page boundary."""
+
+
+def run_cancelled(store: StateStore, run_id: int) -> bool:
+    """True once the run is no longer in flight or the installation was disconnected."""
+    run = store.run(run_id)
+    return run is None or not run.in_flight or not store.connected()
+
+
+def stop_if_cancelled(store: StateStore, run_id: int) -> None:
+    if run_cancelled(store, run_id):
+        raise RunCancelledError(f"run {run_id} was cancelled")
 
 
 @dataclass
@@ -41,7 +51,6 @@ class StreamWriter:
     chunk_size: int = DEFAULT_CHUNK
     keep_hashes: bool = True
     seen_marker: str | None = None
-    should_stop: Callable[[], bool] = lambda: False
     totals: StreamTotals = field(default_factory=StreamTotals)
     _buffer: list[Record] = field(default_factory=list)
     _position: str | None = None
@@ -77,8 +86,7 @@ class StreamWriter:
             self._write(records)
         if self._position is not None:
             self.store.set_watermark(self.stream, self._position)
-        if self.should_stop():
-            raise RunCancelledError(f"run {self.run_id} was cancelled")
+        stop_if_cancelled(self.store, self.run_id)
 
     def _write(self, records: list[Record]) -> None:
         key_field = self.key_field

@@ -12,7 +12,6 @@ from typing import Any
 from cmsync.logs import get_logger
 from cmsync.workers.campaign_monitor.records import TrackingEvent
 from cmsync.workers.engine import Engine
-from cmsync.workers.salesforce.soql import quote
 from cmsync.workers.sync import records, sources
 from cmsync.workers.sync.linking import LINK_FIELDS, find_links
 from cmsync.workers.sync.streams import StreamWriter
@@ -53,10 +52,6 @@ def import_tracking(engine: Engine, run_id: int, source_kind: str, source_id: st
     window_start = now_local - timedelta(days=settings.tracking.days_to_keep)
     sent_date = facts.sent if facts else None
 
-    def should_stop() -> bool:
-        run = store.run(run_id)
-        return not store.connected() or run is None or not run.in_flight
-
     for activity in settings.tracking.types:
         report = REPORTS[source_kind].get(activity)
         if report is None:
@@ -64,7 +59,13 @@ def import_tracking(engine: Engine, run_id: int, source_kind: str, source_id: st
         stream = tracking_stream(source_id, activity)
         mark = json.loads(store.watermark(stream) or "{}")
         undated = source_kind == "campaign" and report == "recipients"
+        writer = StreamWriter(
+            engine.salesforce, store, run_id, records.ACTIVITY, stream, keep_hashes=False,
+            chunk_size=max(engine.settings.salesforce.bulk_threshold, 2 * PAGE),
+        )  # fmt: skip
+        writer.retry_rejected()
         if undated and (mark.get("complete") or (sent_date is not None and sent_date < window_start)):
+            writer.flush()
             continue
         floor = max(datetime.fromisoformat(mark["date"]), window_start) if mark.get("date") else window_start
         events = (
@@ -72,11 +73,6 @@ def import_tracking(engine: Engine, run_id: int, source_kind: str, source_id: st
             if source_kind == "campaign"
             else engine.campaign_monitor.journey_email_events(source_id, report, since=floor)  # type: ignore[arg-type]
         )
-        writer = StreamWriter(
-            engine.salesforce, store, run_id, records.ACTIVITY, stream, should_stop=should_stop, keep_hashes=False,
-            chunk_size=max(engine.settings.salesforce.bulk_threshold, 2 * PAGE),
-        )  # fmt: skip
-        writer.retry_rejected()
         _import_events(engine, writer, events, activity, source_id, sent_date, offset, mark, floor, undated)
     store.set_fact(f"tracking_digest:{source_id}", store.fact(f"tracking_seen:{source_id}"))
     log.info("tracking imported", run_id=run_id, source=source_id, kind=source_kind)
@@ -100,7 +96,7 @@ def _import_events(
 
     def write_page() -> None:
         nonlocal seen_date, seen_keys
-        links = find_links(engine.salesforce.query, quote, (event.email for event in page))
+        links = find_links(engine.store, (event.email for event in page))
         for event in page:
             record = records.activity_record(event, activity, source_id, sent_date, offset)
             key = record["CM_Activity_Key__c"]
