@@ -49,7 +49,7 @@ OUTBOUND_CHANGES = Counter(
 OUTBOUND_PUSHES = Counter(
     "cmsync_outbound_pushes",
     "Subscriber pushes to Campaign Monitor, by kind (add, update, email_change, unsubscribe, delete) and result "
-    "(ok, not_member, rejected, failed).",
+    "(ok, not_member, rejected).",
     ["kind", "result"],
 )
 OUTBOUND_SKIPPED = Counter(
@@ -57,6 +57,12 @@ OUTBOUND_SKIPPED = Counter(
     "Changes or pushes the outbound poller left out, by reason (own_write, bulk, opted_out, unchanged, no_email, "
     "converted).",
     ["reason"],
+)
+OUTBOUND_POLLS = Counter(
+    "cmsync_outbound_polls",
+    "Outbound polls, by outcome (ok; failed: stopped part way, retried by the next poll; not_run: disabled, "
+    "disconnected or another poller holds the lease).",
+    ["outcome"],
 )
 OUTBOUND_LAG = Histogram(
     "cmsync_outbound_lag_seconds",
