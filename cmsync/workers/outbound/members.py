@@ -8,6 +8,7 @@ lookup to a deleted record.
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cmsync.workers.engine import Engine
 from cmsync.workers.outbound.feed import Change
@@ -39,14 +40,14 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + _PER_QUERY]
 
 
-def _rows(engine: Engine, where_field: str, values: Iterable[str]) -> Iterator[dict]:
+def _rows(engine: Engine, where_field: str, values: Iterable[str]) -> Iterator[dict[str, Any]]:
     for chunk in _chunks(sorted(set(values))):
         yield from engine.salesforce.query(
             f"SELECT {_FIELDS} FROM {MEMBER} WHERE {where_field} IN {literal_list(chunk)}"
         )
 
 
-def _membership(row: dict, clients: set[str]) -> Membership | None:
+def _membership(row: dict[str, Any], clients: set[str]) -> Membership | None:
     mailing_list = row.get("CM_List__r") or {}
     client = mailing_list.get("CM_Client__r") or {}
     list_id, client_id = mailing_list.get("CM_List_ID__c"), client.get("CM_Client_ID__c")

@@ -100,7 +100,7 @@ class Planner:
             for list_id, member in members.items()
             if member.state != "Deleted"
         }
-        for list_id in self.scope.add_lists(change.object_name) | set(members):
+        for list_id in self.scope.rule_lists() | set(members):
             entry = ledger.get(list_id, change.id)
             if entry is None:
                 continue

@@ -97,6 +97,8 @@ class _Poll:
             start_cursor(self.engine, cursor)
             return
         for chunk in read_changes(self.engine, self.scope, cursor, self.report):
+            if not self.engine.store.connected():
+                return
             changes = self._contacts_of(chunk.changes) if object_name == "Account" else chunk.changes
             self._act(changes)
             cursor.advance(chunk.latest)
@@ -118,9 +120,7 @@ class _Poll:
         if not changes:
             return
         members = memberships(self.engine, changes)
-        lists = {list_id for found in members.values() for list_id in found}
-        for object_name in PEOPLE:
-            lists |= self.scope.add_lists(object_name)
+        lists = self.scope.rule_lists().union(*(found.keys() for found in members.values()))
         ledger = Ledger(self.engine.store, lists, [change.id for change in changes])
         pushes = self.planner.plan(changes, members, ledger)
         Pusher(self.engine, ledger, self.report, self.rejected).run(pushes)

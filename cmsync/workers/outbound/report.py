@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cmsync.workers.metrics import OUTBOUND_CHANGES, OUTBOUND_LAG, OUTBOUND_PUSHES, OUTBOUND_SKIPPED
+from cmsync.workers.metrics import (
+    OUTBOUND_CHANGES,
+    OUTBOUND_LAG,
+    OUTBOUND_POLLS,
+    OUTBOUND_PUSHES,
+    OUTBOUND_SKIPPED,
+)
 from cmsync.workers.state import StateStore
 
 LAST_POLL_FACT = "outbound_last_poll"
@@ -67,7 +73,8 @@ class PollReport:
         }
 
     def finish(self, store: StateStore) -> "PollReport":
-        """Close the report and keep it as the last poll's."""
+        """Close the report, count the poll and keep its report as the last poll's."""
         self.finished_at = datetime.now(UTC)
+        OUTBOUND_POLLS.labels("not_run" if not self.ran else "failed" if self.error else "ok").inc()
         store.set_fact(LAST_POLL_FACT, self.as_json())
         return self

@@ -41,9 +41,9 @@ class Scope:
         path = mapping.contact_field if object_name == "Contact" else mapping.lead_field
         return path if path and (object_name, path.lower()) in self.types else None
 
-    def add_lists(self, object_name: str) -> set[str]:
-        """Lists an Add rule of ``object_name`` subscribes to."""
-        return {rule.list for rule in self.rules[object_name] if rule.action == "add"}
+    def rule_lists(self) -> set[str]:
+        """Lists any rule acts on (where cmsync's own pushes may have put or removed a record)."""
+        return {rule.list for rules in self.rules.values() for rule in rules}
 
 
 def build_scope(settings: Settings, catalog: Catalog) -> Scope:
