@@ -3,6 +3,7 @@ describe) and each list's CM custom fields. Both are kept in the state store for
 every few seconds costs no describe or custom-field calls.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,8 +11,8 @@ from typing import Any
 from cmsync.workers.engine import Engine
 from cmsync.workers.sync.records import field_key
 
-SALESFORCE_KEPT = timedelta(hours=1)
-CM_KEPT = timedelta(minutes=10)
+KEPT = timedelta(minutes=10)
+"""How long a description is used before it is read again (a field added to either system is known by then)."""
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,6 @@ class CmField:
     options: tuple[str, ...]
 
 
-def _fresh(entry: Any, kept: timedelta) -> bool:
-    return isinstance(entry, dict) and datetime.fromisoformat(entry["read_at"]) + kept > datetime.now(UTC)
-
-
 class Catalog:
     """Field look-ups for one poll, read from the state store or, when stale, from the two APIs."""
 
@@ -35,26 +32,32 @@ class Catalog:
         self._objects: dict[str, dict[str, Any]] = {}
         self._lists: dict[str, dict[str, CmField]] = {}
 
+    def _remembered(self, fact: str, read: Callable[[], Any]) -> Any:
+        """The value kept as ``fact``, or ``read()`` (then kept) when there is none younger than ``KEPT``."""
+        entry = self.engine.store.fact(fact)
+        if isinstance(entry, dict) and datetime.fromisoformat(entry["read_at"]) + KEPT > datetime.now(UTC):
+            return entry["value"]
+        value = read()
+        self.engine.store.set_fact(fact, {"read_at": datetime.now(UTC).isoformat(), "value": value})
+        return value
+
     def _salesforce_object(self, object_name: str) -> dict[str, Any]:
         """``{"types": {field: type}, "relations": {relationship: object}}`` with lower-case names."""
-        if object_name in self._objects:
-            return self._objects[object_name]
-        store = self.engine.store
-        entry = store.fact(f"outbound_salesforce_fields:{object_name}")
-        if not _fresh(entry, SALESFORCE_KEPT):
-            described = self.engine.salesforce.describe(object_name)
-            entry = {
-                "read_at": datetime.now(UTC).isoformat(),
-                "types": {field["name"].lower(): field["type"] for field in described["fields"]},
-                "relations": {
-                    field["relationshipName"].lower(): field["referenceTo"][0]
-                    for field in described["fields"]
-                    if field.get("relationshipName") and field.get("referenceTo")
-                },
-            }
-            store.set_fact(f"outbound_salesforce_fields:{object_name}", entry)
-        self._objects[object_name] = entry
-        return entry
+        if object_name not in self._objects:
+
+            def describe() -> dict[str, Any]:
+                fields = self.engine.salesforce.describe(object_name)["fields"]
+                return {
+                    "types": {field["name"].lower(): field["type"] for field in fields},
+                    "relations": {
+                        field["relationshipName"].lower(): field["referenceTo"][0]
+                        for field in fields
+                        if field.get("relationshipName") and field.get("referenceTo")
+                    },
+                }
+
+            self._objects[object_name] = self._remembered(f"outbound_salesforce_fields:{object_name}", describe)
+        return self._objects[object_name]
 
     def salesforce_type(self, object_name: str, path: str) -> str | None:
         """The describe type of ``path`` (``Email``, ``Account.Industry``) on ``object_name``; None when the
@@ -71,21 +74,12 @@ class Catalog:
 
     def cm_fields(self, list_id: str) -> dict[str, CmField]:
         """A list's custom fields by ``field_key``."""
-        if list_id in self._lists:
-            return self._lists[list_id]
-        store = self.engine.store
-        entry = store.fact(f"outbound_cm_fields:{list_id}")
-        if not _fresh(entry, CM_KEPT):
-            entry = {
-                "read_at": datetime.now(UTC).isoformat(),
-                "fields": [
-                    [field.key, field.data_type, list(field.options)]
-                    for field in self.engine.campaign_monitor.custom_fields(list_id)
-                ],
-            }
-            store.set_fact(f"outbound_cm_fields:{list_id}", entry)
-        fields = {
-            field_key(key): CmField(key, data_type, tuple(options)) for key, data_type, options in entry["fields"]
-        }
-        self._lists[list_id] = fields
-        return fields
+        if list_id not in self._lists:
+
+            def read() -> list[list[Any]]:
+                fields = self.engine.campaign_monitor.custom_fields(list_id)
+                return [[field.key, field.data_type, list(field.options)] for field in fields]
+
+            rows = self._remembered(f"outbound_cm_fields:{list_id}", read)
+            self._lists[list_id] = {field_key(key): CmField(key, kind, tuple(options)) for key, kind, options in rows}
+        return self._lists[list_id]
