@@ -190,10 +190,13 @@ class BulkRunner:
         return [row for row in rows[1:] if row]
 
     def _wait(self, job_path: str, endpoint: str) -> dict[str, Any]:
-        """Poll a job until it ends (every request signs in again if the session expired meanwhile)."""
+        """Poll a job until it ends, first after ``initial`` seconds, since no job ends at once (every request
+        signs in again if the session expired meanwhile)."""
         policy = self.client.poll
         delay, deadline = policy.initial, time.monotonic() + policy.timeout
         while True:
+            time.sleep(delay)
+            delay = policy.after(delay)
             info: dict[str, Any] = self.client.call(endpoint, "GET", job_path).json()
             if info["state"] in TERMINAL:
                 return info
@@ -203,8 +206,6 @@ class BulkRunner:
                 if info["state"] in TERMINAL:
                     return info
                 raise SalesforceBulkError(f"job still {info['state']} after {policy.timeout:.0f} s", endpoint=endpoint)
-            time.sleep(delay)
-            delay = policy.after(delay)
 
     def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, str]]:
         """Rows of a query job as ``{column: text}``, read page by page after the job completes."""

@@ -48,10 +48,7 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
         stream = f"members:{list_id}:{state.value.lower()}"
         watermark = None if whole else store.watermark(stream)
         since = datetime.fromisoformat(watermark) if watermark else None
-        writer = StreamWriter(
-            engine.salesforce, store, run_id, records.MEMBER, stream,
-            chunk_size=max(engine.settings.salesforce.bulk_threshold, 2 * PAGE), seen_marker=marker,
-        )  # fmt: skip
+        writer = StreamWriter(engine.salesforce, store, run_id, records.MEMBER, stream, seen_marker=marker)
         writer.retry_rejected()
         latest = watermark
         for page in _pages(engine.campaign_monitor.subscribers(list_id, state, since=since)):

@@ -59,10 +59,7 @@ def import_tracking(engine: Engine, run_id: int, source_kind: str, source_id: st
         stream = tracking_stream(source_id, activity)
         mark = json.loads(store.watermark(stream) or "{}")
         undated = source_kind == "campaign" and report == "recipients"
-        writer = StreamWriter(
-            engine.salesforce, store, run_id, records.ACTIVITY, stream, keep_hashes=False,
-            chunk_size=max(engine.settings.salesforce.bulk_threshold, 2 * PAGE),
-        )  # fmt: skip
+        writer = StreamWriter(engine.salesforce, store, run_id, records.ACTIVITY, stream, keep_hashes=False)
         writer.retry_rejected()
         if undated and (mark.get("complete") or (sent_date is not None and sent_date < window_start)):
             writer.flush()
