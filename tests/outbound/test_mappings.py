@@ -3,6 +3,7 @@ rejected per record with their reason, and a new email address carried to every 
 
 from typing import Any
 
+from cmsync.sandbox.campaign_monitor.state import FieldValue, SubscriberInput
 from tests.outbound.conftest import member_contact
 from tests.sync.world import World
 
@@ -79,3 +80,25 @@ def test_email_change_moves_the_subscriber_on_every_list(world: World, daemon) -
     world.sf.update(contact, {"FirstName": "Moe"})
     running.settle()
     assert first.members["after@move.example"].name == "Moe Person"
+
+
+def test_an_edit_that_changes_nothing_cm_holds_costs_no_call(world: World, daemon) -> None:
+    mailing_list = world.cm.state.clients[world.clients[0]].lists[0]
+    world.cm.state.add_members(mailing_list.list_id, [("same@map.example", "Ann Person")])
+    world.cm.state.update_subscriber(
+        mailing_list.list_id, "same@map.example",
+        SubscriberInput("same@map.example", None, (FieldValue("City", "Lima"),), "Unchanged"),
+        resubscribe=False, restart_journeys=False,
+    )  # fmt: skip
+    contact = world.sf.create(
+        "Contact", {"FirstName": "Ann", "LastName": "Person", "Email": "same@map.example", "MailingCity": "Lima"}
+    )
+    mapping = {"list": mailing_list.list_id, "cm_field": "[City]", "contact_field": "MailingCity", "direction": "sf2cm"}
+    running = daemon(field_mappings=[mapping])
+    running.sync()
+    world.sf.update(contact, {"Phone": "+51 1 000 0000"})
+    assert running.settle()["skipped"] == {"unchanged": 1}
+    assert "PUT /subscribers/{listid}" not in world.cm.calls.counts()
+    world.sf.update(contact, {"MailingCity": "Cusco"})
+    running.settle()
+    assert mailing_list.members["same@map.example"].fields == (("City", "Cusco"),)

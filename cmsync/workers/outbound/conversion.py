@@ -6,16 +6,20 @@ MultiSelectOne one of the field's options and MultiSelectMany several (Salesforc
 than CM's 250 characters, is refused here with the reason, so the record is rejected alone.
 """
 
+import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from cmsync.workers.campaign_monitor.records import ConsentToTrack, CustomFieldValue
 from cmsync.workers.outbound.catalog import CmField
+from cmsync.workers.sync.records import field_key
 
 MAX_LENGTH = 250
 FIRST_DATE = date(1900, 1, 1)
 LAST_DATE = date(2076, 6, 6)
 _CONSENT: dict[str, ConsentToTrack] = {"yes": "Yes", "true": "Yes", "no": "No", "false": "No"}
+_DAY = re.compile(r"^\d{4}[-/]\d{2}[-/]\d{2}$")
 
 
 class ValueRefusedError(ValueError):
@@ -85,3 +89,30 @@ def field_values(key: str, value: Any, field: CmField | None) -> tuple[CustomFie
 def consent_to_track(value: Any) -> ConsentToTrack:
     """``ConsentToTrack`` from the field mapped to ``[ReservedConsentToTrack]``: true/yes, false/no, else as is."""
     return _CONSENT.get(_text(value).strip().lower(), "Unchanged") if value is not None else "Unchanged"
+
+
+def _comparable(text: str) -> str:
+    """A value as CM may hand it back: a date in either spelling, a number however written."""
+    text = text.strip()
+    if _DAY.match(text):
+        return text.replace("-", "/")
+    try:
+        return _text(float(text))
+    except ValueError:
+        return text
+
+
+def held_already(sent: Sequence[CustomFieldValue], held: Mapping[str, str | list[str]]) -> bool:
+    """Whether CM holds these values already (``held``: a subscriber's fields by ``field_key``, as the main
+    sync last read them): a cleared field is empty, a multi-select field holds the same options."""
+    wanted: dict[str, list[str]] = {}
+    for value in sent:
+        values = wanted.setdefault(field_key(value.key), [])
+        if not value.clear:
+            values.append(_comparable(value.value))
+    for key, values in wanted.items():
+        have = held.get(key) or []
+        have_values = [have] if isinstance(have, str) else have
+        if sorted(values) != sorted(_comparable(text) for text in have_values if text):
+            return False
+    return True

@@ -33,6 +33,11 @@ DELETED_REACH = timedelta(days=29)
 _PER_QUERY = 200
 
 
+def overlap_start(watermark: datetime) -> datetime:
+    """Where a read past ``watermark`` starts: the overlap before it, to the whole second as SOQL writes it."""
+    return (watermark - OVERLAP).replace(microsecond=0)
+
+
 def instant(moment: datetime) -> str:
     """A UTC instant as text that sorts as the instants do (the form the cursor keeps)."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
@@ -79,10 +84,9 @@ class Cursor:
         return cls(object_name, datetime.fromisoformat(saved["after"]), dict(saved["seen"]), set(saved["bulks"]))
 
     def advance(self, latest: datetime) -> None:
-        """Move the watermark to ``latest``, forgetting what lies before the overlap of the old one (which
-        still covers a re-read from there, if the save below is the last thing a crashed poll did)."""
+        """Move the watermark to ``latest``, forgetting the records seen that no read from now on returns."""
         assert self.after is not None
-        horizon = instant(self.after - OVERLAP)
+        horizon = instant(overlap_start(self.after))
         self.seen = {record_id: stamp for record_id, stamp in self.seen.items() if stamp > horizon}
         self.bulks = {bulk for bulk in self.bulks if bulk.split("|", 1)[1] > horizon}
         self.after = max(self.after, latest)
@@ -107,7 +111,7 @@ def start_cursor(engine: Engine, cursor: Cursor) -> None:
     name = cursor.object_name
     newest = next(query(select(name, ["SystemModstamp"], order_by=["SystemModstamp"], descending=True, limit=1)), None)
     cursor.after = parse_datetime(newest["SystemModstamp"]) if newest else datetime.now(UTC)
-    recent = select(name, ["Id", "SystemModstamp"], where=f"SystemModstamp > {literal(cursor.after - OVERLAP)}")
+    recent = select(name, ["Id", "SystemModstamp"], where=f"SystemModstamp > {literal(overlap_start(cursor.after))}")
     for record in query(recent, include_deleted=True):
         cursor.seen[str(record["Id"])] = instant(parse_datetime(record["SystemModstamp"]))
     cursor.save(engine)
@@ -125,7 +129,7 @@ def read_changes(engine: Engine, scope: Scope, cursor: Cursor, report: PollRepor
     """The object's changes past the cursor (less the overlap), oldest first, in chunks."""
     assert cursor.after is not None
     object_name = cursor.object_name
-    since = cursor.after - OVERLAP
+    since = overlap_start(cursor.after)
     soql = select(
         object_name,
         scope.fields[object_name],

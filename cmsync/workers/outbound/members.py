@@ -6,6 +6,7 @@ Live records are found by their Contact/Lead link; deleted ones also by email, s
 lookup to a deleted record.
 """
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,19 +19,22 @@ from cmsync.workers.sync.records import MEMBER
 
 _PER_QUERY = 200
 _FIELDS = (
-    "CM_Email__c, CM_State__c, CM_Contact__c, CM_Lead__c, CM_List__r.CM_List_ID__c, "
-    "CM_List__r.CM_Unsubscribe_Setting__c, CM_List__r.CM_Client__r.CM_Client_ID__c"
+    "CM_Email__c, CM_State__c, CM_Subscriber_Name__c, CM_Custom_Fields__c, CM_Contact__c, CM_Lead__c, "
+    "CM_List__r.CM_List_ID__c, CM_List__r.CM_Unsubscribe_Setting__c, CM_List__r.CM_Client__r.CM_Client_ID__c"
 )
 
 
 @dataclass(frozen=True)
 class Membership:
-    """One record on one list: the address CM holds for it, its state there, and the list's client and
-    unsubscribe setting (``AllClientLists`` or ``OnlyThisList``)."""
+    """One record on one list: the address, state, name and custom field values (by ``field_key``) CM held
+    at the last main sync, and the list's client and unsubscribe setting (``AllClientLists`` or
+    ``OnlyThisList``)."""
 
     list_id: str
     email: str
     state: str
+    name: str
+    fields: dict[str, str | list[str]]
     client_id: str
     unsubscribe_setting: str
 
@@ -54,9 +58,14 @@ def _membership(row: dict[str, Any], clients: set[str]) -> Membership | None:
     if not list_id or client_id not in clients:
         return None
     return Membership(
-        list_id, str(row["CM_Email__c"]), str(row.get("CM_State__c") or ""), client_id,
-        str(mailing_list.get("CM_Unsubscribe_Setting__c") or ""),
-    )  # fmt: skip
+        list_id=list_id,
+        email=str(row["CM_Email__c"]),
+        state=str(row.get("CM_State__c") or ""),
+        name=str(row.get("CM_Subscriber_Name__c") or ""),
+        fields=json.loads(row.get("CM_Custom_Fields__c") or "{}"),
+        client_id=client_id,
+        unsubscribe_setting=str(mailing_list.get("CM_Unsubscribe_Setting__c") or ""),
+    )
 
 
 def memberships(engine: Engine, changes: Sequence[Change]) -> dict[str, dict[str, Membership]]:

@@ -20,7 +20,7 @@ from typing import Literal
 from cmsync.config import Settings
 from cmsync.workers.campaign_monitor.records import ConsentToTrack, CustomFieldValue, SubscriberDetails
 from cmsync.workers.outbound.catalog import Catalog
-from cmsync.workers.outbound.conversion import ValueRefusedError, consent_to_track, field_values
+from cmsync.workers.outbound.conversion import ValueRefusedError, consent_to_track, field_values, held_already
 from cmsync.workers.outbound.criteria import rule_matches, value_at
 from cmsync.workers.outbound.feed import Change
 from cmsync.workers.outbound.ledger import Entry, Ledger, PushedState, digest
@@ -85,13 +85,28 @@ class Planner:
         """The pushes of ``changes``, oldest change first; pushes equal to the last ones sent are left out."""
         pushes: list[Push] = []
         for change in sorted(changes, key=lambda change: change.modstamp):
-            for push in self._record_pushes(change, self._places(change, members.get(change.id, {}), ledger)):
-                last = ledger.get(push.list_id, push.record_id)
-                if last is not None and last.digest == push.entry.digest:
+            places = self._places(change, members.get(change.id, {}), ledger)
+            for push in self._record_pushes(change, places):
+                if self._unchanged(push, places.get(push.list_id), ledger):
                     self.report.skip("unchanged")
                 else:
                     pushes.append(push)
         return pushes
+
+    @staticmethod
+    def _unchanged(push: Push, place: "_Place | None", ledger: Ledger) -> bool:
+        """Whether ``push`` would send what CM has: what cmsync last sent there, or else (for an update)
+        what the main sync last found there."""
+        last = ledger.get(push.list_id, push.record_id)
+        if last is not None:
+            return last.digest == push.entry.digest
+        member = place.membership if place is not None else None
+        details = push.details
+        return (
+            push.kind == "update" and member is not None and details is not None
+            and details.consent_to_track == "Unchanged" and (details.name or "") == member.name
+            and held_already(details.custom_fields, member.fields)
+        )  # fmt: skip
 
     def _places(self, change: Change, members: Mapping[str, Membership], ledger: Ledger) -> dict[str, _Place]:
         """The lists the record is on: as the main sync found it, then as cmsync itself last left it."""
