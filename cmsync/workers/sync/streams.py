@@ -41,11 +41,13 @@ class StreamTotals:
 
 @dataclass
 class StreamWriter:
-    """Buffered, idempotent writes of one stream of one object, with its watermark and rejections."""
+    """Buffered, idempotent writes of one stream of one object, with its watermark and rejections.
+
+    ``run_id`` None writes outside a run (a tracking re-import): no run counts, no cancellation check."""
 
     salesforce: SalesforceClient
     store: StateStore
-    run_id: int
+    run_id: int | None
     object_name: str
     stream: str
     chunk_size: int = DEFAULT_CHUNK
@@ -86,7 +88,8 @@ class StreamWriter:
             self._write(records)
         if self._position is not None:
             self.store.set_watermark(self.stream, self._position)
-        stop_if_cancelled(self.store, self.run_id)
+        if self.run_id is not None:
+            stop_if_cancelled(self.store, self.run_id)
 
     def _write(self, records: list[Record]) -> None:
         key_field = self.key_field
@@ -121,5 +124,6 @@ class StreamWriter:
 
     def _count(self, outcome: str, n: int) -> None:
         setattr(self.totals, outcome, getattr(self.totals, outcome) + n)
-        self.store.count(self.run_id, self.object_name, outcome, n)
+        if self.run_id is not None:
+            self.store.count(self.run_id, self.object_name, outcome, n)
         RECORDS.labels(self.object_name, outcome).inc(n)

@@ -3,9 +3,13 @@
 Each selected type reads its report from the type's watermark (CM's ``date`` filter, to the minute),
 never further back than ``tracking.days_to_keep`` (older events would only be purged again). The
 watermark keeps the keys of the events at its exact time, so the overlapping minute is not written twice.
+The re-import of a window (``cmsync.workers.retention.reimport``) writes through the same per-type import,
+with an explicit window and no watermark.
 """
 
 import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,15 +46,62 @@ def tracking_stream(source_id: str, activity: str) -> str:
     return f"tracking:{source_id}:{activity}"
 
 
+@dataclass(frozen=True)
+class Source:
+    """A campaign or journey email whose events are imported, with what dating its records needs."""
+
+    kind: str
+    source_id: str
+    sent_date: datetime | None
+    offset: timedelta | None
+
+    def undated(self, report: str) -> bool:
+        """A campaign's recipients have no date of their own (the campaign's sent date applies)."""
+        return self.kind == "campaign" and report == "recipients"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Event dates from ``since`` to before ``until`` (open when None), in the source's client time."""
+
+    since: datetime
+    until: datetime | None = None
+
+    def holds(self, moment: datetime | None) -> bool:
+        return moment is not None and self.since <= moment and (self.until is None or moment < self.until)
+
+
+def read_events(engine: Engine, source: Source, report: str, window: Window) -> Iterator[TrackingEvent]:
+    """A report's events dated in ``window`` (all of an undated one), read from CM page by page."""
+    cm = engine.campaign_monitor
+    if source.undated(report):
+        yield from cm.campaign_events(source.source_id, "recipients")
+        return
+    events = (
+        cm.campaign_events(source.source_id, report, since=window.since)  # type: ignore[arg-type]
+        if source.kind == "campaign"
+        else cm.journey_email_events(source.source_id, report, since=window.since)  # type: ignore[arg-type]
+    )
+    for event in events:
+        if window.until is not None and event.date is not None and event.date >= window.until:
+            return
+        if event.date is None or event.date >= window.since:
+            yield event
+
+
+def activity_writer(engine: Engine, run_id: int | None, stream: str) -> StreamWriter:
+    """The writer of one tracking stream (no run for a re-import: its counts are its own)."""
+    return StreamWriter(engine.salesforce, engine.store, run_id, records.ACTIVITY, stream, keep_hashes=False)
+
+
 def import_tracking(engine: Engine, run_id: int, source_kind: str, source_id: str) -> None:
     """Import the selected tracking types of one source; once all are in, its counts count as read."""
     store, settings = engine.store, engine.settings
     facts = sources.source(store, source_id)
     client = sources.client(store, facts.client_id) if facts else None
-    offset = client.offset if client else None
-    now_local = datetime.now(UTC).replace(tzinfo=None) + (offset or timedelta(0))
+    source = Source(source_kind, source_id, facts.sent if facts else None, client.offset if client else None)
+    now_local = datetime.now(UTC).replace(tzinfo=None) + (source.offset or timedelta(0))
     window_start = now_local - timedelta(days=settings.tracking.days_to_keep)
-    sent_date = facts.sent if facts else None
 
     for activity in settings.tracking.types:
         report = REPORTS[source_kind].get(activity)
@@ -58,48 +109,45 @@ def import_tracking(engine: Engine, run_id: int, source_kind: str, source_id: st
             continue
         stream = tracking_stream(source_id, activity)
         mark = json.loads(store.watermark(stream) or "{}")
-        undated = source_kind == "campaign" and report == "recipients"
-        writer = StreamWriter(engine.salesforce, store, run_id, records.ACTIVITY, stream, keep_hashes=False)
+        writer = activity_writer(engine, run_id, stream)
         writer.retry_rejected()
-        if undated and (mark.get("complete") or (sent_date is not None and sent_date < window_start)):
+        if source.undated(report) and (
+            mark.get("complete") or (source.sent_date is not None and source.sent_date < window_start)
+        ):
             writer.flush()
             continue
         floor = max(datetime.fromisoformat(mark["date"]), window_start) if mark.get("date") else window_start
-        events = (
-            engine.campaign_monitor.campaign_events(source_id, report, since=None if undated else floor)  # type: ignore[arg-type]
-            if source_kind == "campaign"
-            else engine.campaign_monitor.journey_email_events(source_id, report, since=floor)  # type: ignore[arg-type]
-        )
-        _import_events(engine, writer, events, activity, source_id, sent_date, offset, mark, floor, undated)
+        events = read_events(engine, source, report, Window(floor))
+        import_events(engine, writer, source, activity, events, mark)
     store.set_fact(f"tracking_digest:{source_id}", store.fact(f"tracking_seen:{source_id}"))
     log.info("tracking imported", run_id=run_id, source=source_id, kind=source_kind)
 
 
-def _import_events(
+def import_events(
     engine: Engine,
     writer: StreamWriter,
-    events: Any,
+    source: Source,
     activity: str,
-    source_id: str,
-    sent_date: datetime | None,
-    offset: timedelta | None,
-    mark: dict[str, Any],
-    floor: datetime,
-    undated: bool,
+    events: Iterable[TrackingEvent],
+    mark: dict[str, Any] | None,
 ) -> None:
-    seen_date: str | None = mark.get("date")
-    seen_keys: set[str] = set(mark.get("keys", []))
+    """Write one type's events, linked to their Contacts and Leads. With the stream's watermark ``mark``
+    (the main sync) the events at its exact time already written are skipped and the watermark advances;
+    without (a re-import) every event is written and no watermark moves."""
+    undated = source.undated(REPORTS[source.kind][activity])
+    seen_date: str | None = mark.get("date") if mark else None
+    seen_keys: set[str] = set(mark.get("keys", [])) if mark else set()
     page: list[TrackingEvent] = []
 
     def write_page() -> None:
         nonlocal seen_date, seen_keys
         links = find_links(engine.store, (event.email for event in page))
         for event in page:
-            record = records.activity_record(event, activity, source_id, sent_date, offset)
+            record = records.activity_record(event, activity, source.source_id, source.sent_date, source.offset)
             key = record["CM_Activity_Key__c"]
-            when = event.date.isoformat(sep=" ") if event.date else None
-            if not undated and when is not None:
-                if when < floor.isoformat(sep=" ") or (when == seen_date and key in seen_keys):
+            if mark is not None and event.date is not None:
+                when = event.date.isoformat(sep=" ")
+                if when == seen_date and key in seen_keys:
                     continue
                 if when != seen_date:
                     seen_date, seen_keys = when, set()
@@ -118,6 +166,6 @@ def _import_events(
             write_page()
     if page:
         write_page()
-    if undated:
+    if mark is not None and undated:
         writer.advance(json.dumps({"complete": True}))
     writer.flush()
