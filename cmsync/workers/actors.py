@@ -16,7 +16,7 @@ from cmsync.logs import get_logger
 from cmsync.workers.broker import QUEUE
 from cmsync.workers.campaign_monitor.errors import UnauthorizedError
 from cmsync.workers.engine import Engine, current
-from cmsync.workers.retention import purge
+from cmsync.workers.retention import purge, reimport
 from cmsync.workers.salesforce.errors import SalesforceAuthError
 from cmsync.workers.sync import members, tracking
 from cmsync.workers.sync.closing import close_run
@@ -128,8 +128,18 @@ def purge_tracking(reason: str, confirm: bool = False) -> None:
     purge.purge_tracking(current(), reason, confirm=confirm)
 
 
+@dramatiq.actor(
+    broker=_declared_on, queue_name=QUEUE, time_limit=6 * 60 * _MINUTE, throws=(reimport.ReimportRefusedError,),
+    **_RETRIES,
+)  # fmt: skip
+def reimport_tracking(request: dict[str, Any]) -> None:
+    """Import the tracking events of a window again (upserts: a redelivered message doubles nothing)."""
+    reimport.reimport_tracking(current(), reimport.Reimport.from_message(request))
+
+
 ACTORS: dict[str, dramatiq.Actor[Any, Any]] = {
-    actor.actor_name: actor for actor in (main_sync, import_list, import_tracking, part_failed, purge_tracking)
+    actor.actor_name: actor
+    for actor in (main_sync, import_list, import_tracking, part_failed, purge_tracking, reimport_tracking)
 }
 
 

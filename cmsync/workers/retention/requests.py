@@ -1,8 +1,9 @@
-"""Asking for a tracking purge from the supervisor (daily, after a reload) or the command line: a worker runs it."""
+"""Asking for a tracking purge (daily, after a reload, from the command line) or a re-import: a worker runs it."""
 
 from cmsync.config import Settings
 from cmsync.config.model import TRACKING_TYPES, TrackingSettings
-from cmsync.workers.actors import purge_tracking
+from cmsync.workers.actors import purge_tracking, reimport_tracking
+from cmsync.workers.retention.reimport import Reimport
 
 
 def request_purge(reason: str, *, confirm: bool = False) -> None:
@@ -25,3 +26,8 @@ def request_purge_after_reload(previous: Settings, current: Settings) -> bool:
         return False
     request_purge(f"reload: days_to_keep {previous.tracking.days_to_keep} → {current.tracking.days_to_keep}")
     return True
+
+
+def request_reimport(request: Reimport) -> None:
+    """Queue a re-import of a window (checked by the caller; the worker checks it again)."""
+    reimport_tracking.send(request.message())
