@@ -3,11 +3,13 @@
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cmsync import __version__
 from cmsync.config import ConfigError, Settings, load_settings
 from cmsync.config.environment import config_path
+from cmsync.config.model import TRACKING_TYPES
 from cmsync.logs import configure_from, configure_logging
 
 Command = Callable[[argparse.Namespace], int]
@@ -232,12 +234,75 @@ def connect(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _not_built(name: str) -> Command:
-    def command(_arguments: argparse.Namespace) -> int:
-        print(f"cmsync {name}: not built yet in this version of cmsync", file=sys.stderr)
-        return 2
+def purge_tracking(arguments: argparse.Namespace) -> int:
+    """Purge old email tracking now (or count what a purge would delete)."""
+    from cmsync.daemon.purge_tracking import purge_now
 
-    return command
+    settings = _settings(arguments)
+    configure_logging(settings.logging.format, "warning", sys.stderr)
+    return purge_now(settings, confirm=arguments.confirm, dry_run=arguments.dry_run)
+
+
+def _add_purge_tracking_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--confirm", action="store_true", help="purge even more than tracking.purge_max_share of all tracking records"
+    )
+    sub.add_argument("--dry-run", action="store_true", help="count what a purge would delete; delete nothing")
+
+
+def reimport_tracking(arguments: argparse.Namespace) -> int:
+    """Import the email tracking of a window again."""
+    from cmsync.daemon.reimport_tracking import reimport
+    from cmsync.workers.retention.reimport import Reimport
+
+    settings = _settings(arguments)
+    configure_logging(settings.logging.format, "warning", sys.stderr)
+    request = Reimport(
+        arguments.since,
+        arguments.until or datetime.now(UTC),
+        tuple(arguments.client or ()),
+        arguments.campaign,
+        tuple(arguments.types or ()),
+        arguments.force,
+    )
+    return reimport(settings, request, dry_run=arguments.dry_run)
+
+
+def _utc_date(*, end_of_day: bool) -> Callable[[str], datetime]:
+    def parse(text: str) -> datetime:
+        from cmsync.daemon.reimport_tracking import parse_moment
+
+        try:
+            return parse_moment(text, end_of_day=end_of_day)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+def _add_reimport_tracking_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--since", required=True, type=_utc_date(end_of_day=False), metavar="DATE",
+        help="start of the window: a UTC day (YYYY-MM-DD) or an ISO date-time",
+    )  # fmt: skip
+    sub.add_argument(
+        "--until", type=_utc_date(end_of_day=True), metavar="DATE",
+        help="end of the window: its last UTC day (included) or an ISO date-time (excluded); default now",
+    )  # fmt: skip
+    sub.add_argument("--client", action="append", metavar="ID", help="only this connected client (repeatable)")
+    sub.add_argument("--campaign", metavar="ID", help="only this campaign or journey email")
+    sub.add_argument(
+        "--types", nargs="+", choices=TRACKING_TYPES, metavar="TYPE",
+        help=f"only these tracking types ({', '.join(TRACKING_TYPES)}; default: the selected ones)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--force", action="store_true",
+        help="import a window older than tracking.days_to_keep (the next purge deletes it again)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--dry-run", action="store_true",
+        help="print the events per campaign and type and the API calls it expects; write nothing",
+    )  # fmt: skip
 
 
 _SUBCOMMANDS: dict[str, tuple[str, Command]] = {
@@ -248,7 +313,8 @@ _SUBCOMMANDS: dict[str, tuple[str, Command]] = {
     "status": ("show connection, schedule, last and current run", status),
     "disconnect": ("stop all syncing both ways until `cmsync connect`", disconnect),
     "connect": ("undo `cmsync disconnect`", connect),
-    "reimport-tracking": ("import email tracking data of a window again", _not_built("reimport-tracking")),
+    "reimport-tracking": ("import email tracking data of a window again", reimport_tracking),
+    "purge-tracking": ("delete email tracking older than tracking.days_to_keep now", purge_tracking),
     "sandbox": ("start the Campaign Monitor and Salesforce emulators", sandbox),
 }
 
@@ -259,6 +325,8 @@ _OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "sync-now": _add_sync_now_options,
     "run": _add_run_options,
     "status": _add_status_options,
+    "reimport-tracking": _add_reimport_tracking_options,
+    "purge-tracking": _add_purge_tracking_options,
 }
 
 
