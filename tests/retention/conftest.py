@@ -56,6 +56,19 @@ def activity(world: World) -> dict[str, datetime]:
     }
 
 
+def activity_events(world: World) -> dict[str, tuple[datetime, str, str]]:
+    """Every activity record: its key → (activity date, CM campaign or journey email ID, type)."""
+    campaigns = {record["Id"]: record["CM_Campaign_ID__c"] for record in world.records("CM_Campaign__c")}
+    return {
+        record["CM_Activity_Key__c"]: (
+            parse_datetime(record["CM_Activity_Date__c"]),
+            campaigns[record["CM_Campaign__c"]],
+            record["CM_Type__c"],
+        )
+        for record in world.records("CM_Email_Activity__c")
+    }
+
+
 def reload(cmsync: EmbeddedCmsync, world: World, **sections: Any) -> bool:
     """Swap in new settings as the supervisor's reload does, then ask for the purge a tighter retention needs."""
     previous = cmsync.engine

@@ -1,0 +1,78 @@
+"""Re-import of a window of tracking on the emulators: exactly the window comes back, once."""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from cmsync.workers.retention.reimport import Reimport, ReimportRefusedError, reimport_tracking
+from tests.retention.conftest import activity, activity_events, ago, reload, wait_for_purge
+from tests.sync.conftest import EmbeddedCmsync
+from tests.sync.world import World
+
+
+def _a_year_then_30_days(world: World, embedded) -> tuple[EmbeddedCmsync, dict[str, tuple[datetime, str, str]]]:
+    """cmsync after importing a year of tracking, then purging all but the last 30 days."""
+    cmsync = embedded(tracking={"days_to_keep": 400})
+    assert cmsync.sync().status == "succeeded"
+    year = activity_events(world)
+    before = datetime.now(UTC)
+    reload(cmsync, world, tracking={"days_to_keep": 30, "purge_max_share": 1})
+    assert wait_for_purge(cmsync.store, before).status == "succeeded"
+    return cmsync, year
+
+
+def test_reimport_brings_back_exactly_the_window_once(world: World, embedded) -> None:
+    cmsync, year = _a_year_then_30_days(world, embedded)
+    kept = set(activity(world))
+    marks = cmsync.store.watermarks("tracking:")
+    since, until = ago(150), ago(60)
+    window = {key for key, (when, _, _) in year.items() if since <= when < until}
+    assert window and not window & kept
+
+    request = Reimport(since, until)
+    with pytest.raises(ReimportRefusedError, match=r"older than tracking\.days_to_keep"):
+        reimport_tracking(cmsync.engine, request)
+    forced = replace(request, force=True)
+    writes = world.salesforce_writes()
+    dry = reimport_tracking(cmsync.engine, forced, dry_run=True)
+    assert world.salesforce_writes() == writes and set(activity(world)) == kept
+    assert dry.events == len(window)
+
+    done = reimport_tracking(cmsync.engine, forced)
+    assert (done.events, done.rejected) == (len(window), 0)
+    assert [(s.source_id, s.counts) for s in done.sources] == [(s.source_id, s.counts) for s in dry.sources]
+    assert world.salesforce_writes() - writes == dry.salesforce_writes
+    assert done.campaign_monitor_calls == dry.campaign_monitor_calls
+    assert set(activity(world)) == kept | window
+
+    again = reimport_tracking(cmsync.engine, forced)
+    assert again.events == len(window)
+    assert set(activity(world)) == kept | window
+    assert world.duplicates("CM_Email_Activity__c", "CM_Activity_Key__c") == []
+    assert cmsync.store.watermarks("tracking:") == marks
+
+
+def test_reimport_narrowed_to_one_campaign_and_type(world: World, embedded) -> None:
+    cmsync, year = _a_year_then_30_days(world, embedded)
+    kept = set(activity(world))
+    since, until = ago(200), ago(31)
+    opens = [(key, source) for key, (when, source, kind) in year.items() if since <= when < until and kind == "Opened"]
+    campaign = max({source for _, source in opens}, key=lambda source: sum(each == source for _, each in opens))
+    request = Reimport(since, until, campaign=campaign, types=("opened",), force=True)
+    report = reimport_tracking(cmsync.engine, request)
+    expected = {key for key, source in opens if source == campaign}
+    assert [source.counts for source in report.sources] == [{"opened": len(expected)}]
+    assert set(activity(world)) == kept | expected
+
+
+def test_reimport_refuses_what_it_cannot_do(world: World, embedded) -> None:
+    cmsync = embedded(tracking={"types": ["sent", "opened"], "purge_deselected_types": True})
+    engine = cmsync.engine
+    with pytest.raises(ReimportRefusedError, match="is not before --until"):
+        reimport_tracking(engine, Reimport(ago(2), ago(3)))
+    with pytest.raises(ReimportRefusedError, match=r"is not one of campaign_monitor\.clients"):
+        reimport_tracking(engine, Reimport(ago(3), ago(2), clients=("0" * 32,)))
+    with pytest.raises(ReimportRefusedError, match="tracking type clicked is not selected"):
+        reimport_tracking(engine, Reimport(ago(3), ago(2), types=("clicked",)))
+    assert world.records("CM_Email_Activity__c") == []
