@@ -7,12 +7,10 @@ With the embedded broker the purge runs in this process; with RabbitMQ it is que
 from datetime import UTC, datetime
 
 from cmsync.config import Settings
-from cmsync.workers import actors
-from cmsync.workers.broker import make_broker
+from cmsync.daemon.dispatch import run_or_queue
 from cmsync.workers.engine import Engine
 from cmsync.workers.retention.purge import PurgePlan, PurgeRecord, plan_purge, purge_tracking, refusal
 from cmsync.workers.retention.requests import request_purge
-from cmsync.workers.state import StateStore
 
 REASON = "cmsync purge-tracking"
 
@@ -55,31 +53,20 @@ def plan_line(plan: PurgePlan, settings: Settings) -> str:
 
 def purge_now(settings: Settings, *, confirm: bool, dry_run: bool) -> int:
     """Purge (or count, or queue); 0 when done or queued, 1 when refused, failed, partial or not possible."""
-    store = StateStore.open(settings.state.url.get_secret_value())
-    try:
-        if not store.connected():
-            print("disconnected: run `cmsync connect` first")
-            return 1
-        url = settings.broker.url.get_secret_value()
-        if url != "embedded" and not dry_run:
-            broker = make_broker(url)
-            actors.bind(broker)
-            request_purge(REASON, confirm=confirm)
-            broker.close()
-            print("purge queued for the workers; `cmsync status` shows its outcome")
+
+    def work(engine: Engine) -> int:
+        if dry_run:
+            print(plan_line(plan_purge(engine, datetime.now(UTC)), settings))
             return 0
-        engine = Engine.from_settings(settings, store)
-        try:
-            if dry_run:
-                print(plan_line(plan_purge(engine, datetime.now(UTC)), settings))
-                return 0
-            purge = purge_tracking(engine, REASON, confirm=confirm)
-        finally:
-            engine.close()
+        purge = purge_tracking(engine, REASON, confirm=confirm)
         if purge is None:
             print("another purge is running; `cmsync status` shows it")
             return 1
         print(purge_line(purge))
         return 0 if purge.status == "succeeded" else 1
-    finally:
-        store.close()
+
+    def queue() -> str:
+        request_purge(REASON, confirm=confirm)
+        return "purge queued for the workers; `cmsync status` shows its outcome"
+
+    return run_or_queue(settings, work, None if dry_run else queue)

@@ -9,12 +9,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from cmsync.config import Settings
-from cmsync.workers import actors
-from cmsync.workers.broker import make_broker
+from cmsync.daemon.dispatch import run_or_queue
 from cmsync.workers.engine import Engine
 from cmsync.workers.retention.reimport import Reimport, ReimportRefusedError, ReimportReport, check, reimport_tracking
 from cmsync.workers.retention.requests import request_reimport
-from cmsync.workers.state import StateStore
 
 KIND_NAMES = {"campaign": "campaign", "journey_email": "journey email"}
 
@@ -58,25 +56,14 @@ def reimport(settings: Settings, request: Reimport, *, dry_run: bool) -> int:
     except ReimportRefusedError as refused:
         print(f"cmsync reimport-tracking: {refused}", file=sys.stderr)
         return 1
-    store = StateStore.open(settings.state.url.get_secret_value())
-    try:
-        if not store.connected():
-            print("disconnected: run `cmsync connect` first")
-            return 1
-        url = settings.broker.url.get_secret_value()
-        if url != "embedded" and not dry_run:
-            broker = make_broker(url)
-            actors.bind(broker)
-            request_reimport(request)
-            broker.close()
-            print("re-import queued for the workers; its outcome is logged")
-            return 0
-        engine = Engine.from_settings(settings, store)
-        try:
-            report = reimport_tracking(engine, request, dry_run=dry_run)
-        finally:
-            engine.close()
+
+    def work(engine: Engine) -> int:
+        report = reimport_tracking(engine, request, dry_run=dry_run)
         print("\n".join(report_lines(request, report)))
         return 1 if report.rejected else 0
-    finally:
-        store.close()
+
+    def queue() -> str:
+        request_reimport(request)
+        return "re-import queued for the workers; its outcome is logged"
+
+    return run_or_queue(settings, work, None if dry_run else queue)
