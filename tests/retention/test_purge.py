@@ -4,7 +4,9 @@ from datetime import UTC, datetime
 
 from prometheus_client import REGISTRY
 
+from cmsync.config.model import TrackingSettings
 from cmsync.workers.retention.purge import last_purge, purge_tracking
+from cmsync.workers.retention.requests import tightened_retention
 from tests.retention.conftest import activity, ago, reload, wait_for_purge
 from tests.sync.world import World
 
@@ -91,3 +93,17 @@ def test_safety_stop_trips_on_a_mistaken_days_to_keep(world: World, embedded) ->
     assert confirmed is not None and confirmed.status == "succeeded" and confirmed.cutoff is not None
     assert confirmed.deleted == refused.to_delete
     assert set(activity(world)) == {key for key, when in month.items() if when >= confirmed.cutoff}
+
+
+def test_a_reload_asks_for_a_purge_only_when_retention_tightens() -> None:
+    kept_90 = TrackingSettings()
+    assert tightened_retention(kept_90, TrackingSettings(days_to_keep=30)) == "days_to_keep 90 → 30"
+    assert tightened_retention(kept_90, TrackingSettings(days_to_keep=120)) is None
+    opens = TrackingSettings(types=["sent", "opened"])
+    assert tightened_retention(kept_90, opens) is None
+    purging = TrackingSettings(types=["sent", "opened"], purge_deselected_types=True)
+    assert tightened_retention(opens, purging) == "deselected types purged: clicked, bounced, unsubscribed, spam"
+    assert tightened_retention(purging, TrackingSettings(types=["opened"], purge_deselected_types=True)) == (
+        "deselected types purged: sent"
+    )
+    assert tightened_retention(purging, TrackingSettings(types=["sent", "opened", "spam"])) is None

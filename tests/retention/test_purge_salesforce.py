@@ -1,6 +1,7 @@
 """The purge against the Salesforce emulator over HTTP: volume, Salesforce failing, types, tracking off."""
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -8,7 +9,7 @@ import requests
 
 from cmsync.workers.campaign_monitor.client import CampaignMonitorClient
 from cmsync.workers.engine import Engine
-from cmsync.workers.retention.purge import CHUNK, purge_tracking
+from cmsync.workers.retention.purge import CHUNK, PURGE_LOCK, last_purge, purge_tracking
 from cmsync.workers.salesforce import PollPolicy, RetryPolicy
 from cmsync.workers.salesforce.client import SalesforceClient
 from cmsync.workers.state import StateStore
@@ -144,3 +145,18 @@ def test_with_tracking_off_records_still_age_out_and_disconnect_stops_the_purge(
     purge = purge_tracking(engine, "test")
     assert purge is not None and purge.deleted == 30
     assert set(activity(world)) == young
+
+
+def test_purges_are_recorded_and_take_turns_on_either_state_store(world: World, engine_for, state_url: str) -> None:
+    _seed(world, "old", 40, days_ago=31)
+    young = _seed(world, "young", 10, days_ago=1)
+    engine = engine_for(state={"url": state_url}, tracking={"days_to_keep": 30, "purge_max_share": 1})
+    purge = purge_tracking(engine, "test")
+    assert purge is not None and (purge.status, purge.deleted, purge.total) == ("succeeded", 40, 50)
+    assert last_purge(engine.store) == purge
+    assert purge.oldest_kept == min(activity(world).values())
+    assert set(activity(world)) == young
+
+    assert engine.store.acquire_lock(PURGE_LOCK, "another worker", timedelta(minutes=5))
+    assert purge_tracking(engine, "test") is None
+    assert last_purge(engine.store) == purge

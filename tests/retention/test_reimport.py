@@ -1,14 +1,28 @@
 """Re-import of a window of tracking on the emulators: exactly the window comes back, once."""
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from cmsync.workers.retention.reimport import Reimport, ReimportRefusedError, reimport_tracking
+from cmsync.workers.retention.reimport import LAST_REIMPORT, Reimport, ReimportRefusedError, reimport_tracking
+from cmsync.workers.retention.requests import request_reimport
 from tests.retention.conftest import activity, activity_events, ago, reload, wait_for_purge
 from tests.sync.conftest import EmbeddedCmsync
 from tests.sync.world import World
+
+
+def _wait_for_reimport(cmsync: EmbeddedCmsync, after: datetime, timeout: float = 30) -> dict[str, Any]:
+    """The last re-import's record, once one started after ``after`` has finished (on a worker)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = cmsync.store.fact(LAST_REIMPORT)
+        if done and datetime.fromisoformat(done["started_at"]) > after:
+            return dict(done)
+        time.sleep(0.05)
+    raise AssertionError(f"no re-import finished within {timeout} s")
 
 
 def _a_year_then_30_days(world: World, embedded) -> tuple[EmbeddedCmsync, dict[str, tuple[datetime, str, str]]]:
@@ -46,8 +60,10 @@ def test_reimport_brings_back_exactly_the_window_once(world: World, embedded) ->
     assert done.campaign_monitor_calls == dry.campaign_monitor_calls
     assert set(activity(world)) == kept | window
 
-    again = reimport_tracking(cmsync.engine, forced)
-    assert again.events == len(window)
+    queued = datetime.now(UTC)
+    request_reimport(forced)
+    again = _wait_for_reimport(cmsync, queued)
+    assert (again["events"], again["rejected"]) == (len(window), 0)
     assert set(activity(world)) == kept | window
     assert world.duplicates("CM_Email_Activity__c", "CM_Activity_Key__c") == []
     assert cmsync.store.watermarks("tracking:") == marks

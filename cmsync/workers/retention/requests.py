@@ -11,20 +11,22 @@ def request_purge(reason: str, *, confirm: bool = False) -> None:
     purge_tracking.send(reason, confirm)
 
 
-def retention_tightened(previous: TrackingSettings, current: TrackingSettings) -> bool:
-    """Whether new settings make more records due for the purge: fewer days kept, or more types purged."""
+def tightened_retention(previous: TrackingSettings, current: TrackingSettings) -> str | None:
+    """What new settings make due for the purge (fewer days kept, more types purged), or None."""
     if current.days_to_keep < previous.days_to_keep:
-        return True
+        return f"days_to_keep {previous.days_to_keep} → {current.days_to_keep}"
     purged_before = set(TRACKING_TYPES) - set(previous.types) if previous.purge_deselected_types else set()
     purged_now = set(TRACKING_TYPES) - set(current.types) if current.purge_deselected_types else set()
-    return bool(purged_now - purged_before)
+    newly = [kind for kind in TRACKING_TYPES if kind in purged_now - purged_before]
+    return f"deselected types purged: {', '.join(newly)}" if newly else None
 
 
 def request_purge_after_reload(previous: Settings, current: Settings) -> bool:
     """Queue a purge when a reload tightened retention (call it once the new engine is installed)."""
-    if not retention_tightened(previous.tracking, current.tracking):
+    tightened = tightened_retention(previous.tracking, current.tracking)
+    if tightened is None:
         return False
-    request_purge(f"reload: days_to_keep {previous.tracking.days_to_keep} → {current.tracking.days_to_keep}")
+    request_purge(f"reload: {tightened}")
     return True
 
 
