@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cmsync.logs import get_logger
+from cmsync.workers.campaign_monitor.errors import BadRequestError, NotFoundError
 from cmsync.workers.engine import Engine
 from cmsync.workers.sync.records import field_key
 
+log = get_logger(__name__)
 KEPT = timedelta(minutes=10)
 """How long a description is used before it is read again (a field added to either system is known by then)."""
 
@@ -77,7 +80,11 @@ class Catalog:
         if list_id not in self._lists:
 
             def read() -> list[list[Any]]:
-                fields = self.engine.campaign_monitor.custom_fields(list_id)
+                try:
+                    fields = self.engine.campaign_monitor.custom_fields(list_id)
+                except (BadRequestError, NotFoundError) as error:
+                    log.warning("list custom fields unknown; values go as text", list=list_id, error=str(error))
+                    return []
                 return [[field.key, field.data_type, list(field.options)] for field in fields]
 
             rows = self._remembered(f"outbound_cm_fields:{list_id}", read)

@@ -71,6 +71,8 @@ def poll_once(engine: Engine) -> PollReport:
 
 
 class _Poll:
+    """One poll's work: the scope, catalog and planner its chunks share, stream by stream."""
+
     def __init__(self, engine: Engine, report: PollReport, renew_lease: Callable[[], bool]) -> None:
         self.engine = engine
         self.report = report
