@@ -102,3 +102,19 @@ def test_an_edit_that_changes_nothing_cm_holds_costs_no_call(world: World, daemo
     world.sf.update(contact, {"MailingCity": "Cusco"})
     running.settle()
     assert mailing_list.members["same@map.example"].fields == (("City", "Cusco"),)
+
+
+def test_consent_to_track_comes_from_the_field_mapped_to_it(world: World, daemon) -> None:
+    mailing_list = world.cm.state.add_list(world.clients[0], "Consent")
+    rule = {"list": mailing_list.list_id, "object": "Lead", "action": "add"}
+    mapping = {"list": mailing_list.list_id, "cm_field": "[ReservedConsentToTrack]", "lead_field": "Title",
+               "direction": "sf2cm"}  # fmt: skip
+    running = daemon(subscription_rules=[rule], field_mappings=[mapping])
+    for name, title in (("yes", "yes"), ("no", "No")):
+        lead = {"LastName": name, "Company": "Acme", "Email": f"{name}@consent.example", "Title": title}
+        world.sf.create("Lead", lead)
+    running.settle()
+    assert {key: member.consent for key, member in mailing_list.members.items()} == {
+        "yes@consent.example": "Yes", "no@consent.example": "No",
+    }  # fmt: skip
+    assert all(member.fields == () for member in mailing_list.members.values())
