@@ -18,9 +18,9 @@ from cmsync.workers.salesforce.client import parse_datetime
 from cmsync.workers.state import StateStore
 from tests.sync.conftest import EmbeddedCmsync, embedded
 from tests.sync.world import World, start_world, stop_world
-from tests.workers.conftest import clock, postgres_schema_url, state_url
+from tests.workers.conftest import postgres_schema_url, state_url
 
-__all__ = ["clock", "embedded", "postgres_schema_url", "state_url"]
+__all__ = ["embedded", "postgres_schema_url", "state_url"]
 YEAR = SeedSpec(clients=2, lists_per_client=2, subscribers_per_list=40, campaigns_per_client=6, months=12)
 SPREAD_EVERY_DAYS = 12
 
