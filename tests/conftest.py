@@ -1,7 +1,9 @@
 """Fixtures shared by the whole suite: the real services the tests talk to, found at their standard ports."""
 
 import os
+import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,10 +29,23 @@ def _require(service: str, url: str, default_port: int, variable: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def amqp_url() -> str:
-    """RabbitMQ for the tests: $CMSYNC_TEST_AMQP_URL or the local default."""
-    url = os.environ.get("CMSYNC_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    return _require("RabbitMQ", url, 5672, "CMSYNC_TEST_AMQP_URL")
+def amqp_url() -> Iterator[str]:
+    """RabbitMQ for the tests: $CMSYNC_TEST_AMQP_URL, or a virtual host of its own on the local server, so
+    that nothing else using the server (another test run, a real installation) shares its queues."""
+    given = os.environ.get("CMSYNC_TEST_AMQP_URL")
+    if given:
+        yield _require("RabbitMQ", given, 5672, "CMSYNC_TEST_AMQP_URL")
+        return
+    _require("RabbitMQ", "amqp://127.0.0.1:5672/", 5672, "CMSYNC_TEST_AMQP_URL")
+    vhost = f"cmsync-test-{os.getpid()}"
+    if shutil.which("rabbitmqctl") is None:
+        yield "amqp://guest:guest@127.0.0.1:5672/"
+        return
+    subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=True, capture_output=True, timeout=60)
+    subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True,
+                   capture_output=True, timeout=60)  # fmt: skip
+    yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="session")

@@ -132,15 +132,14 @@ def run(arguments: argparse.Namespace) -> int:
     stop_sandbox = _start_sandbox(settings) if arguments.sandbox else None
     try:
         supervisor = Supervisor(path, settings)
-        print(
+        banner = (
             f"cmsync is running ({path}).\n"
             f"  status:   cmsync status --config {path}\n"
             f"  sync now: cmsync sync-now --config {path}\n"
-            f"  metrics:  {supervisor.metrics.url}/metrics\n"
-            "  stop:     Ctrl-C (or SIGTERM); reload: SIGHUP",
-            flush=True,
+            f"  metrics:  http://{settings.metrics.listen}/metrics\n"
+            "  stop:     Ctrl-C (or SIGTERM); reload: SIGHUP"
         )
-        return supervisor.run()
+        return supervisor.run(banner)
     finally:
         if stop_sandbox is not None:
             stop_sandbox()

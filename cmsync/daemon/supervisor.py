@@ -58,7 +58,7 @@ class Supervisor:
         install(self.engine)
         self.workers = EmbeddedWorkers(self.broker) if self.embedded else None
         self.scheduler, self.sync_job = self._schedule(settings)
-        self.metrics = MetricsServer(settings.metrics.listen, self.health)
+        self.metrics: MetricsServer | None = None
         self.signals: deque[int] = deque()
         self.wakeup = threading.Event()
         self.stopping = False
@@ -234,19 +234,28 @@ class Supervisor:
             self.store.finish_run(run.id, "cancelled", "interrupted: cmsync stopped before the run ended")
             log.warning("run from before the restart closed as interrupted", run_id=run.id)
 
-    def run(self) -> int:
-        """Serve until SIGTERM or SIGINT; return the exit status."""
+    def run(self, banner: str | None = None) -> int:
+        """Serve until SIGTERM or SIGINT; return the exit status. ``banner`` is printed once serving."""
         if not self.store.acquire_lock(LEASE, self.owner, LEASE_TTL):
             log.error("another cmsync supervisor holds this state store; not starting", lease=LEASE)
+            return 1
+        try:
+            self.metrics = MetricsServer(self.settings.metrics.listen, self.health).start()
+        except OSError as error:
+            log.error("cannot serve metrics", listen=self.settings.metrics.listen, error=error.strerror)
+            self.store.release_lock(LEASE, self.owner)
             return 1
         self._install_signal_handlers()
         self._abandon_interrupted_run()
         if self.workers is not None:
             self.workers.start()
-        self.metrics.start()
-        if self.connected and missed_run(self.sync_job, self.settings.sync.import_frequency, self.store.last_started()):
+        completed = self.store.last_run(("succeeded", "partial", "failed"))
+        last_started = completed.started_at if completed else None
+        if self.connected and missed_run(self.sync_job, self.settings.sync.import_frequency, last_started):
             self.sync_now("schedule")
         self.notifier.ready("running")
+        if banner:
+            print(banner, flush=True)
         log.info("cmsync is running", metrics=f"{self.metrics.url}/metrics", config=self.config_path)
         try:
             while not self.stopping:
@@ -276,7 +285,8 @@ class Supervisor:
             if run is not None:
                 self.store.finish_run(run.id, "cancelled", "interrupted: cmsync was stopped; the next run resumes")
             self.workers.stop(timeout_ms=SHUTDOWN_SECONDS * 1000)
-        self.metrics.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
         self.store.set_fact("schedule", {"frequency": self.settings.sync.import_frequency, "next_run": None})
         self.store.release_lock(LEASE, self.owner)
         self.engine.close()

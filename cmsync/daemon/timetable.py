@@ -1,6 +1,7 @@
 """When the main sync is due: Import Frequency (never, hourly, daily, weekly, with ``at``, ``weekday``
 and ``timezone``) as a job on a ``schedule.Scheduler``, plus the question a restart asks: was a run
-missed while cmsync was down? (a restart neither adds a run nor skips one that is due)."""
+missed while cmsync was down? A restart neither adds a run nor skips one that is due; a run that was
+cut off (cancelled) does not count as done."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta

@@ -1,11 +1,7 @@
 """The main sync on RabbitMQ with ``cmsync worker`` processes, including workers killed and RabbitMQ
 restarted mid-run: the next run converges to exactly the CM data, with no duplicates."""
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,54 +12,11 @@ from cmsync.workers import actors
 from cmsync.workers.broker import make_broker
 from cmsync.workers.runs import request_run
 from cmsync.workers.state import StateStore
+from tests.sync.cmsync_worker import Workers
 from tests.sync.conftest import wait_for_end
 from tests.sync.world import World
 
 pytestmark = pytest.mark.rabbitmq
-CMSYNC = str(Path(sys.executable).with_name("cmsync"))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Workers:
-    """``cmsync worker`` as an operator starts it, with its output kept in a file."""
-
-    def __init__(self, config: Path, folder: Path) -> None:
-        self.config = config
-        self.log = folder / "worker.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        environment = {**os.environ, "RUNTIME_DIRECTORY": str(self.log.parent / "runtime")}
-        with self.log.open("ab") as output:
-            self.process = subprocess.Popen(
-                [CMSYNC, "worker", "--config", str(self.config), "-p", "2", "-t", "2",
-                 "--metrics-listen", f"127.0.0.1:{_free_port()}", "--shutdown-timeout", "10"],
-                stdout=output, stderr=subprocess.STDOUT, env=environment, start_new_session=True,
-            )  # fmt: skip
-
-    def children(self) -> list[int]:
-        assert self.process is not None
-        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
-        return [int(pid) for pid in found.stdout.split()]
-
-    def kill_everything(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 @pytest.fixture

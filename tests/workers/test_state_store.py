@@ -78,7 +78,7 @@ def test_progress_keeps_a_long_run_alive(store: StateStore, clock: ManualClock) 
 
 
 def test_last_run_and_history(store: StateStore, clock: ManualClock) -> None:
-    assert store.last_run() is None and store.last_started() is None
+    assert store.last_run() is None
     for status in ("succeeded", "failed", "partial"):
         run = store.begin_run("schedule").run
         clock.advance(timedelta(minutes=1))
@@ -86,7 +86,6 @@ def test_last_run_and_history(store: StateStore, clock: ManualClock) -> None:
     assert store.last_run().status == "partial"  # type: ignore[union-attr]
     assert store.last_run(["succeeded"]).status == "succeeded"  # type: ignore[union-attr]
     assert [run.status for run in store.recent_runs(2)] == ["partial", "failed"]
-    assert store.last_started() == clock.now - timedelta(minutes=1)
 
 
 def test_watermarks(store: StateStore) -> None:

@@ -113,10 +113,15 @@ class StateStore:
                 "error = 'abandoned: no progress for ' || ? WHERE in_flight = 1 AND updated_at < ?",
                 (now, str(stale_after), stale_before),
             )
-            created = transaction.execute(
-                "INSERT INTO runs (trigger, full_pass, status, in_flight, started_at, updated_at) "
-                "VALUES (?, ?, 'running', 1, ?, ?) ON CONFLICT (in_flight) DO NOTHING RETURNING id",
-                (trigger, int(full_pass), now, now),
+            in_flight = transaction.execute("SELECT id FROM runs WHERE in_flight = 1")
+            created = (
+                []
+                if in_flight
+                else transaction.execute(
+                    "INSERT INTO runs (trigger, full_pass, status, in_flight, started_at, updated_at) "
+                    "VALUES (?, ?, 'running', 1, ?, ?) ON CONFLICT (in_flight) DO NOTHING RETURNING id",
+                    (trigger, int(full_pass), now, now),
+                )
             )
             run_id = created[0][0] if created else transaction.execute("SELECT id FROM runs WHERE in_flight = 1")[0][0]
             run = self._run(transaction, run_id)
@@ -142,12 +147,6 @@ class StateStore:
                 f"SELECT id FROM runs WHERE status IN ({marks}) ORDER BY finished_at DESC, id DESC LIMIT 1", wanted
             )
             return self._run(transaction, rows[0][0]) if rows else None
-
-    def last_started(self) -> datetime | None:
-        """When the newest run started (the schedule counts from it across restarts)."""
-        with self.database.transaction() as transaction:
-            rows = transaction.execute("SELECT MAX(started_at) FROM runs")
-        return _moment(rows[0][0]) if rows else None
 
     def recent_runs(self, limit: int = 10) -> list[Run]:
         with self.database.transaction() as transaction:
