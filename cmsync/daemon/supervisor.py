@@ -3,8 +3,8 @@
 It loads the configuration, opens the state store, serves metrics and loops: it runs the scheduled jobs
 that are due (each guarded: an exception is logged and counted, never re-run in a tight loop), acts on
 the signals it recorded (HUP reloads, USR1 syncs now, TERM and INT stop), dispatches runs started from
-another shell, pings the systemd watchdog, and sleeps until the next thing to do. With the embedded
-broker it also runs the workers on threads of this process.
+another shell, pings the systemd watchdog, and sleeps until the next thing to do. The outbound poller
+runs on a thread of its own; with the embedded broker the workers run on threads of this process too.
 
 As in supervisord, a signal handler only records the signal; the loop acts on it. A reload builds the
 new configuration's objects (clients, schedule) first and swaps them in whole, or keeps the old ones.
@@ -26,6 +26,7 @@ from cmsync.config import ConfigError, Settings, load_settings
 from cmsync.config.changes import changed_settings, needs_restart
 from cmsync.daemon import metrics
 from cmsync.daemon.metrics import MetricsServer
+from cmsync.daemon.outbound_loop import OutboundLoop
 from cmsync.daemon.systemd import Notifier
 from cmsync.daemon.timetable import add_sync_job, missed_run, next_run
 from cmsync.logs import configure_from, get_logger
@@ -57,6 +58,7 @@ class Supervisor:
         self.engine = Engine.from_settings(settings, self.store)
         install(self.engine)
         self.workers = EmbeddedWorkers(self.broker) if self.embedded else None
+        self.outbound = OutboundLoop()
         self.scheduler, self.sync_job = self._schedule(settings)
         self.metrics: MetricsServer | None = None
         self.signals: deque[int] = deque()
@@ -249,6 +251,7 @@ class Supervisor:
         self._abandon_interrupted_run()
         if self.workers is not None:
             self.workers.start()
+        self.outbound.start()
         completed = self.store.last_run(("succeeded", "partial", "failed"))
         last_started = completed.started_at if completed else None
         if self.connected and missed_run(self.sync_job, self.settings.sync.import_frequency, last_started):
@@ -280,6 +283,7 @@ class Supervisor:
         """Stop scheduling, let in-flight work reach a safe point (bounded), record the run's state."""
         self.notifier.stopping()
         self.scheduler.clear()
+        self.outbound.stop()
         if self.workers is not None:
             run = self.store.current_run()
             if run is not None:

@@ -1,11 +1,10 @@
 """Fixtures of the outbound tests: a seeded world, and cmsync running with its outbound poller.
 
-``Daemon`` stands in for ``cmsync run``: it calls ``poll_once`` every ``outbound.poll_interval`` on a
-thread of its own, next to the embedded workers. Tests wait for polls only through the state store
-(``outbound_last_poll``), so switching to the real daemon changes only ``Daemon``.
+``Daemon`` runs the supervisor's own outbound loop (``cmsync.daemon.outbound_loop``: ``poll_once`` every
+``outbound.poll_interval`` on a thread of its own) next to the embedded workers. Tests wait for polls
+only through the state store (``outbound_last_poll``).
 """
 
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from cmsync.daemon.outbound_loop import OutboundLoop
 from cmsync.sandbox.campaign_monitor.seeding import SeedSpec
-from cmsync.workers.outbound import LAST_POLL_FACT, poll_once
+from cmsync.workers.outbound import LAST_POLL_FACT
 from cmsync.workers.state import Run
 from tests.sync.conftest import EmbeddedCmsync
 from tests.sync.world import World, start_world, stop_world
@@ -42,17 +42,8 @@ class Daemon:
         sections["outbound"] = {"poll_interval": "1s", **sections.get("outbound", {})}
         self.world = world
         self.cmsync = EmbeddedCmsync(world.settings(**sections))
-        self.interval = self.cmsync.engine.settings.outbound.poll_interval.total_seconds()
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._poll, name="outbound-poller", daemon=True)
-        self.thread.start()
+        self.loop = OutboundLoop().start()
         self.settle()
-
-    def _poll(self) -> None:
-        while not self.stopping.is_set():
-            started = time.monotonic()
-            poll_once(self.cmsync.engine)
-            self.stopping.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     @property
     def store(self):
@@ -76,8 +67,7 @@ class Daemon:
         return run
 
     def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=30)
+        self.loop.stop(timeout=30)
         self.cmsync.stop()
 
 
