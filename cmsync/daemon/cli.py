@@ -175,7 +175,6 @@ def _add_run_options(sub: argparse.ArgumentParser) -> None:
 def status(arguments: argparse.Namespace) -> int:
     """Print the installation's state (whether or not the daemon runs)."""
     import json
-    from datetime import UTC, datetime
 
     from cmsync.daemon.status import status_report, status_text
     from cmsync.workers.state import StateStore

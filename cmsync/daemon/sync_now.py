@@ -50,8 +50,9 @@ def _outcome(store: StateStore, start: RunStart, wait: bool, out: TextIO) -> int
     return 0 if ended.status in ("succeeded", "partial") else 1
 
 
-def sync_now(settings: Settings, *, wait: bool, full: bool, out: TextIO = sys.stdout) -> int:
+def sync_now(settings: Settings, *, wait: bool, full: bool, out: TextIO | None = None) -> int:
     """Start (or find) the run; 0 when started or still going, 1 when a followed run failed."""
+    out = out or sys.stdout
     store = StateStore.open(settings.state.url.get_secret_value())
     try:
         if not store.connected():
