@@ -12,6 +12,8 @@ from typing import ClassVar
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Info, generate_latest
 
 from cmsync import __version__
+from cmsync.workers.known_series import create_known_series as create_known_engine_series
+from cmsync.workers.state.store import FINISHED
 
 BUILD = Info("cmsync_build", "The cmsync version this process runs.")
 BUILD.info({"version": __version__})
@@ -25,10 +27,32 @@ NEXT_RUN = Gauge("cmsync_next_run_timestamp_seconds", "When the next scheduled m
 SCHEDULER_LAG = Gauge("cmsync_scheduler_lag_seconds", "How late the last scheduled job started after it was due.")
 SCHEDULED_JOB_ERRORS = Counter("cmsync_scheduled_job_errors", "Scheduled jobs that raised, by job.", ["job"])
 RELOADS = Counter("cmsync_reloads", "Configuration reloads (SIGHUP), by result.", ["result"])
+RELOAD_SUCCESSFUL = Gauge(
+    "cmsync_config_last_reload_successful",
+    "0 after a reload was refused (the previous configuration still runs); 1 at start and after a reload applied.",
+)
+SYNC_INTERVAL = Gauge(
+    "cmsync_sync_interval_seconds", "The Import Frequency: seconds between scheduled main syncs (0: never)."
+)
 ENQUEUE_FAILURES = Counter("cmsync_enqueue_failures", "Messages that could not be queued, by job.", ["job"])
 CONNECTED = Gauge("cmsync_connected", "1 when connected, 0 after `cmsync disconnect`.")
 LOOP_HEARTBEAT = Gauge("cmsync_supervisor_heartbeat_timestamp_seconds", "When the supervisor loop last went round.")
 REJECTED_RECORDS = Gauge("cmsync_rejected_records", "Records currently kept as rejected, to be retried.")
+
+
+def create_known_series() -> None:
+    """Create the supervisor's labelled series (and the engine's, which run here too) at zero.
+
+    Runs by status and reloads by result then read 0 rather than "No data" on a fresh install, and a
+    first failed run or refused reload is an increase that alert rules see.
+    """
+    for status in FINISHED:
+        RUNS.labels(status)
+    for result in ("applied", "refused"):
+        RELOADS.labels(result)
+    SCHEDULED_JOB_ERRORS.labels("main_sync")
+    ENQUEUE_FAILURES.labels("main_sync")
+    create_known_engine_series()
 
 
 Health = Callable[[], tuple[bool, str]]

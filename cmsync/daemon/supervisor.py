@@ -28,17 +28,20 @@ from cmsync.daemon import metrics
 from cmsync.daemon.metrics import MetricsServer
 from cmsync.daemon.outbound_loop import OutboundLoop
 from cmsync.daemon.systemd import Notifier
-from cmsync.daemon.timetable import add_sync_job, missed_run, next_run
+from cmsync.daemon.timetable import add_sync_job, missed_run, next_run, period
 from cmsync.logs import configure_from, get_logger
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
 from cmsync.workers.engine import Engine, install
+from cmsync.workers.retention.requests import request_purge, tightened_retention
 from cmsync.workers.runs import DISPATCH_FACT, request_run
 from cmsync.workers.state import StateStore
 
 log = get_logger(__name__)
 LEASE = "supervisor"
 LEASE_TTL = timedelta(seconds=30)
+DAILY_PURGE_AT = "04:10"
+"""When the daily tracking purge is queued (host time); it also runs after every main sync."""
 SHUTDOWN_SECONDS = 20
 
 
@@ -68,6 +71,8 @@ class Supervisor:
         self.last_watchdog = 0.0
         self.connected = self.store.connected()
         self.last_finished: int | None = None
+        metrics.create_known_series()
+        metrics.RELOAD_SUCCESSFUL.set(1)
 
     # Signals: recorded here, acted on by the loop.
 
@@ -104,8 +109,22 @@ class Supervisor:
 
     def _schedule(self, settings: Settings) -> tuple[schedule.Scheduler, schedule.Job | None]:
         scheduler = schedule.Scheduler()
+        interval = period(settings.sync.import_frequency)
+        metrics.SYNC_INTERVAL.set(interval.total_seconds() if interval else 0)
         job = add_sync_job(scheduler, settings.sync, self._guarded("main_sync", lambda: self.sync_now("schedule")))
+        scheduler.every().day.at(DAILY_PURGE_AT).do(self._guarded("purge_tracking", lambda: self.purge("daily")))
         return scheduler, job
+
+    def purge(self, reason: str) -> None:
+        """Queue the tracking purge (daily, and when a reload keeps fewer days)."""
+        try:
+            request_purge(reason)
+        except Exception as error:
+            metrics.ENQUEUE_FAILURES.labels("purge_tracking").inc()
+            log.error("tracking purge could not be queued", reason=reason, error=str(error))
+        finally:
+            if not self.embedded:
+                self.broker.close()
 
     def sync_now(self, trigger: str, *, full_pass: bool = False) -> None:
         """Start a main sync, or log the one in flight."""
@@ -154,6 +173,7 @@ class Supervisor:
             engine = Engine.from_settings(settings, self.store)
         except ConfigError as error:
             metrics.RELOADS.labels("refused").inc()
+            metrics.RELOAD_SUCCESSFUL.set(0)
             for issue in error.issues:
                 log.error("reload refused", source=error.source, setting=issue.path, error=issue.message)
             log.error("reload refused; the running configuration stays", errors=len(error.issues))
@@ -161,12 +181,16 @@ class Supervisor:
             return
         changes = changed_settings(self.settings, settings)
         scheduler, job = self._schedule(settings)
-        previous = self.engine
+        previous, previous_settings = self.engine, self.settings
         self.settings, self.engine, self.scheduler, self.sync_job = settings, engine, scheduler, job
         install(engine)
         previous.close()
+        tightened = tightened_retention(previous_settings.tracking, settings.tracking)
+        if tightened:
+            self.purge(f"reload: {tightened}")
         configure_from(settings)
         metrics.RELOADS.labels("applied").inc()
+        metrics.RELOAD_SUCCESSFUL.set(1)
         log.info("configuration reloaded", changed=changes, needs_restart=needs_restart(changes))
         self.notifier.ready("running; configuration reloaded")
 

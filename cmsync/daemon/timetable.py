@@ -31,6 +31,11 @@ def add_sync_job(scheduler: schedule.Scheduler, sync: SyncSettings, task: Callab
     return job.do(task).tag("main_sync")
 
 
+def period(frequency: str) -> timedelta | None:
+    """The time between two scheduled runs at Import Frequency ``frequency``; None for ``never``."""
+    return _PERIODS.get(frequency)
+
+
 def next_run(job: schedule.Job | None) -> datetime | None:
     """When the job runs next (UTC), or None when nothing is scheduled."""
     return _local(job.next_run) if job is not None and job.next_run is not None else None

@@ -4,6 +4,7 @@ Dramatiq, so every process reads the same file and writes metrics to the same pl
 
 import sys
 
+import dramatiq
 from dramatiq.middleware.prometheus import Prometheus
 
 from cmsync.config import ConfigError, load_settings
@@ -12,6 +13,31 @@ from cmsync.logs import configure_from
 from cmsync.workers import actors
 from cmsync.workers.broker import make_broker
 from cmsync.workers.engine import Engine, install
+from cmsync.workers.known_series import create_known_series
+
+
+class PrometheusFromTheStart(Prometheus):
+    """Dramatiq's Prometheus middleware, with every actor's series at zero from process start.
+
+    Dramatiq creates an actor's series with its first message, so a fresh worker shows "No data" and
+    the first dead letter is no increase to the alert that watches ``dramatiq_message_rejects_total``.
+    """
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        super().after_process_boot(broker)
+        series = (
+            self.total_messages,
+            self.total_errored_messages,
+            self.total_retried_messages,
+            self.total_rejected_messages,
+            self.inprogress_messages,
+            self.message_durations,
+        )
+        for name in broker.get_declared_actors():
+            labels = (broker.get_actor(name).queue_name, name)
+            for metric in series:
+                metric.labels(*labels)
+
 
 try:
     settings = load_settings(config_path(None))
@@ -20,6 +46,7 @@ except ConfigError as error:
     raise SystemExit(78) from None
 configure_from(settings)
 broker = make_broker(settings.broker.url.get_secret_value())
-broker.add_middleware(Prometheus())
+broker.add_middleware(PrometheusFromTheStart())
 actors.bind(broker)
 install(Engine.from_settings(settings))
+create_known_series()
