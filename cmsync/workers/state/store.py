@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from cmsync.workers.state.database import PostgresDatabase, SqliteDatabase, Transaction, connect
+from cmsync.workers.state.database import PostgresDatabase, Row, SqliteDatabase, Transaction, connect
 from cmsync.workers.state.schema import migrate
 
 RunStatus = Literal["running", "succeeded", "partial", "failed", "cancelled"]
 FINISHED: tuple[RunStatus, ...] = ("succeeded", "partial", "failed", "cancelled")
 Clock = Callable[[], datetime]
 _RUN_COLUMNS = "id, trigger, full_pass, status, started_at, updated_at, finished_at, error"
+_IN_CHUNK = 500
 
 
 def utc_now() -> datetime:
@@ -240,18 +241,18 @@ class StateStore:
 
     def content_hashes(self, stream: str, keys: Iterable[str]) -> dict[str, str]:
         """The hashes last written for ``keys`` of ``stream`` (a full pass writes only what differs)."""
-        wanted = list(keys)
-        found: dict[str, str] = {}
+        rows = self._rows_in(
+            "SELECT record_key, hash FROM content_hashes WHERE stream = ? AND record_key IN ({})", list(keys), (stream,)
+        )
+        return {key: value for key, value in rows}
+
+    def _rows_in(self, sql: str, values: list[Any], leading: tuple[Any, ...] = ()) -> list[Row]:
+        """Rows of ``sql`` whose ``IN ({})`` takes ``values``, asked in chunks small enough for any database."""
+        found: list[Row] = []
         with self.database.transaction() as transaction:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ", ".join("?" for _ in chunk)
-                found.update(
-                    transaction.execute(
-                        f"SELECT record_key, hash FROM content_hashes WHERE stream = ? AND record_key IN ({marks})",
-                        (stream, *chunk),
-                    )
-                )
+            for start in range(0, len(values), _IN_CHUNK):
+                chunk = values[start : start + _IN_CHUNK]
+                found.extend(transaction.execute(sql.format(", ".join("?" for _ in chunk)), (*leading, *chunk)))
         return found
 
     def save_content_hashes(self, stream: str, hashes: Mapping[str, str], *, seen: str | None = None) -> None:
@@ -311,35 +312,15 @@ class StateStore:
         with self.database.transaction() as transaction:
             transaction.execute("DELETE FROM directory WHERE object = ?", (object_name,))
 
-    def directory_by_email(self, emails: Iterable[str]) -> list[tuple[str, str, str, str]]:
+    def directory_by_email(self, emails: Iterable[str]) -> list[Row]:
         """``(object, id, email, last_modified)`` of every Contact and Lead with one of ``emails``."""
         wanted = sorted({email.lower() for email in emails if email})
-        found: list[tuple[str, str, str, str]] = []
-        with self.database.transaction() as transaction:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ", ".join("?" for _ in chunk)
-                found.extend(
-                    transaction.execute(
-                        f"SELECT object, id, email, last_modified FROM directory WHERE email IN ({marks})", chunk
-                    )
-                )
-        return found
+        return self._rows_in("SELECT object, id, email, last_modified FROM directory WHERE email IN ({})", wanted)
 
-    def directory_by_id(self, ids: Iterable[str]) -> list[tuple[str, str, str, str]]:
+    def directory_by_id(self, ids: Iterable[str]) -> list[Row]:
         """The same for 15- or 18-character Ids."""
         wanted = sorted({record_id[:15] for record_id in ids if record_id})
-        found: list[tuple[str, str, str, str]] = []
-        with self.database.transaction() as transaction:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ", ".join("?" for _ in chunk)
-                found.extend(
-                    transaction.execute(
-                        f"SELECT object, id, email, last_modified FROM directory WHERE id15 IN ({marks})", chunk
-                    )
-                )
-        return found
+        return self._rows_in("SELECT object, id, email, last_modified FROM directory WHERE id15 IN ({})", wanted)
 
     # Installation facts: connection state and other small values
 
