@@ -267,3 +267,24 @@ def test_with_rabbitmq_and_cmsync_worker(world: World, tmp_path, daemons, amqp_u
         assert result.returncode == 0 and f"run {started['run_id'] + 1} succeeded" in result.stdout
     finally:
         workers.stop()
+
+
+def test_a_reload_that_keeps_fewer_days_purges(world: World, tmp_path, daemons) -> None:
+    config = world.write_config(
+        tmp_path / "cmsync.yaml", metrics={"listen": f"127.0.0.1:{free_port()}"},
+        logging={"format": "json", "level": "info"}, tracking={"days_to_keep": 400, "purge_max_share": 1.0},
+    )  # fmt: skip
+    daemon = Daemon(config, tmp_path).start()
+    daemons.append(daemon)
+    daemon.wait_for("run finished")
+    before = world.records("CM_Email_Activity__c")
+    data = yaml.safe_load(config.read_text())
+    data["tracking"]["days_to_keep"] = 30
+    config.write_text(yaml.safe_dump(data))
+    daemon.signal(signal.SIGHUP)
+    purges = daemon.wait_for("tracking purge finished", count=2)
+    assert purges[-1]["reason"] == "reload: days_to_keep 400 → 30"
+    kept = world.records("CM_Email_Activity__c")
+    cutoff = purges[-1]["cutoff"][:19]
+    assert kept and len(kept) < len(before)
+    assert all(record["CM_Activity_Date__c"][:19] >= cutoff.replace(" ", "T") for record in kept)
