@@ -14,12 +14,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cmsync.workers import actors
 from cmsync.workers.broker import make_broker
-from cmsync.workers.state import Run, StateStore
+from cmsync.workers.state import StateStore
 from tests.daemon.daemon import free_port
 from tests.operations.queries import Selector, alert_queries, panel_queries, selectors, variable_queries
 from tests.operations.units import Service, Unit
 from tests.salesforce.conftest import KeyPair
-from tests.sync.conftest import wait_for_end
+from tests.sync.conftest import wait_for_first_run
 from tests.sync.world import World, start_world, stop_world
 
 pytestmark = pytest.mark.rabbitmq
@@ -68,13 +68,6 @@ def missing(wanted: set[Selector], series: Series) -> list[str]:
     return sorted(str(s) for s in wanted if not any(s.selects(name, labels) for name, labels, _ in series))
 
 
-def first_run(store: StateStore) -> Run:
-    deadline = time.monotonic() + 60
-    while store.run(1) is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return wait_for_end(store, 1)
-
-
 def test_every_series_the_dashboard_and_alerts_query_is_served(world: World, tmp_path: Path, amqp_url: str) -> None:
     supervisor_unit, worker_unit = Unit("cmsync.service"), Unit("cmsync-worker.service")
     key_pair = KeyPair()
@@ -116,7 +109,7 @@ def test_every_series_the_dashboard_and_alerts_query_is_served(world: World, tmp
         supervisor.start()
         notifications.wait_for("READY=1")
         store = StateStore.open(world.settings().state.url.get_secret_value())
-        run = first_run(store)
+        run = wait_for_first_run(store)
         store.close()
         assert run.status == "succeeded", f"{run.error}\n{supervisor.output()[-2000:]}\n{worker.output()[-2000:]}"
 

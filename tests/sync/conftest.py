@@ -34,6 +34,14 @@ def wait_for_end(store: StateStore, run_id: int, timeout: float = 90) -> Run:
     raise AssertionError(f"run {run_id} did not end within {timeout} s: {store.run(run_id)}")
 
 
+def wait_for_first_run(store: StateStore, timeout: float = 90) -> Run:
+    """The first run of a fresh state store (which a supervisor starts as soon as it runs), once ended."""
+    deadline = time.monotonic() + timeout
+    while store.run(1) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return wait_for_end(store, 1, timeout)
+
+
 class EmbeddedCmsync:
     """cmsync's engine and workers on threads of the test process, as ``broker.url: embedded`` runs them."""
 
