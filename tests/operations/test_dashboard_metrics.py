@@ -50,9 +50,13 @@ class Notifications:
         self.socket.bind(str(path))
         self.socket.settimeout(90)
 
-    def wait_for(self, assignment: str) -> None:
-        while assignment not in self.socket.recv(4096).decode().splitlines():
-            pass
+    def wait_for(self, assignment: str, service: Service) -> None:
+        try:
+            while assignment not in self.socket.recv(4096).decode().splitlines():
+                pass
+        except TimeoutError:
+            unit = service.unit.path.name
+            raise AssertionError(f"no {assignment} from {unit}:\n{service.output()[-3000:]}") from None
 
 
 def scrape(address: str) -> Series:
@@ -107,7 +111,7 @@ def test_every_series_the_dashboard_and_alerts_query_is_served(world: World, tmp
     try:
         worker.start()
         supervisor.start()
-        notifications.wait_for("READY=1")
+        notifications.wait_for("READY=1", supervisor)
         store = StateStore.open(world.settings().state.url.get_secret_value())
         run = wait_for_first_run(store)
         store.close()
@@ -130,8 +134,8 @@ def test_every_series_the_dashboard_and_alerts_query_is_served(world: World, tmp
         assert list((runtime / "prometheus").glob("*.db"))
 
         assert supervisor.reload().returncode == 0
-        notifications.wait_for("RELOADING=1")
-        notifications.wait_for("READY=1")
+        notifications.wait_for("RELOADING=1", supervisor)
+        notifications.wait_for("READY=1", supervisor)
         after_reload = scrape(supervisor_listen)
         assert value(after_reload, "cmsync_reloads_total", result="applied") == 1
         assert value(after_reload, "cmsync_config_last_reload_successful") == 1
@@ -139,8 +143,8 @@ def test_every_series_the_dashboard_and_alerts_query_is_served(world: World, tmp
         broken["sync"] = {"import_frequency": "fortnightly"}
         config.write_text(yaml.safe_dump(broken))
         assert supervisor.reload().returncode == 0
-        notifications.wait_for("RELOADING=1")
-        notifications.wait_for("READY=1")
+        notifications.wait_for("RELOADING=1", supervisor)
+        notifications.wait_for("READY=1", supervisor)
         after_refusal = scrape(supervisor_listen)
         assert value(after_refusal, "cmsync_reloads_total", result="refused") == 1
         assert value(after_refusal, "cmsync_config_last_reload_successful") == 0
