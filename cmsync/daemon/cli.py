@@ -62,10 +62,14 @@ def _add_sandbox_options(sub: argparse.ArgumentParser) -> None:
     )
 
 
-def _settings(arguments: argparse.Namespace) -> Settings:
-    """The validated configuration the command was pointed at; exits 78 (EX_CONFIG) with every error."""
+def _settings(arguments: argparse.Namespace, *, reads_state_only: bool = False) -> Settings:
+    """The validated configuration the command was pointed at; exits 78 (EX_CONFIG) with every error.
+
+    A command that only reads the state store (``status``, ``connect``) runs from an operator's shell,
+    where systemd credentials cannot be read: they are left unresolved instead of refused.
+    """
     try:
-        return load_settings(config_path(arguments.config))
+        return load_settings(config_path(arguments.config), unchecked=[] if reads_state_only else None)
     except ConfigError as error:
         print(error.report(), file=sys.stderr)
         raise SystemExit(78) from None
@@ -179,7 +183,7 @@ def status(arguments: argparse.Namespace) -> int:
     from cmsync.daemon.status import status_report, status_text
     from cmsync.workers.state import StateStore
 
-    settings = _settings(arguments)
+    settings = _settings(arguments, reads_state_only=True)
     store = StateStore.open(settings.state.url.get_secret_value())
     try:
         report = status_report(settings, store)
@@ -222,7 +226,7 @@ def connect(arguments: argparse.Namespace) -> int:
     from cmsync.daemon.connection import connect as connect_installation
     from cmsync.workers.state import StateStore
 
-    settings = _settings(arguments)
+    settings = _settings(arguments, reads_state_only=True)
     store = StateStore.open(settings.state.url.get_secret_value())
     try:
         connect_installation(store)
