@@ -1,6 +1,7 @@
 """The ``cmsync`` command line: one subcommand per thing an operator does."""
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -150,7 +151,8 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 def _start_sandbox(settings: Settings) -> Callable[[], None]:
-    """Start both emulators on the ports of ``campaign_monitor.base_url`` and ``salesforce.login_url``."""
+    """Start both emulators on the ports of ``campaign_monitor.base_url`` and ``salesforce.login_url``
+    (their log line per call would drown the daemon's own: only their warnings are shown)."""
     from urllib.parse import urlsplit
 
     from cmsync.sandbox.launcher import EMULATORS, SandboxOptions
@@ -159,6 +161,7 @@ def _start_sandbox(settings: Settings) -> Callable[[], None]:
         cm_port=urlsplit(settings.campaign_monitor.base_url).port or 8701,
         sf_port=urlsplit(settings.salesforce.login_url).port or 8702,
     )
+    logging.getLogger("cmsync.sandbox").setLevel(logging.WARNING)
     running = [start(options) for start in EMULATORS]
     for emulator in running:
         print(f"sandbox: {emulator.name} on {emulator.server.url}", flush=True)
