@@ -49,6 +49,15 @@ def _id(value: str) -> str:
     return quote(value, safe="")
 
 
+def _subscriber_body(subscriber: SubscriberDetails, resubscribe: bool, restart_journeys: bool) -> dict[str, Any]:
+    """The body of a single add or update."""
+    return {
+        **subscriber.as_json(),
+        "Resubscribe": resubscribe,
+        "RestartSubscriptionBasedAutoresponders": restart_journeys,
+    }
+
+
 class CampaignMonitorClient:
     """A thin, typed client of the Campaign Monitor API; safe to share between threads."""
 
@@ -203,11 +212,7 @@ class CampaignMonitorClient:
         restart_journeys: bool = False,
     ) -> None:
         """Add or update a subscriber; an unsubscribed, bounced or deleted one comes back only with ``resubscribe``."""
-        body = {
-            **subscriber.as_json(),
-            "Resubscribe": resubscribe,
-            "RestartSubscriptionBasedAutoresponders": restart_journeys,
-        }
+        body = _subscriber_body(subscriber, resubscribe, restart_journeys)
         self.transport.call("add_subscriber", "POST", f"/subscribers/{_id(list_id)}.json", body=body)
 
     def update_subscriber(
@@ -220,11 +225,7 @@ class CampaignMonitorClient:
         restart_journeys: bool = False,
     ) -> None:
         """Update the subscriber now at ``email``; ``subscriber.email`` may be a new address."""
-        body = {
-            **subscriber.as_json(),
-            "Resubscribe": resubscribe,
-            "RestartSubscriptionBasedAutoresponders": restart_journeys,
-        }
+        body = _subscriber_body(subscriber, resubscribe, restart_journeys)
         path = f"/subscribers/{_id(list_id)}.json"
         self.transport.call("update_subscriber", "PUT", path, params={"email": email}, body=body)
 
