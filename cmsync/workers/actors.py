@@ -11,6 +11,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
+from structlog.contextvars import bound_contextvars
 
 from cmsync.logs import get_logger
 from cmsync.workers.broker import QUEUE
@@ -45,8 +46,23 @@ def _finish_job(engine: Engine, run_id: int, job: str) -> None:
         close_run(engine, run_id)
 
 
+def _context(actor_name: str, args: list[Any]) -> dict[str, Any]:
+    """What every log line of a job carries: its run, and the client and list or source it works on."""
+    context: dict[str, Any] = {"run_id": int(args[0]), "job": _job_name(actor_name, args)}
+    if actor_name == "import_list":
+        context.update(client=args[1], list=args[2])
+    elif actor_name == "import_tracking":
+        context.update(source=args[2])
+    return context
+
+
 def _run_job(actor_name: str, args: list[Any], work: Callable[[Engine], None]) -> None:
     """Do one job of a run in flight, then mark it done; the last job closes the run."""
+    with bound_contextvars(**_context(actor_name, args)):
+        _run_bound_job(actor_name, args, work)
+
+
+def _run_bound_job(actor_name: str, args: list[Any], work: Callable[[Engine], None]) -> None:
     engine = current()
     run_id = int(args[0])
     run = engine.store.run(run_id)

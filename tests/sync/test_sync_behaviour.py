@@ -1,8 +1,11 @@
 """What the main sync promises beyond copying: overrides, mappings, opt-out, per-record rejections,
 faults that slow it down without losing anything, and cancellation by disconnect."""
 
+import io
+import json
 import time
 
+from cmsync.logs import configure_logging
 from cmsync.sandbox.campaign_monitor.model import Subscriber
 from cmsync.sandbox.campaign_monitor.state import FieldValue, SubscriberInput
 from cmsync.workers.runs import request_run
@@ -175,3 +178,17 @@ def test_directory_follows_salesforce_changes(world: World, embedded) -> None:
     assert _member(world, mailing_list.list_id, unlinked.email)["CM_Contact__c"] is None
     emails = {row[2] for row in cmsync.store.directory_by_email([unlinked.email])}
     assert emails == set()
+
+
+def test_every_log_line_of_a_job_names_its_run_and_what_it_works_on(world: World, embedded) -> None:
+    stream = io.StringIO()
+    configure_logging("json", "info", stream)
+    try:
+        run = embedded().sync()
+    finally:
+        configure_logging("json", "warning")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    imported = [line for line in lines if line["event"] == "list imported"]
+    assert imported and all(line["run_id"] == run.id and line["client"] and line["list"] for line in imported)
+    signed_in = [line for line in lines if line["event"] == "signed in to salesforce"]
+    assert signed_in and all(line.get("run_id") == run.id and line.get("job") == "plan" for line in signed_in)
