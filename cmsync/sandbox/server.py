@@ -10,9 +10,16 @@ from pathlib import Path
 from typing import Self
 
 import trustme
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from cmsync.sandbox.calls import CallLog, Recorder, WsgiApp
+
+
+class _KeepAlive(WSGIRequestHandler):
+    """HTTP/1.1, so clients keep their connections open between calls as they do with the real APIs."""
+
+    protocol_version = "HTTP/1.1"
+
 
 _CERTIFICATE_AUTHORITY: trustme.CA | None = None
 _CA_LOCK = threading.Lock()
