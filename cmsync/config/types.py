@@ -12,7 +12,6 @@ from cmsync.config.names import (
     check_cm_field_key,
     check_cm_id,
     check_salesforce_field_path,
-    check_salesforce_name,
 )
 from cmsync.config.secrets import resolve_embedded, resolve_path, resolve_secret
 
@@ -40,7 +39,6 @@ def _listen_address(value: str) -> str:
 
 CmId = Annotated[str, AfterValidator(check_cm_id)]
 CmFieldKey = Annotated[str, AfterValidator(check_cm_field_key)]
-SalesforceName = Annotated[str, AfterValidator(check_salesforce_name)]
 SalesforceFieldPath = Annotated[str, AfterValidator(check_salesforce_field_path)]
 Secret = Annotated[SecretStr, BeforeValidator(resolve_secret)]
 SecretUrl = Annotated[SecretStr, BeforeValidator(resolve_embedded)]

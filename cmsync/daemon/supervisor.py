@@ -33,7 +33,7 @@ from cmsync.logs import configure_from, get_logger
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
 from cmsync.workers.engine import Engine, install
-from cmsync.workers.retention.requests import request_purge, tightened_retention
+from cmsync.workers.retention.requests import request_purge, request_purge_after_reload
 from cmsync.workers.runs import DISPATCH_FACT, request_run
 from cmsync.workers.state import StateStore
 
@@ -112,16 +112,18 @@ class Supervisor:
         interval = period(settings.sync.import_frequency)
         metrics.SYNC_INTERVAL.set(interval.total_seconds() if interval else 0)
         job = add_sync_job(scheduler, settings.sync, self._guarded("main_sync", lambda: self.sync_now("schedule")))
-        scheduler.every().day.at(DAILY_PURGE_AT).do(self._guarded("purge_tracking", lambda: self.purge("daily")))
+        scheduler.every().day.at(DAILY_PURGE_AT).do(
+            self._guarded("purge_tracking", lambda: self._enqueue("purge_tracking", lambda: request_purge("daily")))
+        )
         return scheduler, job
 
-    def purge(self, reason: str) -> None:
-        """Queue the tracking purge (daily, and when a reload keeps fewer days)."""
+    def _enqueue(self, job: str, send: Callable[[], object]) -> None:
+        """Queue a job's message; a broker that refuses is logged and counted, never raised into the loop."""
         try:
-            request_purge(reason)
+            send()
         except Exception as error:
-            metrics.ENQUEUE_FAILURES.labels("purge_tracking").inc()
-            log.error("tracking purge could not be queued", reason=reason, error=str(error))
+            metrics.ENQUEUE_FAILURES.labels(job).inc()
+            log.error("job could not be queued", job=job, error=str(error))
         finally:
             if not self.embedded:
                 self.broker.close()
@@ -185,9 +187,7 @@ class Supervisor:
         self.settings, self.engine, self.scheduler, self.sync_job = settings, engine, scheduler, job
         install(engine)
         previous.close()
-        tightened = tightened_retention(previous_settings.tracking, settings.tracking)
-        if tightened:
-            self.purge(f"reload: {tightened}")
+        self._enqueue("purge_tracking", lambda: request_purge_after_reload(previous_settings, settings))
         configure_from(settings)
         metrics.RELOADS.labels("applied").inc()
         metrics.RELOAD_SUCCESSFUL.set(1)

@@ -23,14 +23,6 @@ class Transaction(Protocol):
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
 
-class Database(Protocol):
-    dialect: str
-
-    def transaction(self) -> Any: ...
-
-    def close(self) -> None: ...
-
-
 class SqliteTransaction:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
