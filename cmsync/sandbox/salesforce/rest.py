@@ -158,6 +158,16 @@ def object_summary(sobject: SObjectType, version: str) -> dict[str, Any]:
     }
 
 
+def _replication_window(call: Call) -> tuple[int, int, datetime]:
+    """getUpdated/getDeleted's window in milliseconds, checked as Salesforce checks it (end capped at now)."""
+    start, end = _moment(call, "start"), _moment(call, "end")
+    now = datetime.now(UTC)
+    if start >= end or start < now - timedelta(days=30) or start > now:
+        raise ApiError(400, "INVALID_REPLICATION_DATE", "start must be before end and within the last 30 days")
+    end = min(end, now)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000), end
+
+
 def _moment(call: Call, name: str) -> datetime:
     text = call.request.args.get(name)
     if not text:
@@ -307,12 +317,7 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
 
     def updated(call: Call, sobject: str) -> Response:
         table = table_of(sobject)
-        start, end = _moment(call, "start"), _moment(call, "end")
-        now = datetime.now(UTC)
-        if start >= end or start < now - timedelta(days=30) or start > now:
-            raise ApiError(400, "INVALID_REPLICATION_DATE", "start must be before end and within the last 30 days")
-        end = min(end, now)
-        low, high = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+        low, high, end = _replication_window(call)
         stamp = table.slot["SystemModstamp"]
         ids = [
             record_id
@@ -325,12 +330,7 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
 
     def deleted(call: Call, sobject: str) -> Response:
         table = table_of(sobject)
-        start, end = _moment(call, "start"), _moment(call, "end")
-        now = datetime.now(UTC)
-        if start >= end or start < now - timedelta(days=30) or start > now:
-            raise ApiError(400, "INVALID_REPLICATION_DATE", "start must be before end and within the last 30 days")
-        end = min(end, now)
-        low, high = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+        low, high, end = _replication_window(call)
         records = [
             {"id": record_id, "deletedDate": format_datetime(stamp)}
             for stamp, record_id in table.delete_log
