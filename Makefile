@@ -16,6 +16,7 @@ run: $(BIN)/cmsync
 	$(BIN)/cmsync run --config config/sandbox.yaml --sandbox
 
 test: $(BIN)/cmsync
+	tests/install-prerequisites
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

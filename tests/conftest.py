@@ -2,57 +2,82 @@
 
 import os
 import shutil
-import socket
-import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+
+from tests import services
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
-def _require(service: str, url: str, default_port: int, variable: str) -> str:
-    """Stop the whole run with one clear line when a service the tests need is not reachable."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or default_port
+PRIVATE_SERVICES = os.environ.get("CMSYNC_TEST_PRIVATE_SERVICES", "") not in ("", "0")
+
+
+def _private_workdir(service: str) -> Path:
+    """A directory for a private server's data, reachable by the server's own user when it is not root."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"cmsync-test-{service}-"))
+    workdir.chmod(0o755)
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[services.RabbitMQ]:
+    """RabbitMQ for the tests: $CMSYNC_TEST_AMQP_URL or the local server; a private node when neither answers
+    (or CMSYNC_TEST_PRIVATE_SERVICES=1); the tests that need it are skipped, with the reason, when none can be had."""
+    url = os.environ.get("CMSYNC_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    if not PRIVATE_SERVICES and services.answers(url, 5672):
+        yield services.RabbitMQ(url=url)
+        return
+    workdir = _private_workdir("rabbitmq")
     try:
-        with socket.create_connection((host, port), timeout=2):
-            return url
-    except OSError as error:
-        pytest.exit(
-            f"{service} is not reachable at {host}:{port} ({error.strerror or error}); start it, "
-            f"or point {variable} at one (see README, Development)",
-            returncode=3,
-        )
+        server = services.start_rabbitmq(workdir)
+    except services.UnavailableError as reason:
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.skip(f"RabbitMQ: nothing answers at {services.redact_url(url)} and no private node: {reason}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def amqp_url() -> Iterator[str]:
-    """RabbitMQ for the tests: $CMSYNC_TEST_AMQP_URL, or a virtual host of its own on the local server, so
-    that nothing else using the server (another test run, a real installation) shares its queues."""
-    given = os.environ.get("CMSYNC_TEST_AMQP_URL")
-    if given:
-        yield _require("RabbitMQ", given, 5672, "CMSYNC_TEST_AMQP_URL")
+def amqp_url(rabbitmq: services.RabbitMQ) -> Iterator[str]:
+    """A virtual host of this session's own on the tests' RabbitMQ, so that nothing else using the server
+    (another test run, a real installation) shares its queues."""
+    given = "CMSYNC_TEST_AMQP_URL" in os.environ and rabbitmq.node is None
+    if given or not rabbitmq.controllable:
+        yield rabbitmq.url
         return
-    _require("RabbitMQ", "amqp://127.0.0.1:5672/", 5672, "CMSYNC_TEST_AMQP_URL")
     vhost = f"cmsync-test-{os.getpid()}"
-    if shutil.which("rabbitmqctl") is None:
-        yield "amqp://guest:guest@127.0.0.1:5672/"
-        return
-    subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=True, capture_output=True, timeout=60)
-    subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True,
-                   capture_output=True, timeout=60)  # fmt: skip
-    yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True, timeout=60)
+    rabbitmq.ctl("add_vhost", vhost)
+    rabbitmq.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield f"{rabbitmq.url.rstrip('/')}/{vhost}"
+    rabbitmq.ctl("delete_vhost", vhost)
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """PostgreSQL for the tests: $CMSYNC_TEST_POSTGRES_URL or the local default."""
+def postgres_url() -> Iterator[str]:
+    """PostgreSQL for the tests: $CMSYNC_TEST_POSTGRES_URL or the local server; a private cluster when neither
+    answers (or CMSYNC_TEST_PRIVATE_SERVICES=1); skipped, with the reason, when none can be had."""
     url = os.environ.get("CMSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    return _require("PostgreSQL", url, 5432, "CMSYNC_TEST_POSTGRES_URL")
+    if not PRIVATE_SERVICES and services.answers(url, 5432):
+        yield url
+        return
+    workdir = _private_workdir("postgres")
+    try:
+        server = services.start_postgres(workdir)
+    except services.UnavailableError as reason:
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.skip(f"PostgreSQL: nothing answers at {services.redact_url(url)} and no private cluster: {reason}")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

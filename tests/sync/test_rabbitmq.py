@@ -1,7 +1,6 @@
 """The main sync on RabbitMQ with ``cmsync worker`` processes, including workers killed and RabbitMQ
 restarted mid-run: the next run converges to exactly the CM data, with no duplicates."""
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from cmsync.workers import actors
 from cmsync.workers.broker import make_broker
 from cmsync.workers.runs import request_run
 from cmsync.workers.state import StateStore
+from tests.services import RabbitMQ
 from tests.sync.cmsync_worker import Workers
 from tests.sync.conftest import wait_for_end
 from tests.sync.world import World
@@ -73,14 +73,14 @@ def test_workers_killed_mid_run(world: World, rabbit: tuple[Workers, StateStore]
     _converged(world)
 
 
-def test_rabbitmq_restarted_mid_run(world: World, rabbit: tuple[Workers, StateStore]) -> None:
+def test_rabbitmq_restarted_mid_run(world: World, rabbit: tuple[Workers, StateStore], rabbitmq: RabbitMQ) -> None:
     _, store = rabbit
     world.cm.calls.latency = 0.02
     run_id = request_run(store, "test").run.id
     time.sleep(1.0)
     assert store.run(run_id).in_flight  # type: ignore[union-attr]
-    subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
-    subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=60)
+    rabbitmq.ctl("stop_app")
+    rabbitmq.ctl("start_app")
     world.cm.calls.latency = 0
     first = wait_for_end(store, run_id, timeout=120)
     again = wait_for_end(store, request_run(store, "test").run.id, timeout=120)
