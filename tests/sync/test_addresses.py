@@ -1,4 +1,4 @@
-"""Every address CM holds reaches Salesforce as CM holds it (international, with an emoji, over 80
+"""Every address CM holds reaches Salesforce as CM holds it (international, with emoji, over 80
 characters, up to 254): its members and their tracking events, through Collections and through Bulk jobs,
 keyed once whatever the case, and linked to Contacts by email whatever the case."""
 
@@ -11,6 +11,7 @@ ADDRESSES = [
     "José.Núñez@example.com",
     "田中@例え.jp",
     "\N{GRINNING FACE}.fan@example.com",
+    "\N{GRINNING FACE}" * 45 + "@example.com",
     "o'brien." + "long" * 20 + "@example.com",
     LONGEST,
     "Mixed.Case@Example.COM",
