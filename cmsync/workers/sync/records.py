@@ -48,7 +48,7 @@ MEMBER_KEY_LENGTH = 255
 """The length of ``CM_Member_Key__c``, the most a Salesforce Text External ID holds."""
 
 
-def salesforce_length(text: str) -> int:
+def _salesforce_length(text: str) -> int:
     """A text's length as Salesforce counts it against a field's length: in UTF-16 units (an emoji is 2)."""
     return len(text.encode("utf-16-le")) // 2
 
@@ -56,13 +56,13 @@ def salesforce_length(text: str) -> int:
 def _head(text: str, length: int) -> str:
     """The longest start of ``text`` that Salesforce counts as at most ``length`` characters."""
     head = text[:length]
-    while salesforce_length(head) > length:
+    while _salesforce_length(head) > length:
         head = head[:-1]
     return head
 
 
 def _cut(text: str, length: int) -> str:
-    return text if salesforce_length(text) <= length else _head(text, length - 1) + "…"
+    return text if _salesforce_length(text) <= length else _head(text, length - 1) + "…"
 
 
 def to_utc(moment: datetime | None, offset: timedelta | None) -> str | None:
@@ -77,7 +77,7 @@ def member_key(list_id: str, email: str) -> str:
     cmsync compares emails; not ``casefold``, which would make ``ß`` and ``ss`` one mailbox). A key longer
     than its 255-character field keeps its start and ends with ``#`` and the SHA-256 hex of the whole key."""
     key = f"{list_id}:{email.lower()}"
-    if salesforce_length(key) <= MEMBER_KEY_LENGTH:
+    if _salesforce_length(key) <= MEMBER_KEY_LENGTH:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()
     return f"{_head(key, MEMBER_KEY_LENGTH - len(digest) - 1)}#{digest}"
