@@ -48,7 +48,7 @@ def _mixed_members() -> list[dict]:
     bad = [
         _member("list:long", "long@example.com", CM_Subscriber_Name__c="x" * 256),
         _member("list:pick", "pick@example.com", "Gone"),
-        _member("list:email", "no at sign"),
+        _member("list:emoji", "\N{GRINNING FACE}" * 125 + "@example.com"),
         _member("list:missing", None),
         _member("list:twice", "t@example.com"),
         _member("LIST:TWICE", "t@example.com"),
@@ -76,7 +76,7 @@ def test_bulk_results_have_the_same_shape_as_collections_results(server, emulato
     assert [result.status_codes for result in by_bulk if not result.success] == [
         ("STRING_TOO_LONG",),
         ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",),
-        ("INVALID_EMAIL_ADDRESS",),
+        ("STRING_TOO_LONG",),
         ("REQUIRED_FIELD_MISSING",),
         ("DUPLICATE_EXTERNAL_ID",),
         ("DUPLICATE_EXTERNAL_ID",),
@@ -259,3 +259,17 @@ def test_the_client_reads_a_bulk_query(client, emulator):
     rows = list(client.bulk_query("SELECT LastName, Email, Account.Industry FROM Contact ORDER BY LastName"))
     assert rows[0] == {"LastName": "C0", "Email": "c0@example.com", "Account.Industry": "Media"}
     assert len(rows) == 3
+
+
+def test_bulk_results_without_a_charset_are_read_as_utf8(server, emulator):
+    bulk = make_client(server.url, bulk_threshold=1)
+    addresses = ["josé@example.com", "田中@例え.jp", "\N{GRINNING FACE}@example.com", "plain@example.com"]
+    results = bulk.upsert("CM_List_Member__c", "CM_Member_Key__c", [_member(f"list:{a}", a) for a in addresses])
+    assert [(result.success, result.created) for result in results] == [(True, True)] * len(addresses)
+    result_path = next(call.path for call in emulator.calls.calls() if call.path.endswith("/successfulResults/"))
+    answered = requests.get(f"{server.url}{result_path}", headers=_headers(server), timeout=10)
+    assert answered.headers["Content-Type"] == "text/csv"
+    rows = list(bulk.bulk_query("SELECT CM_Member_Key__c, CM_Email__c FROM CM_List_Member__c"))
+    assert sorted((row["CM_Member_Key__c"], row["CM_Email__c"]) for row in rows) == sorted(
+        (f"list:{a}", a) for a in addresses
+    )

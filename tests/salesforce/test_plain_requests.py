@@ -194,7 +194,7 @@ def test_bulk_ingest_upsert_as_in_the_reference(api):
         },
         timeout=10,
     ).json()
-    data = "CM_Member_Key__c,CM_Email__c,CM_State__c\nl:a@example.com,a@example.com,Active\nl:b,not-an-email,Active\n"
+    data = "CM_Member_Key__c,CM_Email__c,CM_State__c\nl:a@example.com,a@example.com,Active\nl:b,b@example.com,Gone\n"
     assert (
         session.put(
             f"{base}/jobs/ingest/{job['id']}/batches",
@@ -211,5 +211,7 @@ def test_bulk_ingest_upsert_as_in_the_reference(api):
     failed = list(
         csv.reader(io.StringIO(session.get(f"{base}/jobs/ingest/{job['id']}/failedResults/", timeout=10).text))
     )
-    assert failed[1][1] == "INVALID_EMAIL_ADDRESS:Email: invalid email address: not-an-email:CM_Email__c --"
-    assert failed[1][2:] == ["l:b", "not-an-email", "Active"]
+    assert failed[1][1] == (
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:State: bad value for restricted picklist field: Gone:CM_State__c --"
+    )
+    assert failed[1][2:] == ["l:b", "b@example.com", "Gone"]

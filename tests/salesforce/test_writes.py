@@ -42,12 +42,12 @@ def test_every_kind_of_record_error_comes_back_for_its_own_record(client, emulat
     assert results[3].status_codes == ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",)
     assert results[4].status_codes == ("MISSING_ARGUMENT",)
     members = [
-        {"CM_Member_Key__c": "k1", "CM_Email__c": "not-an-email", "CM_State__c": "Active"},
+        {"CM_Member_Key__c": "k1", "CM_Email__c": "x" * 256, "CM_State__c": "Active"},
         {"CM_Member_Key__c": "k2", "CM_State__c": "Active"},
         {"CM_Member_Key__c": "k3", "CM_Email__c": "o'brien@example.com", "CM_State__c": "Active"},
     ]
     results = client.upsert("CM_List_Member__c", "CM_Member_Key__c", members)
-    assert results[0].status_codes == ("INVALID_EMAIL_ADDRESS",)
+    assert results[0].status_codes == ("STRING_TOO_LONG",)
     assert results[1].status_codes == ("REQUIRED_FIELD_MISSING",) and results[1].errors[0].fields == ("CM_Email__c",)
     assert results[2].success
     duplicate = client.insert("CM_List__c", [_list(99), _list(98)])
@@ -158,3 +158,35 @@ def test_describe_and_limits(client):
     limits = client.limits()
     assert limits["DailyApiRequests"]["Max"] == 100_000
     assert limits["DailyApiRequests"]["Remaining"] == 100_000 - client.api_usage.used
+
+
+ADDRESSES = [
+    "josé@example.com",
+    "田中@例え.jp",
+    "\N{GRINNING FACE}.fan@example.com",
+    "o'brien." + "long" * 20 + "@example.com",
+]
+"""Addresses Campaign Monitor accepts: international (non-ASCII), with an emoji, and over 80 characters."""
+
+
+def test_email_fields_refuse_what_the_mirror_email_fields_keep(client):
+    contacts = client.insert("Contact", [{"LastName": "X", "Email": address} for address in ADDRESSES])
+    assert [result.status_codes for result in contacts] == [("INVALID_EMAIL_ADDRESS",)] * 3 + [("STRING_TOO_LONG",)]
+    members = [
+        {"CM_Member_Key__c": f"list:{address}", "CM_Email__c": address, "CM_State__c": "Active"}
+        for address in ADDRESSES
+    ]
+    assert all(result.success for result in client.upsert("CM_List_Member__c", "CM_Member_Key__c", members))
+    activities = [
+        {
+            "CM_Activity_Key__c": f"event:{n}",
+            "CM_Email__c": address,
+            "CM_Type__c": "Opened",
+            "CM_Activity_Date__c": "2026-05-01T12:00:00.000Z",
+        }
+        for n, address in enumerate(ADDRESSES)
+    ]
+    assert all(result.success for result in client.upsert("CM_Email_Activity__c", "CM_Activity_Key__c", activities))
+    for sobject in ("CM_List_Member__c", "CM_Email_Activity__c"):
+        rows = client.query(f"SELECT CM_Email__c FROM {sobject}")
+        assert sorted(row["CM_Email__c"] for row in rows) == sorted(ADDRESSES)

@@ -9,6 +9,7 @@ from cmsync.logs import configure_logging
 from cmsync.sandbox.campaign_monitor.model import Subscriber
 from cmsync.sandbox.campaign_monitor.state import FieldValue, SubscriberInput
 from cmsync.workers.runs import request_run
+from cmsync.workers.sync.records import member_key
 from tests.sync.conftest import wait_for_end
 from tests.sync.world import World
 
@@ -96,15 +97,16 @@ def test_opt_out_when_unsubscribed_on_every_list(world: World, embedded) -> None
 def test_a_bad_record_is_rejected_alone_and_retried(world: World, embedded) -> None:
     mailing_list = _first_list(world)
     now = world.cm.state.clock.now()
+    broken = "broken." + "x" * 250 + "@example.com"
     with world.cm.state.lock:
-        mailing_list.insert(Subscriber("broken@@example.com", "broken@@example.com", "Broken", "Active", now, now))
+        mailing_list.insert(Subscriber(broken, broken, "Broken", "Active", now, now))
     cmsync = embedded()
     run = cmsync.sync()
     assert run.status == "partial"
     assert run.counts["CM_List_Member__c"]["rejected"] == 1
     (rejection,) = cmsync.store.rejections(f"members:{mailing_list.list_id}:active")
-    assert rejection.key == f"{mailing_list.list_id}:broken@@example.com"
-    assert "INVALID_EMAIL_ADDRESS" in rejection.reason
+    assert rejection.key == member_key(mailing_list.list_id, broken)
+    assert "STRING_TOO_LONG" in rejection.reason
     expected = sum(len(ml.members) for cid in world.clients for ml in world.cm.state.clients[cid].lists)
     assert len(world.records("CM_List_Member__c")) == expected - 1
     again = cmsync.sync()

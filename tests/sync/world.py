@@ -17,6 +17,7 @@ from cmsync.sandbox.salesforce.seeding import SeedPlan, SeedReport
 from cmsync.sandbox.server import SandboxServer
 from cmsync.workers.campaign_monitor.client import CampaignMonitorClient
 from cmsync.workers.campaign_monitor.records import SubscriberState
+from cmsync.workers.salesforce.client import SalesforceClient
 
 SMALL = SeedSpec(clients=2, lists_per_client=2, subscribers_per_list=60, campaigns_per_client=2, months=2)
 WRITE_ENDPOINTS = ("composite", "sobjects/{sobject}/{id}", "jobs/ingest")
@@ -81,6 +82,14 @@ class World:
             if call.method in ("POST", "PATCH", "PUT", "DELETE") and "/query" not in call.path
             and "/oauth2/" not in call.path
         )  # fmt: skip
+
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        """The records of ``soql``, read through the Salesforce emulator's REST API as any client reads them."""
+        client = SalesforceClient.from_settings(self.settings().salesforce)
+        try:
+            return list(client.query(soql))
+        finally:
+            client.close()
 
     def records(self, sobject: str) -> list[dict[str, Any]]:
         return self.sf.records(sobject)

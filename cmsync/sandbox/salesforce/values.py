@@ -58,10 +58,15 @@ def _reject(status: str, message: str, field: Field) -> RecordError:
     return RecordError(Problem(status, message, (field.name,)))
 
 
+def _length(text: str) -> int:
+    """A text's length as Salesforce checks it against a field's length: UTF-16 units (an emoji counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _checked_text(field: Field, value: str) -> str:
     if field.type == FieldType.EMAIL and value and not _EMAIL.match(value):
         raise _reject("INVALID_EMAIL_ADDRESS", f"{field.label}: invalid email address: {value}", field)
-    if field.length and len(value) > field.length:
+    if field.length and _length(value) > field.length:
         raise _reject(
             "STRING_TOO_LONG",
             f"{field.label}: data value too large: {value[:40]}{'...' if len(value) > 40 else ''} "

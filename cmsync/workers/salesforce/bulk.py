@@ -42,6 +42,12 @@ def csv_value(value: Any) -> str:
     return str(value)
 
 
+def csv_text(body: bytes) -> str:
+    """A Bulk result or query CSV as text: always UTF-8, whatever charset the response names or omits
+    (``requests`` would read a ``text/csv`` without one as ISO-8859-1)."""
+    return body.decode("utf-8")
+
+
 def columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
     """Every field named by any record, in order of first use; a parent by external ID is ``Rel__r.Key__c``."""
     seen: dict[str, None] = {}
@@ -185,8 +191,8 @@ class BulkRunner:
         ]
 
     def _results(self, path: str) -> list[list[str]]:
-        text = self.client.call("bulk_job", "GET", path, headers={"Accept": "text/csv"}).text
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        response = self.client.call("bulk_job", "GET", path, headers={"Accept": "text/csv"})
+        rows = list(csv.reader(io.StringIO(csv_text(response.content), newline="")))
         return [row for row in rows[1:] if row]
 
     def _wait(self, job_path: str, endpoint: str) -> dict[str, Any]:
@@ -223,7 +229,7 @@ class BulkRunner:
             if locator:
                 params["locator"] = locator
             response = self.client.call("bulk_query", "GET", f"{job_path}/results", params=params)
-            yield from csv.DictReader(io.StringIO(response.text, newline=""))
+            yield from csv.DictReader(io.StringIO(csv_text(response.content), newline=""))
             locator = response.headers.get("Sforce-Locator")
             if not locator or locator == "null":
                 return

@@ -288,10 +288,11 @@ class StateStore:
     # The Contact and Lead directory: who has which email, for linking without a query per page.
 
     def save_directory(self, object_name: str, entries: Iterable[tuple[str, str | None, str]]) -> None:
-        """Record ``(id, email, last_modified)`` of Contacts or Leads; an entry without email is removed."""
+        """Record ``(id, email, last_modified)`` of Contacts or Leads; an empty email keeps the record for
+        linking by Id only, and an entry whose email is None is removed."""
         keep, drop = [], []
         for record_id, email, last_modified in entries:
-            if email:
+            if email is not None:
                 keep.append((object_name, record_id, record_id[:15], email.lower(), last_modified))
             else:
                 drop.append((object_name, record_id))

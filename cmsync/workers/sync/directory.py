@@ -1,5 +1,8 @@
 """The Contact and Lead directory: who holds which email, kept in the state store.
 
+Every Contact and unconverted Lead is in it, with or without an email: a ``[SalesforceId]`` links to a
+record that has none. A converted Lead is left out (its data belongs to the Contact it became).
+
 Linking a page of subscribers by querying Salesforce would cost several queries per page; instead each
 run brings the directory up to date with the records changed since the last run (by ``SystemModstamp``,
 plus getDeleted), so linking is a local lookup. The first run, or one after getDeleted's window has
@@ -22,6 +25,9 @@ OVERLAP = timedelta(minutes=1)
 DELETED_WINDOW = timedelta(days=29)
 """getDeleted answers for about 30 days back; older than that, the directory is loaded whole again."""
 _BATCH = 2000
+VERSION = 2
+"""What a directory holds; one loaded by an older cmsync (without the records that have no email, which a
+``[SalesforceId]`` may still name) is loaded whole again."""
 
 
 def _columns(object_name: str) -> str:
@@ -30,8 +36,9 @@ def _columns(object_name: str) -> str:
 
 
 def _entry(row: dict[str, Any]) -> tuple[str, str | None, str]:
+    """A record's directory entry: a converted Lead has none (None), one without email only its Id ("")."""
     converted = str(row.get("IsConverted", "")).lower() == "true"
-    email = None if converted else (row.get("Email") or None)
+    email = None if converted else (row.get("Email") or "")
     return row["Id"], email, str(row["LastModifiedDate"])
 
 
@@ -81,8 +88,11 @@ def refresh_directory(salesforce: SalesforceClient, store: StateStore, now: date
     now = now or datetime.now(UTC)
     for object_name in OBJECTS:
         mark = store.fact(f"directory:{object_name}") or {}
-        recent = mark.get("checked") and now - _parse(mark["checked"]) <= DELETED_WINDOW
+        current = mark.get("version") == VERSION
+        recent = current and mark.get("checked") and now - _parse(mark["checked"]) <= DELETED_WINDOW
         newest = _catch_up(salesforce, store, object_name, mark, now) if recent else None
         if newest is None:
             newest = _load_whole(salesforce, store, object_name)
-        store.set_fact(f"directory:{object_name}", {"modstamp": newest or None, "checked": now.isoformat()})
+        store.set_fact(
+            f"directory:{object_name}", {"modstamp": newest or None, "checked": now.isoformat(), "version": VERSION}
+        )

@@ -1,9 +1,11 @@
 """Links CM subscribers to Salesforce Contacts and Leads (DESIGN.md §1, reference §1.3).
 
-Matching is by email, case-insensitive; of several matches the most recently modified wins; a Contact
-and a Lead that both match are both linked; a mapped ``[SalesforceId]`` wins over the email for its
-object. Lookups go to the directory in the state store (see ``directory``), not to Salesforce; only the
-fields cm2sf mappings need are read from Salesforce, one query per object per page.
+Matching is by email, case-insensitive (both sides ``str.lower``); of several matches the most recently
+modified wins; a Contact and a Lead that both match are both linked. A mapped ``[SalesforceId]`` naming a
+Contact or Lead that exists links it, with or without an email, and wins over the email for its object;
+one naming no such record (deleted, converted, another object, not an Id) is ignored and the email decides.
+Lookups go to the directory in the state store (see ``directory``), not to Salesforce; only the fields
+cm2sf mappings need are read from Salesforce, one query per object per page.
 """
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,6 +19,29 @@ SALESFORCE_ID_KEY = "salesforceid"
 """The CM custom field ``[SalesforceId]`` (as ``records.field_key`` spells it) naming a Contact or Lead."""
 LINK_FIELDS = {"Contact": "CM_Contact__c", "Lead": "CM_Lead__c"}
 _IDS_PER_QUERY = 200
+_CASE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+"""The alphabet of an 18-character Id's suffix: each letter tells the case of five of its first 15."""
+
+
+def short_id(value: str | None) -> str | None:
+    """The case-sensitive 15-character form of a Salesforce Id given in either form; None if it is not one.
+    An 18-character Id is case-insensitive (its suffix spells the case), so one retyped in another case
+    still names its record."""
+    text = (value or "").strip()
+    if len(text) == 15 and text.isalnum() and text.isascii():
+        return text
+    if len(text) != 18 or not (text.isalnum() and text.isascii()):
+        return None
+    head = list(text[:15])
+    for block, letter in enumerate(text[15:].upper()):
+        if letter not in _CASE_ALPHABET:
+            return None
+        bits = _CASE_ALPHABET.index(letter)
+        for position in range(5):
+            place = block * 5 + position
+            head[place] = head[place].upper() if bits >> position & 1 else head[place].lower()
+    return "".join(head)
+
 
 Query = Callable[[str], Iterator[dict[str, Any]]]
 
@@ -40,7 +65,8 @@ class Links:
     def for_subscriber(self, email: str, salesforce_id: str | None) -> dict[str, Match]:
         """The Contact and/or Lead of one subscriber: its ``[SalesforceId]`` first, then its email."""
         matches = dict(self.by_email.get(email.lower(), {}))
-        named = self.by_id.get(salesforce_id.strip()[:15]) if salesforce_id else None
+        named_id = short_id(salesforce_id)
+        named = self.by_id.get(named_id) if named_id else None
         if named is not None:
             matches[named.object_name] = named
         return matches
@@ -59,7 +85,7 @@ def find_links(store: StateStore, emails: Iterable[str], salesforce_ids: Iterabl
         if object_name in LINK_FIELDS and modified > newest.get((email, object_name), ""):
             newest[(email, object_name)] = modified
             links.by_email.setdefault(email, {})[object_name] = Match(object_name, record_id)
-    named = [value.strip() for value in salesforce_ids if value and len(value.strip()) in (15, 18)]
+    named = [named_id for named_id in map(short_id, salesforce_ids) if named_id]
     for object_name, record_id, _, _ in store.directory_by_id(named):
         if object_name in LINK_FIELDS:
             links.by_id[record_id[:15]] = Match(object_name, record_id)

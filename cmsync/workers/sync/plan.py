@@ -3,6 +3,11 @@
 Per selected client it upserts the client, its lists and its campaigns and journey emails, and returns
 one job per list and one per tracking source whose counts changed since its last import. A client that
 fails is reported and skipped; the others go on.
+
+With tracking on, every campaign's summary is read on every run, however long ago it was sent: an open
+or click today on an old campaign is inside ``days_to_keep`` (the window is about the event's date). The
+summary counts (like a journey email's counts) tell which sources changed; only those are read further,
+from their watermark, so report reads follow change, not the number of campaigns.
 """
 
 import hashlib
@@ -93,7 +98,7 @@ def _plan_client(engine: Engine, run_id: int, client_id: str, full_pass: bool) -
     for campaign in cm.campaigns(client_id):
         recent = campaign.sent_date >= window_start
         key = campaign.campaign_id
-        if not (recent or full_pass) and store.content_hashes(campaigns.stream, [key]):
+        if not (recent or full_pass or tracking.enabled) and store.content_hashes(campaigns.stream, [key]):
             continue
         stop_if_cancelled(store, run_id)
         summary = cm.campaign_summary(key)
@@ -103,7 +108,7 @@ def _plan_client(engine: Engine, run_id: int, client_id: str, full_pass: bool) -
             sources.SourceFacts("campaign", key, client_id, campaign.name, campaign.sent_date.isoformat(sep=" ")),
         )
         digest = counts_digest(summary, tracking.types)
-        if tracking.enabled and recent and tracking_stale(engine, key, digest):
+        if tracking.enabled and tracking_stale(engine, key, digest):
             yield Job(f"tracking:{key}", "import_tracking", (run_id, "campaign", key))
     campaigns.flush()
 

@@ -44,10 +44,25 @@ ACTIVITY_TYPES = {
 }
 """Tracking type (settings) → ``CM_Type__c`` picklist value."""
 _NAME_LENGTH = 80
+MEMBER_KEY_LENGTH = 255
+"""The length of ``CM_Member_Key__c``, the most a Salesforce Text External ID holds."""
+
+
+def _salesforce_length(text: str) -> int:
+    """A text's length as Salesforce counts it against a field's length: in UTF-16 units (an emoji is 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _head(text: str, length: int) -> str:
+    """The longest start of ``text`` that Salesforce counts as at most ``length`` characters."""
+    head = text[:length]
+    while _salesforce_length(head) > length:
+        head = head[:-1]
+    return head
 
 
 def _cut(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
+    return text if _salesforce_length(text) <= length else _head(text, length - 1) + "…"
 
 
 def to_utc(moment: datetime | None, offset: timedelta | None) -> str | None:
@@ -58,8 +73,14 @@ def to_utc(moment: datetime | None, offset: timedelta | None) -> str | None:
 
 
 def member_key(list_id: str, email: str) -> str:
-    """``CM_Member_Key__c``: one email on one list, whatever the email's case."""
-    return f"{list_id}:{email.lower()}"
+    """``CM_Member_Key__c``: one email on one list, whatever the email's case (``str.lower``, as everywhere
+    cmsync compares emails; not ``casefold``, which would make ``ß`` and ``ss`` one mailbox). A key longer
+    than its 255-character field keeps its start and ends with ``#`` and the SHA-256 hex of the whole key."""
+    key = f"{list_id}:{email.lower()}"
+    if _salesforce_length(key) <= MEMBER_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{_head(key, MEMBER_KEY_LENGTH - len(digest) - 1)}#{digest}"
 
 
 def activity_key(source_id: str, email: str, activity: str, date: datetime | None, url: str) -> str:
