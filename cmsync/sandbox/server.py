@@ -1,25 +1,28 @@
 """Serves an emulator (a WSGI app) on loopback, over plain HTTP or HTTPS, from a background thread.
 
+The server is cheroot's: it speaks HTTP/1.1 with keep-alive, so a client keeps its connection between calls
+as it does with the real APIs (Werkzeug's development server closes the connection after every response).
+An idle connection is parked without holding a worker thread, and closed after ``IDLE_TIMEOUT`` seconds.
+
 With TLS, a private certificate authority (trustme) signs the server certificate and is written to a PEM
 file, so any client (requests, curl, another library) can be pointed at it with its CA-bundle option.
 """
 
-import ssl
+import tempfile
 import threading
 from pathlib import Path
 from typing import Self
 
 import trustme
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+from cheroot.wsgi import Server
 
 from cmsync.sandbox.calls import CallLog, Recorder, WsgiApp
 
-
-class _KeepAlive(WSGIRequestHandler):
-    """HTTP/1.1, so clients keep their connections open between calls as they do with the real APIs."""
-
-    protocol_version = "HTTP/1.1"
-
+WORKERS = 16
+"""Calls served at once; more wait for a free worker (idle keep-alive connections hold none)."""
+IDLE_TIMEOUT = 30
+"""Seconds an idle keep-alive connection stays open; clients reconnect transparently after that."""
 
 _CERTIFICATE_AUTHORITY: trustme.CA | None = None
 _CA_LOCK = threading.Lock()
@@ -32,6 +35,16 @@ def _certificate_authority() -> trustme.CA:
         if _CERTIFICATE_AUTHORITY is None:
             _CERTIFICATE_AUTHORITY = trustme.CA(organization_name="cmsync sandbox")
         return _CERTIFICATE_AUTHORITY
+
+
+def _tls_adapter(host: str) -> BuiltinSSLAdapter:
+    """cheroot's TLS adapter with a certificate for ``host`` from the private CA (it reads the PEM from a file,
+    which is removed once read)."""
+    issued = _certificate_authority().issue_cert(host, "localhost")
+    with tempfile.TemporaryDirectory(prefix="cmsync-sandbox-tls-") as folder:
+        pem = Path(folder) / "server.pem"
+        issued.private_key_and_cert_chain_pem.write_to_path(str(pem))
+        return BuiltinSSLAdapter(str(pem), str(pem))
 
 
 class SandboxServer:
@@ -48,29 +61,27 @@ class SandboxServer:
     ) -> None:
         self.calls = calls
         self.ca_file = ca_file
-        context = None
+        self._server = Server((host, port), Recorder(app, calls), numthreads=WORKERS, timeout=IDLE_TIMEOUT)
         if ca_file is not None:
-            authority = _certificate_authority()
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            authority.issue_cert(host, "localhost").configure_cert(context)
+            self._server.ssl_adapter = _tls_adapter(host)
             ca_file.parent.mkdir(parents=True, exist_ok=True)
-            authority.cert_pem.write_to_path(str(ca_file))
-        self._server: BaseWSGIServer = make_server(host, port, Recorder(app, calls), threaded=True, ssl_context=context)
+            _certificate_authority().cert_pem.write_to_path(str(ca_file))
+        self._server.prepare()
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         scheme = "https" if self.ca_file is not None else "http"
-        return f"{scheme}://{self._server.host}:{self._server.port}"
+        host, port = self._server.bind_addr[:2]
+        return f"{scheme}://{host}:{port}"
 
     def start(self) -> Self:
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox {self.url}", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve, name=f"sandbox {self.url}", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
