@@ -1,9 +1,12 @@
 """The sandbox's own control API under ``/_sandbox/``: faults, reset, seeding, direct record reads and
-writes (as a person, not the integration user), the call log, and what a client needs to sign in.
+writes (as a person, not the integration user), the call log, the org's clock (``POST /_sandbox/clock``
+with ``{"advance": seconds}`` or ``{"to": "2031-01-15T12:00:00Z"}``, forward only) and what a client
+needs to sign in.
 
 These calls are not Salesforce's: they are never counted against the API allowance nor logged as calls.
 """
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
@@ -11,6 +14,7 @@ from werkzeug.wrappers import Response
 from cmsync.sandbox.salesforce.api import Call, Route, json_response, no_content
 from cmsync.sandbox.salesforce.errors import ApiError, RecordError, not_found
 from cmsync.sandbox.salesforce.seeding import SeedPlan
+from cmsync.sandbox.salesforce.values import format_datetime, parse_datetime
 
 if TYPE_CHECKING:
     from cmsync.sandbox.salesforce.emulator import SalesforceEmulator
@@ -104,6 +108,17 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
             raise ApiError(400, "INVALID_CERTIFICATE", str(error)) from None
         return no_content()
 
+    def clock(call: Call) -> Response:
+        if call.request.method == "POST":
+            body = body_of(call)
+            try:
+                if "to" in body:
+                    org.clock.advance_to(datetime.fromtimestamp(parse_datetime(str(body["to"])) / 1000, UTC))
+                org.clock.advance(float(body.get("advance", 0)))
+            except (TypeError, ValueError) as error:
+                raise ApiError(400, "INVALID_CLOCK", str(error)) from None
+        return json_response({"now": format_datetime(org.clock.milliseconds())})
+
     def route(path: str, methods: tuple[str, ...], handler: Any) -> Route:
         return Route(f"/_sandbox{path}", methods, f"{'|'.join(methods)} /_sandbox{path}", "sandbox", handler, api=False)
 
@@ -119,4 +134,5 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
         route("/calls", ("GET", "DELETE"), calls),
         route("/info", ("GET",), info),
         route("/jwt-certificate", ("PUT",), certificate),
+        route("/clock", ("GET", "POST"), clock),
     ]

@@ -22,6 +22,7 @@ from cmsync.sandbox.calls import CLASS_KEY, ENDPOINT_KEY, CallLog
 from cmsync.sandbox.salesforce import bulk, composite, control, rest
 from cmsync.sandbox.salesforce.api import Call, Route, error_response, json_response
 from cmsync.sandbox.salesforce.bulk import BulkJobs
+from cmsync.sandbox.salesforce.clock import ServerClock
 from cmsync.sandbox.salesforce.dx_source import DEFAULT_SCHEMA_DIR, load_schema
 from cmsync.sandbox.salesforce.errors import ApiError
 from cmsync.sandbox.salesforce.faults import Faults
@@ -30,7 +31,7 @@ from cmsync.sandbox.salesforce.oauth import OAuthError, OAuthServer
 from cmsync.sandbox.salesforce.query import QueryEngine
 from cmsync.sandbox.salesforce.rest import Cursors, record_json
 from cmsync.sandbox.salesforce.seeding import SeedPlan, SeedReport, seed
-from cmsync.sandbox.salesforce.store import RecordStore
+from cmsync.sandbox.salesforce.store import Clock, RecordStore
 from cmsync.sandbox.salesforce.writes import Writer
 from cmsync.sandbox.server import SandboxServer
 
@@ -63,7 +64,8 @@ class SalesforceEmulator:
         rotate_refresh_tokens: bool = False,
     ) -> None:
         self.schema = load_schema(schema_dir)
-        self.store = RecordStore(self.schema)
+        self.clock = ServerClock()
+        self.store = RecordStore(self.schema, self.clock)
         self.integration_username = integration_username
         self._fault_defaults = {"token_ttl": token_ttl, "daily_api_limit": daily_api_limit}
         self.faults = Faults(token_ttl=token_ttl, daily_api_limit=daily_api_limit)
@@ -83,6 +85,7 @@ class SalesforceEmulator:
             user_for_username=self._user_for_username,
             token_ttl=lambda: self.faults.token_ttl,
             rotate_refresh_tokens=rotate_refresh_tokens,
+            now=self.clock.seconds,
         )
         self._refresh_token = refresh_token
         if jwt_certificate is not None:
@@ -265,8 +268,10 @@ class SalesforceEmulator:
         }
 
     def reset(self) -> None:
-        """Back to an empty org with its two users; faults, jobs, cursors and the call log cleared."""
+        """Back to an empty org with its two users on the wall clock; faults, jobs, cursors and the call log cleared."""
         with self.store.lock:
+            self.clock.reset()
+            self.store.clock = Clock(self.clock)
             self.store.clear()
             self._add_users()
             self.delete_log_start = self.store.clock.now()

@@ -40,7 +40,7 @@ class OAuthError(Exception):
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in user: who, and until when (monotonic seconds)."""
+    """A signed-in user: who, and until when (the org clock's seconds)."""
 
     user_id: str
     expires: float
@@ -67,6 +67,7 @@ class OAuthServer:
         user_for_username: Callable[[str], str | None],
         token_ttl: Callable[[], float],
         rotate_refresh_tokens: bool = False,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.org_id = org_id
         self.client_id = client_id
@@ -76,6 +77,7 @@ class OAuthServer:
         self.jwt_key: RSAPublicKey | None = None
         self._user_for_username = user_for_username
         self._token_ttl = token_ttl
+        self._now = now
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
@@ -144,9 +146,9 @@ class OAuthServer:
     def _issue(self, user_id: str, base_url: str, *, scope: str) -> dict[str, Any]:
         token = f"{self.org_id[:15]}!{secrets.token_urlsafe(72)}"
         with self._lock:
-            self._sessions[token] = Session(user_id, time.monotonic() + self._token_ttl())
+            self._sessions[token] = Session(user_id, self._now() + self._token_ttl())
         identity = self.identity_url(base_url, user_id)
-        issued_at = str(int(time.time() * 1000))
+        issued_at = str(int(self._now() * 1000))
         signature = hmac.new(self.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256).digest()
         return {
             "access_token": token,
@@ -172,7 +174,7 @@ class OAuthServer:
             session = self._sessions.get(token.strip())
             if session is None:
                 return None
-            if session.expires <= time.monotonic():
+            if session.expires <= self._now():
                 del self._sessions[token.strip()]
                 return None
             return session

@@ -158,10 +158,9 @@ def object_summary(sobject: SObjectType, version: str) -> dict[str, Any]:
     }
 
 
-def _replication_window(call: Call) -> tuple[int, int, datetime]:
+def _replication_window(call: Call, now: datetime) -> tuple[int, int, datetime]:
     """getUpdated/getDeleted's window in milliseconds, checked as Salesforce checks it (end capped at now)."""
     start, end = _moment(call, "start"), _moment(call, "end")
-    now = datetime.now(UTC)
     if start >= end or start < now - timedelta(days=30) or start > now:
         raise ApiError(400, "INVALID_REPLICATION_DATE", "start must be before end and within the last 30 days")
     end = min(end, now)
@@ -317,7 +316,7 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
 
     def updated(call: Call, sobject: str) -> Response:
         table = table_of(sobject)
-        low, high, end = _replication_window(call)
+        low, high, end = _replication_window(call, org.clock.moment())
         stamp = table.slot["SystemModstamp"]
         ids = [
             record_id
@@ -330,7 +329,7 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
 
     def deleted(call: Call, sobject: str) -> Response:
         table = table_of(sobject)
-        low, high, end = _replication_window(call)
+        low, high, end = _replication_window(call, org.clock.moment())
         records = [
             {"id": record_id, "deletedDate": format_datetime(stamp)}
             for stamp, record_id in table.delete_log

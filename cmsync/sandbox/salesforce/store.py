@@ -11,10 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from cmsync.sandbox.salesforce.clock import ServerClock
 from cmsync.sandbox.salesforce.errors import Problem, RecordError
 from cmsync.sandbox.salesforce.ids import make_id, normalize_id
 from cmsync.sandbox.salesforce.schema import Field, FieldType, Schema, SObjectType
-from cmsync.sandbox.salesforce.values import now_ms
 
 Row = list[Any]
 
@@ -22,14 +22,15 @@ Row = list[Any]
 class Clock:
     """Server time in milliseconds that never goes backwards, so SystemModstamp order is write order."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: ServerClock | None = None) -> None:
+        self._source = source or ServerClock()
         self._last = 0
         self._held: int | None = None
 
     def now(self) -> int:
         if self._held is not None:
             return self._held
-        self._last = max(self._last, now_ms())
+        self._last = max(self._last, self._source.milliseconds())
         return self._last
 
     @contextmanager
@@ -160,10 +161,10 @@ class _Journal:
 class RecordStore:
     """Every record of the emulated org."""
 
-    def __init__(self, schema: Schema) -> None:
+    def __init__(self, schema: Schema, source: ServerClock | None = None) -> None:
         self.schema = schema
         self.lock = threading.RLock()
-        self.clock = Clock()
+        self.clock = Clock(source)
         self.tables: dict[str, Table] = {sobject.name.lower(): Table(sobject) for sobject in schema}
         self._journal: _Journal | None = None
 
