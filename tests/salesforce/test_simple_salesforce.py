@@ -1,10 +1,12 @@
 """A client we did not write: simple-salesforce, pointed at the emulator over HTTPS (it only speaks
 https) in its direct mode (``instance_url`` and a session), as the reference notes describe."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceExpiredSession
+from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceMalformedRequest
 
 from cmsync.sandbox.salesforce import SalesforceEmulator
 
@@ -18,10 +20,8 @@ def tls_org(tmp_path_factory):
     org.close()
 
 
-@pytest.fixture
-def salesforce(tls_org):
-    org, server, ca_file = tls_org
-    org.reset()
+def sign_in(server, ca_file) -> tuple[Salesforce, requests.Session]:
+    """A simple-salesforce client on a fresh session of the sandbox's refresh-token credentials."""
     session = requests.Session()
     session.verify = str(ca_file)
     session.trust_env = False
@@ -35,9 +35,18 @@ def salesforce(tls_org):
         timeout=10,
     ).json()
     assert answer["instance_url"].startswith("https://")
-    yield Salesforce(
+    sf = Salesforce(
         instance_url=answer["instance_url"], session_id=answer["access_token"], session=session, version="61.0"
     )
+    return sf, session
+
+
+@pytest.fixture
+def salesforce(tls_org):
+    org, server, ca_file = tls_org
+    org.reset()
+    sf, session = sign_in(server, ca_file)
+    yield sf
     session.close()
 
 
@@ -79,3 +88,28 @@ def test_an_expired_session_surfaces_as_simple_salesforces_own_error(salesforce,
     tls_org[0].expire_tokens()
     with pytest.raises(SalesforceExpiredSession):
         salesforce.query("SELECT Id FROM Account")
+
+
+def test_date_literals_and_subqueries_through_simple_salesforce(tls_org):
+    org, server, ca_file = tls_org
+    org.reset()
+    today = org.clock.moment()
+    org.clock.advance_to(datetime(today.year, today.month, today.day, 12, tzinfo=UTC) + timedelta(days=1))
+    sf, session = sign_in(server, ca_file)
+    account = sf.Account.create({"Name": "Ōsaka Trading"})["id"]
+    for name in ("O'Hara", "田中"):
+        sf.Contact.create({"LastName": name, "AccountId": account, "Birthdate": "1990-02-28"})
+    org.clock.advance(2 * 24 * 3600)
+    session.close()
+    sf, session = sign_in(server, ca_file)
+    assert sf.query_all("SELECT Id FROM Contact WHERE CreatedDate = TODAY")["totalSize"] == 0
+    assert sf.query_all("SELECT Id FROM Contact WHERE CreatedDate = N_DAYS_AGO:2")["totalSize"] == 2
+    assert sf.query_all("SELECT Id FROM Contact WHERE Birthdate < LAST_N_YEARS:30")["totalSize"] == 2
+    found = sf.query_all(
+        "SELECT Name, (SELECT LastName FROM Contacts WHERE CreatedDate = LAST_N_DAYS:3 ORDER BY LastName) FROM Account"
+    )
+    assert [contact["LastName"] for contact in found["records"][0]["Contacts"]["records"]] == ["O'Hara", "田中"]
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.query("SELECT Id, (SELECT Id FROM Contact) FROM Account")
+    assert refused.value.content[0]["errorCode"] == "INVALID_TYPE"
+    session.close()

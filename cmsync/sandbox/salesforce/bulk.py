@@ -471,6 +471,9 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
         compiled = org.queries.compile(str(body.get("query", "")))
         if compiled.count:
             raise ApiError(400, "API_ERROR", "COUNT() is not supported in a Bulk API query")
+        if compiled.children:
+            name = compiled.children[0].name
+            raise ApiError(400, "API_ERROR", f"FeatureNotEnabled : Cannot serialize value for '{name}' in CSV format")
         job = QueryJob(
             jobs._new_id(),
             "query",

@@ -70,7 +70,7 @@ class SalesforceEmulator:
         self._fault_defaults = {"token_ttl": token_ttl, "daily_api_limit": daily_api_limit}
         self.faults = Faults(token_ttl=token_ttl, daily_api_limit=daily_api_limit)
         self.writer = Writer(self.store, self.faults)
-        self.queries = QueryEngine(self.store)
+        self.queries = QueryEngine(self.store, self.clock)
         self.cursors = Cursors()
         self.calls = CallLog()
         self.org_id = make_id("00D", 1)

@@ -1,12 +1,16 @@
 """Runs parsed SOQL against the record store: names checked against the schema, filters typed as
-Salesforce types them (text compares case-insensitively), indexes used where the filter allows, results
+Salesforce types them (text compares case-insensitively, date literals as ranges of the org clock's days),
+indexes used where the filter allows, child relationship subqueries run per parent record, results
 rendered as REST records or Bulk CSV rows.
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
+from cmsync.sandbox.salesforce.clock import ServerClock
+from cmsync.sandbox.salesforce.date_literals import DateLiteral
 from cmsync.sandbox.salesforce.errors import ApiError
 from cmsync.sandbox.salesforce.ids import normalize_id
 from cmsync.sandbox.salesforce.schema import NUMBER_TYPES, TEXT_TYPES, Field, FieldType
@@ -62,6 +66,17 @@ class CompiledQuery:
     order: list[tuple[Column, bool, bool]]
     limit: int | None
     offset: int
+    children: list["ChildQuery"] = field(default_factory=list)
+
+
+@dataclass
+class ChildQuery:
+    """A child relationship subquery: its name, the lookup on the child that points at the parent, and the query
+    run on the children of each parent record."""
+
+    name: str
+    reference: Field
+    compiled: CompiledQuery
 
 
 def _no_such_column(name: str, table: Table) -> ApiError:
@@ -97,6 +112,10 @@ def _comparable(definition: Field, literal: Literal) -> Any:
     """The literal in the form the stored values of ``definition`` compare with."""
     if literal.kind == "null":
         return None
+    if literal.kind == "date_literal":
+        if definition.type not in (FieldType.DATE, FieldType.DATETIME):
+            raise _type_error(definition)
+        raise ApiError(400, "INVALID_QUERY_FILTER_OPERATOR", f"date literal {literal.text} cannot be in an IN list")
     if definition.type in (FieldType.ID, FieldType.REFERENCE):
         normalized = normalize_id(literal.value) if literal.kind == "string" else None
         if normalized is None:
@@ -145,8 +164,9 @@ _ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
 class QueryEngine:
     """Compiles SOQL for one store and runs it."""
 
-    def __init__(self, store: RecordStore) -> None:
+    def __init__(self, store: RecordStore, clock: ServerClock | None = None) -> None:
         self.store = store
+        self.clock = clock or ServerClock()
 
     def column(self, table: Table, path: tuple[str, ...]) -> Column:
         """Resolve ``Email``, ``Account.Industry`` or ``CM_List__r.CM_Client__r.Name`` on ``table``."""
@@ -187,6 +207,32 @@ class QueryEngine:
                 "sure to append the '__c' after the entity name. Please reference your WSDL or the describe call "
                 "for the appropriate names.",
             )
+        compiled = self._compile(table, query)
+        compiled.children = [self._child(table, subquery) for subquery in query.subqueries]
+        return compiled
+
+    def _child(self, parent: Table, subquery: Query) -> ChildQuery:
+        """Compile ``(SELECT … FROM Contacts)`` against the object whose lookup to ``parent`` has that name."""
+        for sobject in self.store.schema:
+            for definition in sobject.fields.values():
+                name = definition.child_relationship_name
+                if (
+                    definition.reference_to == parent.sobject.name
+                    and name is not None
+                    and name.lower() == subquery.sobject.lower()
+                ):
+                    child = self.store.table(sobject.name)
+                    assert child is not None
+                    return ChildQuery(name, definition, self._compile(child, subquery))
+        raise ApiError(
+            400,
+            "INVALID_TYPE",
+            f"Didn't understand relationship '{subquery.sobject}' in FROM part of query call. If you are attempting "
+            "to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please "
+            "reference your WSDL or the describe call for the appropriate names.",
+        )
+
+    def _compile(self, table: Table, query: Query) -> CompiledQuery:
         columns = [self.column(table, path) for path in query.fields]
         headers = [column.header.lower() for column in columns]
         duplicate = next((header for header in headers if headers.count(header) > 1), None)
@@ -226,6 +272,8 @@ class QueryEngine:
         return self._comparison(definition, get, condition)
 
     def _comparison(self, definition: Field, get: Getter, condition: Comparison) -> Predicate:
+        if condition.literal.kind == "date_literal":
+            return self._within(definition, get, condition.operator, condition.literal)
         operator, value = condition.operator, _comparable(definition, condition.literal)
         if operator == "=":
             return lambda row: get(row) == value
@@ -237,6 +285,22 @@ class QueryEngine:
             )
         compare = _ORDERINGS[operator]
         return lambda row: (current := get(row)) is not None and compare(current, value)
+
+    def _within(self, definition: Field, get: Getter, operator: str, literal: Literal) -> Predicate:
+        """A comparison with a date literal's range: ``=`` within it, ``!=`` outside, ``<`` before its start,
+        ``<=`` before its end, ``>`` after its end, ``>=`` from its start."""
+        if definition.type not in (FieldType.DATE, FieldType.DATETIME):
+            raise _type_error(definition)
+        assert isinstance(literal.value, DateLiteral)
+        first, after = literal.value.days(self.clock.moment().date())
+        start, end = (_stored_day(definition, day) for day in (first, after))
+        if operator == "=":
+            return lambda row: (value := get(row)) is not None and start <= value < end
+        if operator == "!=":
+            return lambda row: (value := get(row)) is None or not start <= value < end
+        bound, compare = {"<": (start, "<"), "<=": (end, "<"), ">": (end, ">="), ">=": (start, ">=")}[operator]
+        check = _ORDERINGS[compare]
+        return lambda row: (value := get(row)) is not None and check(value, bound)
 
     def _plan(self, table: Table, where: Condition | None) -> Callable[[], Iterable[str]] | None:
         """Ids to examine from an index, when a top-level condition is an indexed equality or a modstamp range."""
@@ -253,6 +317,7 @@ class QueryEngine:
                 isinstance(condition, Comparison)
                 and definition.name == "SystemModstamp"
                 and condition.operator in (">", ">=")
+                and condition.literal.kind == "datetime"
             ):
                 since = parse_datetime(condition.literal.value) - (1 if condition.operator == ">=" else 0)
                 return lambda since=since: table.modified_since(since)
@@ -284,6 +349,11 @@ class QueryEngine:
             if include_deleted:
                 chosen.update(table.recycle_bin)
             candidates = sorted(chosen)
+        return self._select(compiled, candidates, include_deleted=include_deleted)
+
+    def _select(self, compiled: CompiledQuery, candidates: Iterable[str], *, include_deleted: bool) -> list[str]:
+        """The candidates that match, in result order, OFFSET and LIMIT applied."""
+        table = compiled.table
         predicate = compiled.predicate
         bin_ = table.recycle_bin
         rows = table.rows
@@ -325,11 +395,35 @@ class QueryEngine:
                 container, current = nested, parent_row
             if not missing:
                 container[column.field.name] = to_json(column.field, column.read(current))
+        for child in compiled.children:
+            out[child.name] = self._children(child, record_id, version)
         return out
+
+    def _children(self, child: ChildQuery, parent_id: str, version: str) -> dict[str, Any] | None:
+        """The live children of one parent as a nested query result, or None when it has none that match."""
+        table = child.compiled.table
+        name = child.reference.name
+        if name in table.indexed:
+            candidates: Iterable[str] = table.lookup(name, parent_id)
+        else:
+            slot = table.slot[name]
+            candidates = [record_id for record_id, row in table.rows.items() if row[slot] == parent_id]
+        ids = self._select(child.compiled, sorted(candidates), include_deleted=False)
+        if not ids:
+            return None
+        records = [self.render(child.compiled, record_id, version) for record_id in ids]
+        return {"totalSize": len(records), "done": True, "records": records}
 
     def csv_row(self, compiled: CompiledQuery, record_id: str) -> list[str]:
         row = compiled.table.rows[record_id]
         return [to_csv(column.field, column.get(row)) for column in compiled.columns]
+
+
+def _stored_day(definition: Field, day: date) -> Any:
+    """Midnight GMT of ``day`` as ``definition`` stores it (date text, or date-time milliseconds)."""
+    if definition.type == FieldType.DATE:
+        return day.isoformat()
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
 def _through(step: Step, inner: Getter) -> Getter:

@@ -1,16 +1,19 @@
 """A parser for the SOQL that cmsync and its tools send, into a small syntax tree.
 
-Covered: ``SELECT`` fields (with parent relationship paths such as ``Account.Industry``) or ``COUNT()``,
-``FROM``, ``WHERE`` with ``AND``/``OR``/``NOT`` and parentheses (mixing AND and OR without parentheses is
-refused, as Salesforce refuses it), ``= != <> < <= > >= LIKE IN NOT IN``, string literals with SOQL's
-backslash escapes, numbers, ``true``/``false``/``null``, date and date-time literals, ``ORDER BY`` with
-``ASC``/``DESC`` and ``NULLS FIRST``/``LAST``, ``LIMIT`` and ``OFFSET``. Anything else is MALFORMED_QUERY.
+Covered: ``SELECT`` fields (with parent relationship paths such as ``Account.Industry``), child
+relationship subqueries (``(SELECT LastName FROM Contacts WHERE …)``) or ``COUNT()``, ``FROM``, ``WHERE``
+with ``AND``/``OR``/``NOT`` and parentheses (mixing AND and OR without parentheses is refused, as
+Salesforce refuses it), ``= != <> < <= > >= LIKE IN NOT IN``, string literals with SOQL's backslash
+escapes, numbers, ``true``/``false``/``null``, dates, date-times and date literals (``TODAY``,
+``LAST_N_DAYS:30``), ``ORDER BY`` with ``ASC``/``DESC`` and ``NULLS FIRST``/``LAST``, ``LIMIT`` and
+``OFFSET``. Anything else is MALFORMED_QUERY.
 """
 
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from cmsync.sandbox.salesforce.date_literals import is_date_literal, parse_date_literal
 from cmsync.sandbox.salesforce.errors import ApiError
 
 _TOKEN = re.compile(
@@ -19,6 +22,7 @@ _TOKEN = re.compile(
   | (?P<string>'(?:[^'\\]|\\.)*')
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
   | (?P<date>\d{4}-\d{2}-\d{2})
+  | (?P<relative>[A-Za-z][A-Za-z0-9_]*\s*:\s*[^\s(),]*)
   | (?P<number>[+-]?\d+(?:\.\d+)?)
   | (?P<operator>!=|<>|<=|>=|=|<|>)
   | (?P<punctuation>[(),])
@@ -39,7 +43,8 @@ def malformed(message: str) -> ApiError:
 
 @dataclass(frozen=True)
 class Literal:
-    """A value written in the query: ``kind`` is string, like, number, boolean, null, date or datetime."""
+    """A value written in the query: ``kind`` is string, number, boolean, null, date, datetime or date_literal
+    (whose value is a DateLiteral)."""
 
     kind: str
     value: Any
@@ -91,6 +96,8 @@ class OrderItem:
 
 @dataclass(frozen=True)
 class Query:
+    """A SELECT; in a subquery, ``sobject`` is the child relationship name (``Contacts``)."""
+
     fields: tuple[tuple[str, ...], ...]
     count: bool
     sobject: str
@@ -98,6 +105,7 @@ class Query:
     order: tuple[OrderItem, ...]
     limit: int | None
     offset: int
+    subqueries: tuple["Query", ...] = ()
 
 
 def unescape(body: str) -> str:
@@ -205,10 +213,11 @@ class _Parser:
             raise malformed(f"unexpected token: '{token.text}'")
         return tuple(token.text.split("."))
 
-    def query(self) -> Query:
+    def query(self, *, nested: bool = False) -> Query:
         self.expect("select")
         count = False
         fields: list[tuple[str, ...]] = []
+        subqueries: list[Query] = []
         token = self.peek()
         if token is not None and token.keyword == "count":
             self.next()
@@ -216,9 +225,9 @@ class _Parser:
             self.expect(")")
             count = True
         else:
-            fields.append(self.path())
+            self.select_item(fields, subqueries, nested=nested)
             while self.accept(","):
-                fields.append(self.path())
+                self.select_item(fields, subqueries, nested=nested)
         self.expect("from")
         sobject = self.next()
         if sobject.kind != "name" or "." in sobject.text:
@@ -232,9 +241,21 @@ class _Parser:
                 order.append(self.order_item())
         limit = self.integer() if self.accept("limit") else None
         offset = self.integer() if self.accept("offset") else 0
-        if self.peek() is not None:
+        if nested:
+            self.expect(")")
+        elif self.peek() is not None:
             raise malformed(f"unexpected token: '{self.next().text}'")
-        return Query(tuple(fields), count, sobject.text, where, tuple(order), limit, offset)
+        return Query(tuple(fields), count, sobject.text, where, tuple(order), limit, offset, tuple(subqueries))
+
+    def select_item(self, fields: list[tuple[str, ...]], subqueries: list[Query], *, nested: bool) -> None:
+        """A field path, or (at the top level only) a parenthesised child relationship subquery."""
+        if nested or not self.accept("("):
+            fields.append(self.path())
+            return
+        subquery = self.query(nested=True)
+        if subquery.count:
+            raise malformed("COUNT() is not supported in a relationship subquery")
+        subqueries.append(subquery)
 
     def integer(self) -> int:
         token = self.next()
@@ -309,6 +330,8 @@ class _Parser:
             return Literal("number", float(token.text), token.text)
         if token.kind in ("date", "datetime"):
             return Literal(token.kind, token.text, token.text)
+        if token.kind == "relative" or (token.kind == "name" and not token.keyword and is_date_literal(token.text)):
+            return Literal("date_literal", parse_date_literal(token.text), token.text)
         if token.keyword in ("true", "false"):
             return Literal("boolean", token.keyword == "true", token.text)
         if token.keyword == "null":
