@@ -278,7 +278,8 @@ class RecordStore:
 
     @contextmanager
     def transaction(self) -> Iterator["Transaction"]:
-        """Group writes so that ``rollback()`` puts every touched record back as it was."""
+        """Group writes so that ``rollback()`` puts every touched record back as it was. A transaction opened
+        inside another hands what it kept to the outer one, so rolling back the outer undoes both."""
         outer = self._journal
         journal = _Journal()
         self._journal = journal
@@ -286,6 +287,11 @@ class RecordStore:
             yield Transaction(self, journal)
         finally:
             self._journal = outer
+            if outer is not None:
+                for record_id, before in journal.before.items():
+                    outer.before.setdefault(record_id, before)
+                for name, length in journal.log_lengths.items():
+                    outer.log_lengths.setdefault(name, length)
 
     def _rollback(self, journal: _Journal) -> None:
         for record_id, (table, before, was_deleted) in reversed(list(journal.before.items())):
