@@ -113,3 +113,34 @@ def test_date_literals_and_subqueries_through_simple_salesforce(tls_org):
         sf.query("SELECT Id, (SELECT Id FROM Contact) FROM Account")
     assert refused.value.content[0]["errorCode"] == "INVALID_TYPE"
     session.close()
+
+
+def test_composite_through_simple_salesforce(salesforce):
+    sf = salesforce
+    version = "/services/data/v61.0"
+    answer = sf.restful(
+        "composite",
+        method="POST",
+        json={
+            "allOrNone": True,
+            "compositeRequest": [
+                {
+                    "method": "POST",
+                    "url": f"{version}/sobjects/Account",
+                    "referenceId": "account",
+                    "body": {"Name": "Zürich & Söhne"},
+                },
+                {
+                    "method": "POST",
+                    "url": f"{version}/sobjects/Contact",
+                    "referenceId": "contact",
+                    "body": {"LastName": "D'Angelo", "AccountId": "@{account.id}"},
+                },
+            ],
+        },
+    )
+    created = {result["referenceId"]: result for result in answer["compositeResponse"]}
+    assert created["contact"]["httpStatusCode"] == 201
+    contact = sf.Contact.get(created["contact"]["body"]["id"])
+    assert contact["AccountId"] == created["account"]["body"]["id"]
+    assert sf.Account.get(contact["AccountId"])["Name"] == "Zürich & Söhne"

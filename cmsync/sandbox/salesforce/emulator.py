@@ -15,11 +15,12 @@ from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
+from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from cmsync.logs import get_logger
 from cmsync.sandbox.calls import CLASS_KEY, ENDPOINT_KEY, CallLog
-from cmsync.sandbox.salesforce import bulk, composite, control, rest
+from cmsync.sandbox.salesforce import bulk, composite, composite_resource, control, rest
 from cmsync.sandbox.salesforce.api import Call, Route, error_response, json_response
 from cmsync.sandbox.salesforce.bulk import BulkJobs
 from cmsync.sandbox.salesforce.clock import ServerClock
@@ -95,6 +96,7 @@ class SalesforceEmulator:
         self._routes: list[Route] = [
             *rest.routes(self),
             *composite.routes(self),
+            *composite_resource.routes(self),
             *bulk.routes(self),
             *control.routes(self),
             *self._auth_routes(),
@@ -130,24 +132,62 @@ class SalesforceEmulator:
 
     def app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
+        matched = self._match(environ)
+        if isinstance(matched, Response):
+            response = matched
+        else:
+            route, arguments = matched
+            environ[ENDPOINT_KEY] = route.name
+            environ[CLASS_KEY] = route.call_class
+            response = self._serve(route, request, arguments)
+        return response(environ, start_response)
+
+    def _match(self, environ: dict[str, Any]) -> tuple[Route, dict[str, Any]] | Response:
+        """The route of a request and its path arguments, or the 404/405 error response."""
         adapter = self._map.bind_to_environ(environ)
         try:
             endpoint, arguments = adapter.match()
         except MethodNotAllowed as refused:
             allowed = ",".join(sorted(refused.valid_methods or ()))
-            response = error_response(
-                ApiError(
-                    405, "METHOD_NOT_ALLOWED", f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}"
-                )
+            method = environ.get("REQUEST_METHOD", "")
+            return error_response(
+                ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are {allowed}")
             )
         except NotFound:
-            response = error_response(ApiError(404, "NOT_FOUND", "The requested resource does not exist"))
-        else:
-            route = self._routes[endpoint]
-            environ[ENDPOINT_KEY] = route.name
-            environ[CLASS_KEY] = route.call_class
-            response = self._serve(route, request, arguments)
-        return response(environ, start_response)
+            return error_response(ApiError(404, "NOT_FOUND", "The requested resource does not exist"))
+        return self._routes[endpoint], arguments
+
+    def dispatch(
+        self,
+        call: Call,
+        method: str,
+        url: str,
+        body: Any,
+        headers: dict[str, str],
+        accept: Callable[[Route], bool],
+    ) -> Response:
+        """Serve one subrequest of ``call`` (a Composite) in-process, as its caller: it reuses the API routes but
+        is not signed in, counted or faulted again. A route ``accept`` refuses is a 400 INVALID_API_INPUT."""
+        path, _, query = url.partition("?")
+        builder = EnvironBuilder(
+            path=path,
+            method=method,
+            query_string=query,
+            headers=headers,
+            base_url=call.request.host_url,
+            json=body,
+        )
+        environ = builder.get_environ()
+        matched = self._match(environ)
+        if isinstance(matched, Response):
+            return matched
+        route, arguments = matched
+        version = arguments.pop("version", None)
+        if version is None or not _VERSION.match(version) or not accept(route):
+            return error_response(
+                ApiError(400, "INVALID_API_INPUT", f"{method} {path} is not a resource a composite request can call")
+            )
+        return self._handle(route, Call(Request(environ), version, call.user_id), arguments)
 
     def _serve(self, route: Route, request: Request, arguments: dict[str, Any]) -> Response:
         if not route.api:

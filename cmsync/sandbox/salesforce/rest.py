@@ -191,6 +191,10 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
             raise not_found()
         return table
 
+    def location(call: Call, table: Table, record_id: str | None) -> dict[str, str]:
+        """The ``Location`` header of a created record."""
+        return {"Location": f"/services/data/v{call.version}/sobjects/{table.sobject.name}/{record_id}"}
+
     def query(call: Call, *, include_deleted: bool) -> Response:
         soql = call.request.args.get("q")
         if soql is None:
@@ -235,7 +239,7 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
             outcome = org.writer.insert(table, body, call.user_id)
         except RecordError as rejected:
             raise _single(rejected) from None
-        return json_response({"id": outcome.id, "success": True, "errors": []}, 201)
+        return json_response({"id": outcome.id, "success": True, "errors": []}, 201, location(call, table, outcome.id))
 
     def existing(table: Table, record_id: str) -> str:
         normalized = normalize_id(record_id)
@@ -312,7 +316,9 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
             outcome = org.writer.insert(table, body, call.user_id)
         except RecordError as rejected:
             raise _single(rejected) from None
-        return json_response({"id": outcome.id, "success": True, "errors": [], "created": True}, 201)
+        return json_response(
+            {"id": outcome.id, "success": True, "errors": [], "created": True}, 201, location(call, table, outcome.id)
+        )
 
     def updated(call: Call, sobject: str) -> Response:
         table = table_of(sobject)
