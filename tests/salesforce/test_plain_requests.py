@@ -66,9 +66,9 @@ def test_incremental_polling_by_system_modstamp(api, emulator):
     session, base = api
     first = emulator.create("Contact", {"LastName": "First"})
     mark = emulator.get(first)["SystemModstamp"]
-    time.sleep(0.002)
+    emulator.clock.advance(1)
     second = emulator.create("Contact", {"LastName": "Second"})
-    time.sleep(0.002)
+    emulator.clock.advance(1)
     emulator.update(first, {"Title": "Changed"})
     soql = f"SELECT Id, LastModifiedById FROM Contact WHERE SystemModstamp > {mark} ORDER BY SystemModstamp"
     records = session.get(f"{base}/query", params={"q": soql}, timeout=10).json()["records"]
