@@ -48,7 +48,7 @@ class Hostile:
     optin_list_id: str
     other_list_id: str
     old_campaign_id: str
-    flip_email: str
+    minute_flipper: str
     contacts: dict[str, str] = field(default_factory=dict)
     seeded: list[str] = field(default_factory=list)
 
@@ -154,10 +154,14 @@ def align_to_minute(cm_clock_now: float, controls: Controls) -> None:
     controls.call("POST", "clock", {"advance": int(60 - cm_clock_now % 60) + 1})
 
 
+def resubscribe(cm: CampaignMonitorApi, list_id: str, email: str) -> None:
+    cm.send("POST", f"subscribers/{list_id}", {"EmailAddress": email, "Resubscribe": True, "ConsentToTrack": "Yes"})
+
+
 def flip(cm: CampaignMonitorApi, list_id: str, email: str) -> None:
     """Active → Unsubscribed → Active, two API calls within the same CM minute."""
     cm.send("POST", f"subscribers/{list_id}/unsubscribe", {"EmailAddress": email})
-    cm.send("POST", f"subscribers/{list_id}", {"EmailAddress": email, "Resubscribe": True, "ConsentToTrack": "Yes"})
+    resubscribe(cm, list_id, email)
 
 
 def send_campaign(controls: Controls, client_id: str, list_id: str, name: str, subject: str) -> str:
@@ -221,6 +225,7 @@ def seed_hostile(
 
 
 def add_minute_flipper(cm: CampaignMonitorApi, cm_controls: Controls, hostile: Hostile, clock_now: float) -> None:
-    """At the start of a CM minute, add the member whose state will flip later in that same minute."""
+    """At the start of a CM minute, add the member who leaves and comes back in that same minute, with runs
+    in between (each state a run sees, all dated the same minute)."""
     align_to_minute(clock_now, cm_controls)
-    cm.send("POST", f"subscribers/{hostile.list_id}", subscriber(hostile.flip_email, "Flips after a run", 2))
+    cm.send("POST", f"subscribers/{hostile.list_id}", subscriber(hostile.minute_flipper, "Flips between runs", 2))

@@ -1,7 +1,8 @@
 """After every run Salesforce holds exactly what Campaign Monitor says it must, checked by the oracle through
 both public APIs: a first run over hostile data, an incremental run after changes CM dates, a full run
 after edits only a full pass can see and after drift made directly in Salesforce, and a run with nothing
-new that writes nothing. Once on the embedded broker, once on RabbitMQ with ``cmsync worker``."""
+new that writes nothing. Once on the embedded broker, once on RabbitMQ with ``cmsync worker`` and a Bulk API
+threshold low enough that list pages go through Bulk ingest."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +13,8 @@ from tests.e2e.conftest import Convergence
 from tests.e2e.hostile import (
     DOMAIN,
     add_minute_flipper,
-    flip,
     record_event,
+    resubscribe,
     send_campaign,
     subscriber,
     update,
@@ -28,10 +29,11 @@ NEWCOMERS = (
 
 
 def _changes_cm_dates(world: Convergence) -> None:
-    """Adds, unsubscribes, deletes, bounces, a resubscribe, a same-minute flip, and new tracking events."""
+    """Adds, unsubscribes, deletes, bounces, a resubscribe, new tracking events, and the minute flipper
+    unsubscribed in the CM minute the first run saw it join."""
     cm, controls, hostile = world.cm, world.cm_controls, world.hostile
     seeded = hostile.seeded
-    flip(cm, hostile.list_id, hostile.flip_email)
+    cm.send("POST", f"subscribers/{hostile.list_id}/unsubscribe", {"EmailAddress": hostile.minute_flipper})
     for number, (email, name) in enumerate(NEWCOMERS):
         cm.send("POST", f"subscribers/{hostile.list_id}", subscriber(email, name, number))
     cm.send("POST", f"subscribers/{hostile.other_list_id}", subscriber(f"shared@{DOMAIN}", "On a second list", 3))
@@ -49,9 +51,11 @@ def _changes_cm_dates(world: Convergence) -> None:
 
 
 def _edits_and_drift(world: Convergence) -> None:
-    """Name, field and email edits in CM (their Date stays), and records changed directly in Salesforce."""
+    """The minute flipper back to Active (still in its first minute when runs are quick), name, field and
+    email edits in CM (their Date stays), and records changed directly in Salesforce."""
     cm, hostile, records = world.cm, world.hostile, world.sf_controls
     seeded, list_id = hostile.seeded, hostile.list_id
+    resubscribe(cm, list_id, hostile.minute_flipper)
     fields = [{"Key": "[Tier]", "Value": "Gold"}, {"Key": "[Tags]", "Value": "B2B"}]
     update(cm, list_id, seeded[6], {"Name": "Renamed — Ærøskøbing", "CustomFields": fields})
     update(cm, list_id, seeded[7], {"EmailAddress": "corrigé.ñandú@ejemplo.es"})
@@ -85,6 +89,7 @@ def test_embedded_broker_converges(convergence: Convergence) -> None:
 
 @pytest.fixture
 def workers(convergence: Convergence, amqp_url: str, tmp_path: Path) -> Iterator[Workers]:
+    convergence.config["salesforce"]["bulk_threshold"] = 50
     convergence.use_broker(amqp_url)
     started = Workers(convergence.config_path, tmp_path)
     started.start()
