@@ -66,18 +66,21 @@ class Convergence:
         done = subprocess.run(command, capture_output=True, text=True, timeout=300)
         seconds = time.monotonic() - started
         output = f"exit {done.returncode}: {done.stdout.strip()[-600:]} {done.stderr.strip()[-1500:]}"
-        step = Step(name, seconds, output, check(self.cm, self.salesforce, OracleSettings.from_config(self.config)))
+        step = Step(name, seconds, output, self.oracle())
         self.steps.append(step)
         return step
 
-    def salesforce_writes(self) -> int:
-        """Write calls Salesforce's call log holds (records, Collections, Bulk ingest; not queries or sign-ins)."""
+    def salesforce_writes(self) -> list[str]:
+        """Write calls in Salesforce's call log (records, Collections, Bulk ingest; not queries or sign-ins)."""
         calls = self.sf_controls.call("GET", "calls")["calls"]
-        return sum(
-            1
+        return [
+            call["endpoint"]
             for call in calls
             if call["method"] in WRITE_METHODS and "/query" not in call["path"] and "/oauth2/" not in call["path"]
-        )
+        ]
+
+    def oracle(self) -> list[Mismatch]:
+        return check(self.cm, self.salesforce, OracleSettings.from_config(self.config))
 
     def cm_now(self) -> float:
         """The CM emulator's clock (wall time moved by the ``/_sandbox/clock`` control)."""

@@ -74,12 +74,12 @@ def converge(world: Convergence) -> None:
     world.sync("incremental run")
     _edits_and_drift(world)
     world.sync("full run", full=True)
-    writes = world.salesforce_writes()
+    before = len(world.salesforce_writes())
     world.sync("run with nothing new")
-    unchanged_writes = world.salesforce_writes() - writes
+    writes = world.salesforce_writes()[before:]
     problems = [step for step in world.steps if step.mismatches or not step.output.startswith("exit 0")]
-    assert not problems and unchanged_writes == 0, (
-        f"Salesforce writes in the run with nothing new: {unchanged_writes}\n{world.summary()}"
+    assert not problems and not writes, (
+        f"Salesforce write calls in the run with nothing new: {len(writes)} {sorted(writes)}\n{world.summary()}"
     )
 
 
