@@ -102,7 +102,20 @@ class Convergence:
         return "\n".join(lines)
 
 
-def _config(cm_server: SandboxServer, sf_server: SandboxServer, clients: list[str], folder: Path) -> dict[str, Any]:
+def _mappings(list_id: str) -> list[dict[str, Any]]:
+    """cm2sf mappings of the hostile list: text, date and a default for an empty value."""
+    return [
+        {"list": list_id, "cm_field": "[City]", "contact_field": "MailingCity", "lead_field": "City",
+         "direction": "cm2sf"},
+        {"list": list_id, "cm_field": "[Birthday]", "contact_field": "Birthdate", "direction": "cm2sf"},
+        {"list": list_id, "cm_field": "[HomeCountry]", "contact_field": "MailingCountry", "lead_field": "Country",
+         "direction": "cm2sf", "default_contact_value": "Unknown", "default_lead_value": "Unknown"},
+    ]  # fmt: skip
+
+
+def _config(
+    cm_server: SandboxServer, sf_server: SandboxServer, clients: list[str], list_id: str, folder: Path
+) -> dict[str, Any]:
     return {
         "campaign_monitor": {
             "base_url": CampaignMonitorEmulator.api_url(cm_server),
@@ -118,6 +131,7 @@ def _config(cm_server: SandboxServer, sf_server: SandboxServer, clients: list[st
             },
         },
         "tracking": {"types": ["sent", "opened", "clicked", "bounced", "unsubscribed", "spam"], "days_to_keep": 90},
+        "field_mappings": _mappings(list_id),
         "state": {"url": f"sqlite:///{folder / 'state.db'}"},
         "logging": {"format": "json", "level": "warning"},
     }
@@ -134,7 +148,7 @@ def convergence(tmp_path: Path) -> Iterator[Convergence]:
     cm_controls, sf_controls = Controls(cm_server.url), Controls(sf_server.url)
     hostile = seed_hostile(cm, cm_controls, salesforce, sf_controls)
     clients = [hostile.client_id, *(c["ClientID"] for c in cm.get("clients") if c["ClientID"] != hostile.client_id)]
-    config = _config(cm_server, sf_server, clients[:SELECTED_CLIENTS], tmp_path)
+    config = _config(cm_server, sf_server, clients[:SELECTED_CLIENTS], hostile.list_id, tmp_path)
     world = Convergence(
         cm_emulator, cm_server, sf_server, cm, cm_controls, salesforce, sf_controls, hostile, tmp_path, config
     )

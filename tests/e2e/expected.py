@@ -46,13 +46,34 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class Mapping:
+    """A cm2sf field mapping: a list's CM field written onto the linked Contact and Lead."""
+
+    list_id: str
+    cm_field: str
+    targets: dict[str, str | None]
+    defaults: dict[str, str | None]
+
+    @classmethod
+    def from_config(cls, entry: dict[str, Any]) -> "Mapping":
+        return cls(
+            entry["list"],
+            entry["cm_field"],
+            {"Contact": entry.get("contact_field"), "Lead": entry.get("lead_field")},
+            {"Contact": entry.get("default_contact_value"), "Lead": entry.get("default_lead_value")},
+        )
+
+
+@dataclass(frozen=True)
 class OracleSettings:
-    """The parts of cmsync's configuration that decide what Salesforce holds."""
+    """The parts of cmsync's configuration that decide what Salesforce holds. ``create_only`` mappings
+    depend on what a field held before the first run, so they are left out of the expectation."""
 
     clients: tuple[str, ...]
     tracking_enabled: bool = True
     tracking_types: tuple[str, ...] = tuple(ACTIVITY_TYPES)
     days_to_keep: int = 90
+    mappings: tuple[Mapping, ...] = ()
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "OracleSettings":
@@ -62,6 +83,11 @@ class OracleSettings:
             bool(tracking.get("enabled", True)),
             tuple(tracking.get("types", ACTIVITY_TYPES)),
             int(tracking.get("days_to_keep", 90)),
+            tuple(
+                Mapping.from_config(entry)
+                for entry in config.get("field_mappings") or []
+                if entry.get("direction") == "cm2sf" and not entry.get("create_only")
+            ),
         )
 
 
@@ -71,12 +97,17 @@ class Expectation:
 
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     optional: dict[str, set[str]] = field(default_factory=dict)
+    mapped: dict[tuple[str, str], dict[str, set[str]]] = field(default_factory=dict)
+    """(Contact or Lead, Id) → field → the values cm2sf mappings must have written (several: any of them)."""
 
     def add(self, sobject: str, key: str, values: dict[str, Any]) -> None:
         self.records.setdefault(sobject, {})[key] = values
 
     def allow(self, sobject: str, key: str) -> None:
         self.optional.setdefault(sobject, set()).add(key)
+
+    def map(self, object_name: str, record_id: str, field_name: str, value: str) -> None:
+        self.mapped.setdefault((object_name, record_id), {}).setdefault(field_name, set()).add(value)
 
 
 def utc_offset(timezone: str) -> timedelta:
@@ -181,6 +212,20 @@ class ExpectedWorld:
                 "CM_Lead__c": links["Lead"],
             },
         )
+        self._mapped(list_id, fields, links)
+
+    def _mapped(self, list_id: str, fields: dict[str, str | list[str]], links: dict[str, Expected]) -> None:
+        """cm2sf values onto the linked records: the CM value (multi-select joined with ";"), else the default."""
+        for mapping in self.settings.mappings:
+            if mapping.list_id != list_id:
+                continue
+            found = fields.get(field_key(mapping.cm_field))
+            text = ";".join(found) if isinstance(found, list) else found
+            for object_name, target in mapping.targets.items():
+                record_id = links[object_name]
+                value = text or mapping.defaults[object_name]
+                if target and isinstance(record_id, str) and value:
+                    self.expectation.map(object_name, record_id, target, value)
 
     def _campaign(self, client_id: str, campaign: dict[str, Any], offset: timedelta, window_start: datetime) -> None:
         campaign_id = campaign["CampaignID"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.e2e.apis import CampaignMonitorApi, SalesforceApi
-from tests.e2e.expected import ExpectedWorld, OracleSettings, Ref, activity_identity
+from tests.e2e.expected import Expectation, ExpectedWorld, OracleSettings, Ref, activity_identity
 from tests.e2e.links import AnyOf, People
 
 RECORD = "(record)"
@@ -140,6 +140,24 @@ def _compare(
     return mismatches
 
 
+def _mapped_fields(salesforce: SalesforceApi, expectation: Expectation) -> list[Mismatch]:
+    """The Contact and Lead fields cm2sf mappings write, against the values CM holds for them."""
+    mismatches: list[Mismatch] = []
+    for object_name in ("Contact", "Lead"):
+        wanted = {key[1]: fields for key, fields in expectation.mapped.items() if key[0] == object_name}
+        columns = sorted({name for fields in wanted.values() for name in fields})
+        if not columns:
+            continue
+        held = {row["Id"]: row for row in salesforce.query(f"SELECT Id, {', '.join(columns)} FROM {object_name}")}
+        for record_id, fields in sorted(wanted.items()):
+            for name, values in sorted(fields.items()):
+                actual = _plain(held.get(record_id, {}).get(name))
+                if str(actual) not in values:
+                    expected = next(iter(values)) if len(values) == 1 else AnyOf(tuple(sorted(values)))
+                    mismatches.append(Mismatch(object_name, record_id, name, expected, actual))
+    return mismatches
+
+
 def check(cm: CampaignMonitorApi, salesforce_api: SalesforceApi, settings: OracleSettings) -> list[Mismatch]:
     """Every difference between Salesforce and what CM and the settings say it must hold."""
     people = People(salesforce_api)
@@ -158,7 +176,7 @@ def check(cm: CampaignMonitorApi, salesforce_api: SalesforceApi, settings: Oracl
             mismatches += _compare(
                 sobject, expected, optional, rows, lambda row, name=external_id: str(row.get(name) or ""), salesforce
             )
-    return mismatches
+    return mismatches + _mapped_fields(salesforce_api, expectation)
 
 
 def report(mismatches: list[Mismatch]) -> str:
