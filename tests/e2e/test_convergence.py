@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cmsync.workers import actors
+from cmsync.workers.broker import make_broker
 from tests.e2e.conftest import Convergence
 from tests.e2e.hostile import (
     DOMAIN,
@@ -91,10 +93,14 @@ def test_embedded_broker_converges(convergence: Convergence) -> None:
 def workers(convergence: Convergence, amqp_url: str, tmp_path: Path) -> Iterator[Workers]:
     convergence.config["salesforce"]["bulk_threshold"] = 50
     convergence.use_broker(amqp_url)
+    broker = make_broker(amqp_url)
+    actors.bind(broker)
+    broker.flush_all()
     started = Workers(convergence.config_path, tmp_path)
     started.start()
     yield started
     started.stop()
+    broker.close()
 
 
 @pytest.mark.rabbitmq
