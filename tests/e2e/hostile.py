@@ -51,6 +51,7 @@ class Hostile:
     minute_flipper: str
     contacts: dict[str, str] = field(default_factory=dict)
     seeded: list[str] = field(default_factory=list)
+    """Active members of the hostile list that the base seed made (ordinary addresses), in email order."""
 
 
 def all_fields(number: int) -> list[dict[str, str]]:
@@ -219,7 +220,8 @@ def seed_hostile(
         ("unsubscribes", f"d'arcy.o'neil@{DOMAIN}"),
     ):
         record_event(cm_controls, old, kind, email)
-    seeded = [each["EmailAddress"] for each in cm.members(list_id, "Active") if DOMAIN not in each["EmailAddress"]]
+    hostile = {member["EmailAddress"] for member in members}
+    seeded = [each["EmailAddress"] for each in cm.members(list_id, "Active") if each["EmailAddress"] not in hostile]
     other = next(each for each in lists if each != list_id)
     return Hostile(client_id, list_id, optin, other, old, f"flip.run@{DOMAIN}", contacts, seeded)
 
