@@ -50,6 +50,7 @@ class Convergence:
     folder: Path
     config: dict[str, Any]
     steps: list[Step] = field(default_factory=list)
+    earlier_links: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def config_path(self) -> Path:
@@ -80,7 +81,7 @@ class Convergence:
         ]
 
     def oracle(self) -> list[Mismatch]:
-        return check(self.cm, self.salesforce, OracleSettings.from_config(self.config))
+        return check(self.cm, self.salesforce, OracleSettings.from_config(self.config, self.earlier_links))
 
     def cm_now(self) -> float:
         """The CM emulator's clock (wall time moved by the ``/_sandbox/clock`` control)."""

@@ -10,9 +10,10 @@ from tests.e2e.apis import SalesforceApi
 
 @dataclass(frozen=True)
 class AnyOf:
-    """An expected value with several right answers (records modified in the same millisecond tie)."""
+    """An expected value with several right answers (records modified in the same millisecond tie; a tracking
+    event's link made before its person's email changed in Salesforce)."""
 
-    choices: tuple[str, ...]
+    choices: tuple[str | None, ...]
 
     def __repr__(self) -> str:
         return " or ".join(repr(choice) for choice in self.choices)

@@ -65,6 +65,7 @@ def _edits_and_drift(world: Convergence) -> None:
     records.call("DELETE", f"records/CM_List_Member__c/{world.member_id(list_id, seeded[9])}")
     drift = {"CM_State__c": "Deleted", "CM_Subscriber_Name__c": "Edited in Salesforce"}
     records.call("PATCH", f"records/CM_List_Member__c/{world.member_id(list_id, seeded[10])}", drift)
+    world.earlier_links[f"edit.me@{DOMAIN}"] = {"Contact": hostile.contacts["to_edit"]}
     records.call("PATCH", f"records/Contact/{hostile.contacts['to_edit']}", {"Email": f"edited.elsewhere@{DOMAIN}"})
 
 
