@@ -223,7 +223,7 @@ class BulkRunner:
             if locator:
                 params["locator"] = locator
             response = self.client.call("bulk_query", "GET", f"{job_path}/results", params=params)
-            yield from csv.DictReader(io.StringIO(response.text, newline=""))
+            yield from csv.DictReader(io.StringIO(response.content.decode("utf-8"), newline=""))
             locator = response.headers.get("Sforce-Locator")
             if not locator or locator == "null":
                 return
