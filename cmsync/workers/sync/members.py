@@ -17,6 +17,7 @@ from cmsync.logs import get_logger
 from cmsync.workers.campaign_monitor.errors import CampaignMonitorError, ErrorCode
 from cmsync.workers.campaign_monitor.records import Subscriber, SubscriberState
 from cmsync.workers.engine import Engine
+from cmsync.workers.metrics import RECORDS
 from cmsync.workers.salesforce.soql import literal_list
 from cmsync.workers.sync import records, sources
 from cmsync.workers.sync.holdings import read_held_members
@@ -154,7 +155,9 @@ def _remove_departed(engine: Engine, run_id: int, digests: str, marker: str) -> 
         results = engine.salesforce.delete(records.MEMBER, ids) if ids else []
         if all(result.success or "ENTITY_IS_DELETED" in result.status_codes for result in results):
             engine.store.forget_keys(digests, keys)
-        engine.store.count(run_id, records.MEMBER, "deleted", sum(result.success for result in results))
+        deleted = sum(result.success for result in results)
+        engine.store.count(run_id, records.MEMBER, "deleted", deleted)
+        RECORDS.labels(records.MEMBER, "deleted").inc(deleted)
 
 
 def _write_mapped_fields(
