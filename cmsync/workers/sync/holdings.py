@@ -3,7 +3,8 @@
 One Bulk API 2.0 query reads the list's ``CM_List_Member__c`` rows (only the fields cmsync writes) and
 keeps a digest per member key in the state store, replacing what cmsync remembered writing. The full
 pass then writes only members whose digest differs (edited in Salesforce, or changed in CM), creates
-those Salesforce lacks (deleted there) and deletes rows no CM member was read for.
+those Salesforce lacks (deleted there) and deletes rows no CM member was read for. A row whose key names
+another list is left to that list's own pass, which moves it back.
 """
 
 from cmsync.workers.salesforce.client import SalesforceClient
@@ -21,9 +22,10 @@ def read_held_members(salesforce: SalesforceClient, store: StateStore, list_id: 
     store.forget_stream_hashes(digests)
     held = 0
     batch: dict[str, str] = {}
+    own = f"{list_id}:"
     for row in salesforce.bulk_query(soql):
-        key = row.get("CM_Member_Key__c")
-        if not key:
+        key = row.get("CM_Member_Key__c") or ""
+        if not key.startswith(own):
             continue
         batch[key] = held_digest(row)
         held += 1
