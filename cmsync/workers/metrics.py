@@ -30,7 +30,8 @@ SALESFORCE_API_USAGE = Gauge(
 )
 RECORDS = Counter(
     "cmsync_records",
-    "Records handled by the main sync, by Salesforce object and outcome (imported, unchanged, rejected).",
+    "Records handled by the main sync, by Salesforce object and outcome "
+    "(created, rewritten, unchanged, rejected, deleted).",
     ["object", "outcome"],
 )
 TRACKING_PURGED = Counter(
