@@ -9,10 +9,12 @@ import pytest
 import requests
 
 from cmsync.daemon.status import status_report
+from cmsync.sandbox.campaign_monitor.model import Subscriber
 from cmsync.sandbox.campaign_monitor.state import SubscriberInput
 from cmsync.workers.campaign_monitor.records import SubscriberState
 from cmsync.workers.salesforce import SalesforceClient
 from cmsync.workers.salesforce.soql import literal, select
+from cmsync.workers.sync.records import member_key
 from tests.sync.world import World
 
 MEMBER = "CM_List_Member__c"
@@ -159,8 +161,8 @@ def test_a_full_pass_repairs_what_was_changed_in_salesforce(
 
 
 def _long_address(local: str, domain: str) -> str:
-    """An address CM accepts whose member key is longer than Salesforce's 255-character External ID."""
-    return f"{local}.{'x' * (240 - len(local) - len(domain))}@{domain}"
+    """An address longer than the 255 characters ``CM_Email__c`` holds, so Salesforce refuses its member."""
+    return f"{local}.{'x' * (262 - len(local) - len(domain))}@{domain}"
 
 
 def test_a_refused_member_is_retried_only_while_cm_has_it(world: World, embedded, salesforce: SalesforceClient) -> None:
@@ -170,15 +172,17 @@ def test_a_refused_member_is_retried_only_while_cm_has_it(world: World, embedded
         ml.list_id for cid in world.clients for ml in state.clients[cid].lists if ml.list_id not in with_journeys
     )
     corrected, kept = _long_address("josé.o'brien", "example.org"), _long_address("田中", "example.jp")
-    for email in (corrected, kept):
-        state.add_subscriber(list_id, SubscriberInput(email, "Long One", (), "Unchanged"), resubscribe=False,
-                             restart_journeys=False)  # fmt: skip
+    mailing_list = next(ml for cid in world.clients for ml in state.clients[cid].lists if ml.list_id == list_id)
+    now = state.clock.now()
+    with state.lock:
+        for email in (corrected, kept):
+            mailing_list.insert(Subscriber(email, email, "Long One", "Active", now, now))
     cmsync = embedded()
     first = cmsync.sync()
     assert first.status == "partial" and first.counts[MEMBER]["rejected"] == 2
     assert {rejection.key for rejection in cmsync.store.rejections()} == {
-        f"{list_id}:{corrected.lower()}",
-        f"{list_id}:{kept.lower()}",
+        member_key(list_id, corrected),
+        member_key(list_id, kept),
     }
 
     state.update_subscriber(list_id, corrected, SubscriberInput("jose.o'brien@example.org", None, (), "Unchanged"),
@@ -186,7 +190,7 @@ def test_a_refused_member_is_retried_only_while_cm_has_it(world: World, embedded
     second = cmsync.sync()
     assert second.counts[MEMBER].get("rejected") == 1
     (rejection,) = cmsync.store.rejections()
-    assert rejection.key == f"{list_id}:{kept.lower()}" and rejection.attempts == 2
+    assert rejection.key == member_key(list_id, kept) and rejection.attempts == 2
     assert status_report(cmsync.engine.settings, cmsync.store)["rejected_records"] == 1
 
     state.update_subscriber(list_id, kept, SubscriberInput("tanaka@example.jp", None, (), "Unchanged"),
