@@ -4,20 +4,17 @@ saved while outbound was off does not."""
 
 import signal
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from cmsync.workers.campaign_monitor.records import SubscriberState
 from cmsync.workers.outbound import LAST_POLL_FACT
 from cmsync.workers.state import StateStore
 from tests.daemon.daemon import Daemon, cmsync, free_port
-from tests.outbound.conftest import SPEC
-from tests.sync.world import World, start_world, stop_world
+from tests.sync.world import World
 
 LONG_DOMAIN = "customer-relations.harbour-outfitters-intl.example.com"
 AFTER = [f"o'brien.after@{LONG_DOMAIN}", f"Kelly.After+promo@{LONG_DOMAIN}"]
@@ -25,21 +22,6 @@ AFTER = [f"o'brien.after@{LONG_DOMAIN}", f"Kelly.After+promo@{LONG_DOMAIN}"]
 POLL_INTERVAL = "3s"
 """Long enough that the first poll after outbound comes on almost never starts before the saves that follow."""
 WHILE_OFF = f"d'arcy.while-off@{LONG_DOMAIN}"
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    started = start_world(tmp_path, SPEC)
-    yield started
-    stop_world(started)
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        daemon.kill()
 
 
 def _config(world: World, tmp_path: Path, list_id: str, **sections: Any) -> Path:
@@ -81,38 +63,44 @@ def _save_contacts(world: World, emails: list[str]) -> None:
         world.sf.create("Contact", {"LastName": "O'Brien", "Email": email})
 
 
-def test_contacts_saved_right_after_connect_are_pushed(world: World, tmp_path: Path, daemons) -> None:
-    mailing_list = world.cm.state.add_list(world.clients[0], "After connect")
-    config = _config(world, tmp_path, mailing_list.list_id)
-    daemons.append(Daemon(config, tmp_path).start())
-    assert cmsync("disconnect", "--config", str(config)).returncode == 0
-    disconnected = datetime.now(UTC)
-    assert _poll_after(world, disconnected)["reason"] == "disconnected"
-    _save_contacts(world, [WHILE_OFF])
-    assert cmsync("connect", "--config", str(config)).returncode == 0
+def _save_contacts_then_see_only_them_pushed(world: World, list_id: str) -> None:
+    """Save the ``AFTER`` Contacts now; the next poll leaves exactly them active on the list in CM."""
     _save_contacts(world, AFTER)
     saved = datetime.now(UTC)
     report = _poll_after(world, saved)
     assert report["ran"] and report["error"] is None
-    assert _active_subscribers(world, mailing_list.list_id) == {email.lower() for email in AFTER}
+    assert _active_subscribers(world, list_id) == {email.lower() for email in AFTER}
+
+
+def test_contacts_saved_right_after_connect_are_pushed(world: World, tmp_path: Path) -> None:
+    mailing_list = world.cm.state.add_list(world.clients[0], "After connect")
+    config = _config(world, tmp_path, mailing_list.list_id)
+    daemon = Daemon(config, tmp_path).start()
+    try:
+        assert cmsync("disconnect", "--config", str(config)).returncode == 0
+        disconnected = datetime.now(UTC)
+        assert _poll_after(world, disconnected)["reason"] == "disconnected"
+        _save_contacts(world, [WHILE_OFF])
+        assert cmsync("connect", "--config", str(config)).returncode == 0
+        _save_contacts_then_see_only_them_pushed(world, mailing_list.list_id)
+    finally:
+        daemon.kill()
 
 
 def test_contacts_saved_right_after_a_reload_turns_disable_triggers_off_are_pushed(
-    world: World, tmp_path: Path, daemons
+    world: World, tmp_path: Path
 ) -> None:
     mailing_list = world.cm.state.add_list(world.clients[0], "After reload")
     config = _config(world, tmp_path, mailing_list.list_id, advanced={"disable_triggers": True})
     daemon = Daemon(config, tmp_path).start()
-    daemons.append(daemon)
-    assert _poll_after(world, datetime.now(UTC))["reason"] == "disable_triggers"
-    _save_contacts(world, [WHILE_OFF])
-    data = yaml.safe_load(config.read_text())
-    data["advanced"]["disable_triggers"] = False
-    config.write_text(yaml.safe_dump(data))
-    daemon.signal(signal.SIGHUP)
-    daemon.wait_for("configuration reloaded")
-    _save_contacts(world, AFTER)
-    saved = datetime.now(UTC)
-    report = _poll_after(world, saved)
-    assert report["ran"] and report["error"] is None
-    assert _active_subscribers(world, mailing_list.list_id) == {email.lower() for email in AFTER}
+    try:
+        assert _poll_after(world, datetime.now(UTC))["reason"] == "disable_triggers"
+        _save_contacts(world, [WHILE_OFF])
+        data = yaml.safe_load(config.read_text())
+        data["advanced"]["disable_triggers"] = False
+        config.write_text(yaml.safe_dump(data))
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_for("configuration reloaded")
+        _save_contacts_then_see_only_them_pushed(world, mailing_list.list_id)
+    finally:
+        daemon.kill()
