@@ -44,7 +44,7 @@ def _advance(store: StateStore, minutes: int) -> datetime:
 def test_after_a_disconnect_the_start_is_the_connect(store: StateStore, engine: Engine) -> None:
     built = _advance(store, 0)
     store.set_connected(False)
-    pause(_loaded_at(engine, built), "disconnected", STREAMS)
+    pause(_loaded_at(engine, built), ["disconnected"], STREAMS)
     connected = _advance(store, 10)
     store.set_connected(True)
     reloaded = _advance(store, 1)
@@ -53,7 +53,7 @@ def test_after_a_disconnect_the_start_is_the_connect(store: StateStore, engine: 
 
 
 def test_after_disable_triggers_a_connect_while_connected_moves_nothing(store: StateStore, engine: Engine) -> None:
-    pause(_loaded_at(engine, _advance(store, 0)), "disable_triggers", STREAMS)
+    pause(_loaded_at(engine, _advance(store, 0)), ["disable_triggers"], STREAMS)
     reloaded = _advance(store, 5)
     _advance(store, 5)
     store.set_connected(True)
@@ -62,8 +62,8 @@ def test_after_disable_triggers_a_connect_while_connected_moves_nothing(store: S
 
 def test_with_both_pauses_the_later_end_counts_and_resume_forgets_the_pause(store: StateStore, engine: Engine) -> None:
     store.set_connected(False)
-    pause(_loaded_at(engine, _advance(store, 0)), "disconnected", STREAMS)
-    pause(_loaded_at(engine, _advance(store, 1)), "disable_triggers", STREAMS)
+    pause(_loaded_at(engine, _advance(store, 0)), ["disconnected"], STREAMS)
+    pause(_loaded_at(engine, _advance(store, 1)), ["disable_triggers"], STREAMS)
     connected = _advance(store, 5)
     store.set_connected(True)
     reloaded = _advance(store, 5)

@@ -15,12 +15,12 @@ PAUSE_FACT = "outbound_paused"
 CONNECTION_FACT = "connection"
 
 
-def pause(engine: Engine, reason: str, streams: tuple[str, ...]) -> None:
-    """Outbound is off for ``reason`` (``disconnected`` or ``disable_triggers``): forget the watermarks."""
+def pause(engine: Engine, reasons: list[str], streams: tuple[str, ...]) -> None:
+    """Outbound is off for ``reasons`` (``disconnected``, ``disable_triggers``): forget the watermarks."""
     reset_cursors(engine, streams)
-    reasons = set(engine.store.fact(PAUSE_FACT) or ())
-    if reason not in reasons:
-        engine.store.set_fact(PAUSE_FACT, sorted(reasons | {reason}))
+    known = set(engine.store.fact(PAUSE_FACT) or ())
+    if not known.issuperset(reasons):
+        engine.store.set_fact(PAUSE_FACT, sorted(known.union(reasons)))
 
 
 def resumed_at(engine: Engine) -> datetime:

@@ -50,10 +50,11 @@ def poll_once(engine: Engine) -> PollReport:
     """
     report = PollReport()
     store = engine.store
-    if engine.settings.advanced.disable_triggers or not store.connected():
-        reason = "disable_triggers" if engine.settings.advanced.disable_triggers else "disconnected"
-        pause(engine, reason, STREAMS)
-        return report.not_run(reason).finish(store)
+    holds = {"disable_triggers": engine.settings.advanced.disable_triggers, "disconnected": not store.connected()}
+    off = [reason for reason, held in holds.items() if held]
+    if off:
+        pause(engine, off, STREAMS)
+        return report.not_run(off[0]).finish(store)
     owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
     lease = max(LEASE_TTL, 4 * engine.settings.outbound.poll_interval)
     if not store.acquire_lock(LEASE, owner, lease):
