@@ -344,6 +344,12 @@ class StateStore:
                 (key, json.dumps(value), self._now()),
             )
 
+    def fact_changed_at(self, key: str) -> datetime | None:
+        """When ``key`` was last set (None if never)."""
+        with self.database.transaction() as transaction:
+            rows = transaction.execute("SELECT updated_at FROM installation WHERE key = ?", (key,))
+        return _moment(rows[0][0]) if rows else None
+
     def connected(self) -> bool:
         """False after ``cmsync disconnect`` until ``cmsync connect`` (survives restarts)."""
         return self.fact("connection") != "disconnected"
