@@ -13,10 +13,12 @@ from cmsync.logs import get_logger
 from cmsync.workers.campaign_monitor.records import Subscriber, SubscriberState
 from cmsync.workers.engine import Engine
 from cmsync.workers.salesforce.soql import literal_list
+from cmsync.workers.state import StateStore
 from cmsync.workers.sync import records, sources
 from cmsync.workers.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, read_fields
 from cmsync.workers.sync.mappings import field_updates, incoming_mappings, mapped_fields
 from cmsync.workers.sync.streams import StreamWriter
+from cmsync.workers.sync.unreadable import UnreadableRecords, digest
 
 log = get_logger(__name__)
 PAGE = 1000
@@ -26,6 +28,14 @@ def _pages(subscribers: Iterable[Subscriber]) -> Iterator[list[Subscriber]]:
     iterator = iter(subscribers)
     while page := list(islice(iterator, PAGE)):
         yield page
+
+
+def unreadable_members(store: StateStore, run_id: int, list_id: str, stream: str) -> UnreadableRecords:
+    """Where the subscribers of a stream that cannot be read are kept, keyed as members (by a digest
+    of what CM sent when the email is missing)."""
+    return UnreadableRecords(
+        store, run_id, records.MEMBER, stream, lambda error: records.member_key(list_id, error.email or digest(error))
+    )
 
 
 def full_pass_due(engine: Engine, list_id: str) -> bool:
@@ -50,8 +60,11 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
         since = datetime.fromisoformat(watermark) if watermark else None
         writer = StreamWriter(engine.salesforce, store, run_id, records.MEMBER, stream, seen_marker=marker)
         writer.retry_rejected()
+        unreadable = unreadable_members(store, run_id, list_id, stream)
         latest = watermark
-        for page in _pages(engine.campaign_monitor.subscribers(list_id, state, since=since)):
+        reading = engine.campaign_monitor.subscribers(list_id, state, since=since, unreadable=unreadable.reject)
+        for page in _pages(reading):
+            unreadable.readable(records.member_key(list_id, subscriber.email) for subscriber in page)
             values = [records.custom_field_values(subscriber) for subscriber in page]
             named_ids = [str(fields.get(SALESFORCE_ID_KEY) or "") for fields in values]
             links = find_links(store, (subscriber.email for subscriber in page), named_ids)
