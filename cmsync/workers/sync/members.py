@@ -84,6 +84,8 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
                     updates[object_name].append(update)
             _write_mapped_fields(engine, run_id, list_id, updates)
         writer.flush()
+        if whole:
+            unreadable.forget_unmet()
     if whole:
         _remove_departed(engine, run_id, list_id, f"run:{run_id}")
         store.set_fact(f"full_pass:{list_id}", started.isoformat())

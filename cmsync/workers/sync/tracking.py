@@ -116,14 +116,14 @@ def import_tracking(engine: Engine, run_id: int, source_kind: str, source_id: st
         mark = json.loads(store.watermark(stream) or "{}")
         writer = activity_writer(engine, run_id, stream)
         writer.retry_rejected()
+        unreadable = UnreadableRecords(store, run_id, records.ACTIVITY, stream, digest)
+        unreadable.forget_earlier()
         if source.undated(report) and (
             mark.get("complete") or (source.sent_date is not None and source.sent_date < window_start)
         ):
             writer.flush()
             continue
         floor = max(datetime.fromisoformat(mark["date"]), window_start) if mark.get("date") else window_start
-        unreadable = UnreadableRecords(store, run_id, records.ACTIVITY, stream, digest)
-        unreadable.forget_earlier()
         events = read_events(engine, source, report, Window(floor), unreadable.reject)
         import_events(engine, writer, source, activity, events, mark)
     store.set_fact(f"tracking_digest:{source_id}", store.fact(f"tracking_seen:{source_id}"))

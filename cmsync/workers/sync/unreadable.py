@@ -3,10 +3,11 @@ not text): each is kept as rejected with its reason, counted in the run, and the
 
 They are kept under the stream that read them, with no payload (there is nothing to write). A list
 member is keyed like the record it would have become (by a digest of what CM sent when it has no email):
-once it reads well (a later run or full pass re-reads it) its rejection is forgotten, and if Salesforce
-then refuses it, that rejection takes its place. A tracking event is keyed by a digest of what CM sent
-(events have no ID); it cannot be read again once its stream has moved past it, so the next import of
-the stream forgets it (it was logged and counted in its run).
+once it reads well (a later run or full pass re-reads it) or a full pass no longer meets it, its
+rejection is forgotten; if Salesforce then refuses the record, that rejection takes its place. A
+tracking event is keyed by a digest of what CM sent (events have no ID); it cannot be read again once
+its stream has moved past it, so the next import of the stream forgets it (it was logged and counted in
+its run; ``cmsync reimport-tracking`` reads its window again).
 """
 
 import hashlib
@@ -39,6 +40,7 @@ class UnreadableRecords:
     stream: str
     key_of: Callable[[UnreadableRecordError], str]
     _pending: set[str] = field(default_factory=set)
+    _met: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._pending = {
@@ -56,6 +58,7 @@ class UnreadableRecords:
             self.store.count(self.run_id, self.object_name, "rejected")
         RECORDS.labels(self.object_name, "rejected").inc()
         self._pending.add(key)
+        self._met.add(key)
         log.warning("record rejected", stream=self.stream, key=key, reason=reason)
 
     def readable(self, keys: Iterable[str]) -> None:
@@ -64,6 +67,10 @@ class UnreadableRecords:
         if cured:
             self.store.resolve(self.object_name, cured)
             self._pending -= cured
+
+    def forget_unmet(self) -> None:
+        """After reading the whole stream: forget the unreadable records this read did not meet again."""
+        self.readable(self._pending - self._met)
 
     def forget_earlier(self) -> None:
         """Forget the unreadable records earlier imports of this stream kept (they cannot be read again)."""
