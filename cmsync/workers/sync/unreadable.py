@@ -39,6 +39,7 @@ class UnreadableRecords:
     object_name: str
     stream: str
     key_of: Callable[[UnreadableRecordError], str]
+    rejected: int = 0
     _pending: set[str] = field(default_factory=set)
     _met: set[str] = field(default_factory=set)
 
@@ -57,6 +58,7 @@ class UnreadableRecords:
         if self.run_id is not None:
             self.store.count(self.run_id, self.object_name, "rejected")
         RECORDS.labels(self.object_name, "rejected").inc()
+        self.rejected += 1
         self._pending.add(key)
         self._met.add(key)
         log.warning("record rejected", stream=self.stream, key=key, reason=reason)
