@@ -31,6 +31,8 @@ def json_page(answer: Any) -> str | None:
         return f"expected a page (a JSON object), got {_kind(answer)}"
     if not isinstance(answer.get("Results"), list):
         return "expected a page with a Results array"
+    if not isinstance(answer.get("NumberOfPages", 0), int):
+        return "expected a page whose NumberOfPages is a number"
     return None
 
 

@@ -16,7 +16,7 @@ class RecordReader:
         self.kind = kind
         self.body: dict[str, Any] = body
         email = body.get("EmailAddress")
-        self.email = email.strip() if isinstance(email, str) else None
+        self.email = email if isinstance(email, str) and email else None
 
     def fail(self, field: str, problem: str) -> UnreadableRecordError:
         return UnreadableRecordError(self.kind, self.email, field, self.body.get(field), problem, self.body)
