@@ -19,7 +19,8 @@ API_CALL_SECONDS = Histogram(
 )
 API_RETRIES = Counter(
     "cmsync_api_retries",
-    "Calls retried, by system and reason (rate_limited, server_error, connection, lock, session_expired).",
+    "Calls retried, by system and reason "
+    "(rate_limited, server_error, bad_response, connection, lock, session_expired).",
     ["system", "reason"],
 )
 SALESFORCE_API_USAGE = Gauge(

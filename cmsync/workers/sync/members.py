@@ -19,11 +19,13 @@ from cmsync.workers.campaign_monitor.records import Subscriber, SubscriberState
 from cmsync.workers.engine import Engine
 from cmsync.workers.metrics import RECORDS
 from cmsync.workers.salesforce.soql import literal_list
+from cmsync.workers.state import StateStore
 from cmsync.workers.sync import records, sources
 from cmsync.workers.sync.holdings import read_held_members
 from cmsync.workers.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, read_fields
 from cmsync.workers.sync.mappings import field_updates, incoming_mappings, mapped_fields
 from cmsync.workers.sync.streams import StreamWriter
+from cmsync.workers.sync.unreadable import UnreadableRecords, digest
 
 log = get_logger(__name__)
 PAGE = 1000
@@ -33,6 +35,14 @@ def _pages(subscribers: Iterable[Subscriber]) -> Iterator[list[Subscriber]]:
     iterator = iter(subscribers)
     while page := list(islice(iterator, PAGE)):
         yield page
+
+
+def unreadable_members(store: StateStore, run_id: int, list_id: str, stream: str) -> UnreadableRecords:
+    """Where the subscribers of a stream that cannot be read are kept, keyed as members (by a digest
+    of what CM sent when the email is missing)."""
+    return UnreadableRecords(
+        store, run_id, records.MEMBER, stream, lambda error: records.member_key(list_id, error.email or digest(error))
+    )
 
 
 def full_pass_due(engine: Engine, list_id: str) -> bool:
@@ -76,9 +86,11 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
         )
         for payload in retry.as_refused.get(stream, ()):
             writer.add(payload)
+        unreadable = unreadable_members(store, run_id, list_id, stream)
         latest = watermark
-        read = engine.campaign_monitor.subscribers(list_id, state, since=since)
+        read = engine.campaign_monitor.subscribers(list_id, state, since=since, unreadable=unreadable.reject)
         for page in _pages(chain(retry.current.get(state, ()), read)):
+            unreadable.readable(records.member_key(list_id, subscriber.email) for subscriber in page)
             values = [records.custom_field_values(subscriber) for subscriber in page]
             named_ids = [str(fields.get(SALESFORCE_ID_KEY) or "") for fields in values]
             links = find_links(store, (subscriber.email for subscriber in page), named_ids)
@@ -99,8 +111,15 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
                     updates[object_name].append(update)
             _write_mapped_fields(engine, run_id, list_id, updates)
         writer.flush()
+        if whole:
+            unreadable.forget_unmet()
     if whole:
-        store.resolve(records.MEMBER, rejected_before)
+        refused_now = {
+            rejection.key
+            for rejection in store.rejections(stream_prefix=f"{digests}:")
+            if rejection.object == records.MEMBER and rejection.last_seen >= started
+        }
+        store.resolve(records.MEMBER, rejected_before - refused_now)
         _remove_departed(engine, run_id, digests, marker or "")
         store.set_fact(f"full_pass:{list_id}", started.isoformat())
     log.info("list imported", run_id=run_id, client=client_id, list=list_id, full_pass=whole)
