@@ -9,7 +9,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Info, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Info, generate_latest
 
 from cmsync import __version__
 from cmsync.workers.known_series import create_known_series as create_known_engine_series
@@ -36,6 +36,10 @@ SYNC_INTERVAL = Gauge(
 )
 ENQUEUE_FAILURES = Counter("cmsync_enqueue_failures", "Messages that could not be queued, by job.", ["job"])
 CONNECTED = Gauge("cmsync_connected", "1 when connected, 0 after `cmsync disconnect`.")
+OUTBOUND_ACTIVE = Gauge(
+    "cmsync_outbound_active",
+    "1 while the outbound poller pushes Salesforce changes; 0 while disconnected or with disable_triggers on.",
+)
 LOOP_HEARTBEAT = Gauge("cmsync_supervisor_heartbeat_timestamp_seconds", "When the supervisor loop last went round.")
 REJECTED_RECORDS = Gauge("cmsync_rejected_records", "Records currently kept as rejected, to be retried.")
 
@@ -58,6 +62,13 @@ def create_known_series() -> None:
 Health = Callable[[], tuple[bool, str]]
 
 
+def connection_note() -> str:
+    """What ``/healthz`` adds once the supervisor has seen cmsync disconnected: healthy, but nothing syncs."""
+    observed = REGISTRY.get_sample_value("cmsync_supervisor_heartbeat_timestamp_seconds")
+    disconnected = REGISTRY.get_sample_value("cmsync_connected") == 0
+    return "; disconnected: nothing syncs until `cmsync connect`" if observed and disconnected else ""
+
+
 class _Handler(BaseHTTPRequestHandler):
     health: ClassVar[Health]
 
@@ -67,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
         elif path == "/healthz":
             healthy, text = type(self).health()
-            self._answer(200 if healthy else 503, f"{text}\n".encode(), "text/plain")
+            self._answer(200 if healthy else 503, f"{text}{connection_note()}\n".encode(), "text/plain")
         else:
             self._answer(404, b"not found: try /metrics or /healthz\n", "text/plain")
 

@@ -41,14 +41,14 @@ def status_report(settings: Settings, store: StateStore) -> dict[str, Any]:
     schedule = store.fact("schedule") or {}
     daemon = store.lock_holder(LEASE)
     tracking = settings.tracking
-    advanced = settings.advanced
+    connected = store.connected()
     return {
         "daemon": {"running": daemon is not None, "owner": daemon},
-        "connection": "connected" if store.connected() else "disconnected",
+        "connection": "connected" if connected else "disconnected",
         "clients": clients,
         "schedule": {
             "import_frequency": settings.sync.import_frequency,
-            "next_run": schedule.get("next_run") if daemon else None,
+            "next_run": schedule.get("next_run") if daemon and connected else None,
         },
         "current_run": _run(store.current_run()),
         "last_run": _run(store.last_run()),
@@ -60,12 +60,18 @@ def status_report(settings: Settings, store: StateStore) -> dict[str, Any]:
             "last_purge": store.fact("last_purge"),
         },
         "outbound": {
-            "state": "disabled (disable_triggers)" if advanced.disable_triggers else "active",
+            "state": _outbound_state(settings, connected),
             "poll_interval_seconds": settings.outbound.poll_interval.total_seconds(),
             "last_poll": store.fact("outbound_last_poll"),
         },
         "rejected_records": store.rejected_count(),
     }
+
+
+def _outbound_state(settings: Settings, connected: bool) -> str:
+    if not connected:
+        return "stopped (disconnected)"
+    return "disabled (disable_triggers)" if settings.advanced.disable_triggers else "active"
 
 
 def _when(text: str | None, now: datetime) -> str:
@@ -87,7 +93,9 @@ def status_text(report: dict[str, Any], now: datetime) -> str:
         lines.extend(f"  {client['name'] or '(name not known yet)'} ({client['id']})" for client in clients)
     schedule = report["schedule"]
     upcoming = _when(schedule["next_run"], now) if schedule["next_run"] else "not scheduled"
-    if schedule["import_frequency"] == "never":
+    if report["connection"] == "disconnected":
+        upcoming = "none while disconnected (`cmsync connect` resumes)"
+    elif schedule["import_frequency"] == "never":
         upcoming = "never (Sync Now only)"
     elif not daemon["running"]:
         upcoming = "when the daemon runs"
@@ -125,7 +133,10 @@ def status_text(report: dict[str, Any], now: datetime) -> str:
     outbound = report["outbound"]
     last_poll = outbound["last_poll"]
     polled = f", last poll {_when(last_poll.get('at'), now)}" if isinstance(last_poll, dict) else ""
-    lines.append(f"outbound:      {outbound['state']}, every {outbound['poll_interval_seconds']:g}s{polled}")
+    if outbound["state"] == "active":
+        lines.append(f"outbound:      active, every {outbound['poll_interval_seconds']:g}s{polled}")
+    else:
+        lines.append(f"outbound:      {outbound['state']}: nothing is pushed to Campaign Monitor")
     lines.append(f"rejected:      {report['rejected_records']} records kept to retry")
     return "\n".join(lines)
 

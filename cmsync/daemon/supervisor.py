@@ -222,7 +222,7 @@ class Supervisor:
         success = self.store.last_run(("succeeded", "partial"))
         if success is not None and success.finished_at is not None:
             metrics.LAST_SUCCESS.set(success.finished_at.timestamp())
-        upcoming = next_run(self.sync_job)
+        upcoming = next_run(self.sync_job) if connected else None
         metrics.NEXT_RUN.set(upcoming.timestamp() if upcoming else 0)
         metrics.REJECTED_RECORDS.set(self.store.rejected_count())
         self.store.set_fact(

@@ -5,7 +5,8 @@ whole, so a job always sees one consistent configuration.
 """
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from cmsync.config import Settings
 from cmsync.workers.campaign_monitor.client import CampaignMonitorClient
@@ -19,6 +20,8 @@ class Engine:
     store: StateStore
     campaign_monitor: CampaignMonitorClient
     salesforce: SalesforceClient
+    built_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When this configuration was loaded: for a reload, the moment its settings took effect."""
 
     @classmethod
     def from_settings(cls, settings: Settings, store: StateStore | None = None) -> "Engine":

@@ -19,7 +19,8 @@ API_CALL_SECONDS = Histogram(
 )
 API_RETRIES = Counter(
     "cmsync_api_retries",
-    "Calls retried, by system and reason (rate_limited, server_error, connection, lock, session_expired).",
+    "Calls retried, by system and reason "
+    "(rate_limited, server_error, bad_response, connection, lock, session_expired).",
     ["system", "reason"],
 )
 SALESFORCE_API_USAGE = Gauge(
@@ -30,7 +31,8 @@ SALESFORCE_API_USAGE = Gauge(
 )
 RECORDS = Counter(
     "cmsync_records",
-    "Records handled by the main sync, by Salesforce object and outcome (imported, unchanged, rejected).",
+    "Records handled by the main sync, by Salesforce object and outcome "
+    "(created, rewritten, unchanged, rejected, deleted).",
     ["object", "outcome"],
 )
 TRACKING_PURGED = Counter(

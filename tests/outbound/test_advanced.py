@@ -1,24 +1,33 @@
 """The advanced settings over real HTTP: disable triggers, disable bulk triggers on a 200-record bulk
-update, journeys on bulk add, and cmsync's own Salesforce writes never echoing back to Campaign Monitor."""
+update and on a 300-record Bulk API load, journeys on bulk add, and cmsync's own Salesforce writes never
+echoing back to Campaign Monitor."""
 
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
+from cmsync.workers.campaign_monitor.records import SubscriberState
 from cmsync.workers.salesforce.auth import RefreshTokenAuth
 from cmsync.workers.salesforce.client import SalesforceClient
 from tests.outbound.conftest import WRITES
 from tests.sync.world import World
 
 BULK = 200
+LOAD = 300
+"""A Bulk API load Salesforce saves in two transactions: records 1-200, then 201-300."""
 
 
-def _bulk_edit(world: World, ids: list[str], values: dict[str, str]) -> None:
-    """One sObject Collections update of ``ids`` by a person (a data loader, say): one transaction."""
+def _as_admin(world: World) -> SalesforceClient:
+    """A Salesforce client signed in as a person (a data loader, say), not as cmsync's integration user."""
     world.sf.oauth.refresh_tokens["admin-refresh-token"] = world.sf.admin_user_id
     url = world.sf_server.url
     auth = RefreshTokenAuth(url, "sandbox-client-id", SecretStr("sandbox-client-secret"), "admin-refresh-token")
-    with_admin = SalesforceClient(url, auth)
+    return SalesforceClient(url, auth)
+
+
+def _bulk_edit(world: World, ids: list[str], values: dict[str, str]) -> None:
+    """One sObject Collections update of ``ids`` by a person: one transaction."""
+    with_admin = _as_admin(world)
     results = with_admin.update("Contact", [{"Id": record_id, **values} for record_id in ids])
     with_admin.close()
     assert all(result.success for result in results)
@@ -64,6 +73,37 @@ def test_disable_bulk_triggers_processes_only_the_first_record_of_a_bulk_update(
     assert report["skipped"]["bulk"] == BULK - 1
     assert report["changes"]["Contact"] == BULK
     assert [trigger.cause for trigger in world.cm.state.triggers if trigger.list_id == mailing_list.list_id] == ["add"]
+
+
+LOAD_DOMAIN = "harbour-outfitters-bulk-load.example.com"
+
+
+def _load_address(number: int) -> str:
+    return f"O'Load.{number:03d}.Customer-Relations@{LOAD_DOMAIN}"
+
+
+def _active(world: World, list_id: str) -> set[str]:
+    with world.cm_client() as client:
+        return {subscriber.email.lower() for subscriber in client.subscribers(list_id, SubscriberState.ACTIVE)}
+
+
+@pytest.mark.parametrize("disable_bulk_triggers", [True, False])
+def test_disable_bulk_triggers_on_a_bulk_api_load_processes_the_first_record_of_each_transaction(
+    world: World, daemon, disable_bulk_triggers: bool
+) -> None:
+    mailing_list = world.cm.state.add_list(world.clients[0], "Bulk load")
+    rule = {"list": mailing_list.list_id, "object": "Contact", "action": "add", "evaluation": "created"}
+    running = daemon(subscription_rules=[rule], advanced={"disable_bulk_triggers": disable_bulk_triggers})
+    with_admin = _as_admin(world)
+    records = [{"LastName": f"Load {number}", "Email": _load_address(number)} for number in range(LOAD)]
+    results = with_admin.writer.bulk.ingest("insert", "Contact", records)
+    loaded = list(with_admin.query(f"SELECT SystemModstamp FROM Contact WHERE Email LIKE '%@{LOAD_DOMAIN}'"))
+    with_admin.close()
+    assert all(result.success for result in results)
+    assert len(loaded) == LOAD and len({row["SystemModstamp"] for row in loaded}) == 2
+    running.settle()
+    expected = [_load_address(0), _load_address(BULK)] if disable_bulk_triggers else map(_load_address, range(LOAD))
+    assert _active(world, mailing_list.list_id) == {address.lower() for address in expected}
 
 
 @pytest.mark.parametrize("start_journeys", [True, False])

@@ -104,8 +104,8 @@ def test_second_run_without_changes_writes_nothing(world: World, embedded) -> No
     second = cmsync.sync()
     assert second.status == "succeeded"
     assert world.salesforce_writes() == writes
-    assert all("imported" not in counts for counts in second.counts.values()), second.counts
-    assert first.counts["CM_List_Member__c"]["imported"] == len(world.records("CM_List_Member__c"))
+    assert all("created" not in counts and "rewritten" not in counts for counts in second.counts.values())
+    assert first.counts["CM_List_Member__c"]["created"] == len(world.records("CM_List_Member__c"))
 
 
 def test_a_full_pass_over_unchanged_data_writes_nothing(world: World, embedded) -> None:
@@ -160,7 +160,7 @@ def test_changes_in_cm_are_imported_exactly(world: World, embedded) -> None:
     assert f"{mailing_list.list_id}:renamed.person@example.org" in members
     assert f"{mailing_list.list_id}:{old_email.lower()}" not in members
     assert len(members) == before
-    assert full.counts["CM_List_Member__c"] == {"imported": 1, "removed": 1, "unchanged": before - 1}
+    assert full.counts["CM_List_Member__c"] == {"created": 1, "deleted": 1, "unchanged": before - 1}
 
 
 def _input(state, email: str):

@@ -61,7 +61,7 @@ def test_workers_killed_mid_run(world: World, rabbit: tuple[Workers, StateStore]
     world.cm.calls.latency = 0.02
     run_id = request_run(store, "test").run.id
     deadline = time.monotonic() + 30
-    while not (store.run(run_id).counts.get("CM_List_Member__c") or {}).get("imported") and time.monotonic() < deadline:  # type: ignore[union-attr]
+    while not (store.run(run_id).counts.get("CM_List_Member__c") or {}).get("created") and time.monotonic() < deadline:  # type: ignore[union-attr]
         time.sleep(0.05)
     workers.kill_everything()
     assert store.run(run_id).in_flight  # type: ignore[union-attr]

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 from cmsync.logs import get_logger
 from cmsync.sandbox.calls import CLASS_KEY, ENDPOINT_KEY
 from cmsync.sandbox.campaign_monitor import shapes
+from cmsync.sandbox.campaign_monitor.bad_responses import spoiled
 from cmsync.sandbox.campaign_monitor.dates import parse_date
 from cmsync.sandbox.campaign_monitor.errors import ApiError
 from cmsync.sandbox.campaign_monitor.faults import Faults
@@ -185,7 +186,9 @@ class CampaignMonitorApp:
         except ApiError as error:
             headers = {"WWW-Authenticate": 'Basic realm="api"'} if error.status == 401 else None
             return _json_response(error.status, error.body(), headers)
-        return _json_response(status, body)
+        response = _json_response(status, self.faults.patched(body))
+        bad = self.faults.next_bad_response(endpoint)
+        return response if bad is None else spoiled(response, bad)
 
     def _authenticate(self, request: Request) -> None:
         """API key as the Basic user name (any password), or an OAuth bearer token."""

@@ -5,7 +5,9 @@ and changes made "in CM's UI" or by recipients. Bodies and answers are JSON.
     POST   /_sandbox/seed                       {"size": "small|demo|large"} or counts, and "seed"
     GET    /_sandbox/summary                    how much the account holds
     GET    /_sandbox/calls  DELETE …            the call log with counts per endpoint
-    GET    /_sandbox/faults POST … DELETE …     {"latency", "rate_limit": {…}, "server_errors": {…}}
+    GET    /_sandbox/faults POST … DELETE …     {"latency", "rate_limit": {…}, "server_errors": {…},
+                                                "bad_responses": {"kind", "calls", "endpoint", "stall"},
+                                                "corrupt_records": {email: {"set": {…}, "remove": […]}}}
     POST   /_sandbox/tokens/expire              every OAuth access token has expired
     GET    /_sandbox/journeys/triggered         journeys that subscriptions started
     POST   /_sandbox/lists/<listid>/state       {"email", "state"}: a change made in CM's UI
@@ -116,6 +118,10 @@ class SandboxControls:
             self.faults.rate_limit(**body["rate_limit"])
         if body.get("server_errors"):
             self.faults.server_errors(**body["server_errors"])
+        if body.get("bad_responses"):
+            self.faults.bad_responses(**body["bad_responses"])
+        if body.get("corrupt_records"):
+            self.faults.corrupt_records(body["corrupt_records"])
         if body.get("token_lifetime"):
             self.tokens.lifetime = int(body["token_lifetime"])
         return self.faults.as_json()

@@ -1,7 +1,11 @@
-"""Faults tests inject into the API: rate limiting (HTTP 429) and server errors (HTTP 500 or 503).
+"""Faults tests inject into the API: rate limiting (HTTP 429), server errors (HTTP 500 or 503), bad
+responses and corrupt records.
 
 Rate limiting comes every N calls or for T seconds, with CM's ``X-RateLimit-*`` headers or without them
 (CM's subscriber endpoints have been seen to send none). Latency per call lives in the call log.
+Bad responses are what a proxy or a struggling server sends on the way (see ``BAD_RESPONSES``), for the
+next N calls of the endpoints whose name holds a given text. Corrupt records are subscribers and events
+whose fields are changed or removed in every answer that holds them, as a data fault in CM would be.
 """
 
 import math
@@ -34,6 +38,30 @@ class FaultResponse:
     body: dict[str, Any] | str
 
 
+BAD_RESPONSES = ("html", "truncated_json", "wrong_content_type", "slow_body", "server_error")
+"""``html``: 200 with a proxy's HTML page; ``truncated_json``: 200 with the answer cut off half-way;
+``wrong_content_type``: 200 with an XML body; ``slow_body``: the answer's first bytes, then a stall of
+``stall`` seconds before the rest; ``server_error``: 500 with CM's error body."""
+
+
+@dataclass(frozen=True)
+class BadResponses:
+    """The next ``calls`` calls of endpoints whose name holds ``endpoint`` get a bad response of ``kind``."""
+
+    kind: str
+    calls: int
+    endpoint: str
+    stall: float
+
+
+@dataclass(frozen=True)
+class RecordPatch:
+    """Fields to set (any JSON value) and to remove on every record of ``email`` in an answer."""
+
+    set: dict[str, Any]
+    remove: tuple[str, ...]
+
+
 class Faults:
     """The faults in force; ``next_fault()`` is asked once per API call."""
 
@@ -51,6 +79,8 @@ class Faults:
             self._failing_calls = 0
             self._random = random.Random(1)
             self._calls_log.latency = 0.0
+            self._bad: BadResponses | None = None
+            self._patches: dict[str, RecordPatch] = {}
 
     def set_latency(self, seconds: float) -> None:
         """Delay every API call by ``seconds``."""
@@ -87,6 +117,41 @@ class Faults:
             self._error_status = status
             self._failing_calls = next_calls
             self._random = random.Random(seed)
+
+    def bad_responses(self, *, kind: str, calls: int = 1, endpoint: str = "", stall: float = 2.0) -> None:
+        """Answer the next ``calls`` calls of endpoints whose name holds ``endpoint`` with a bad response."""
+        if kind not in BAD_RESPONSES or calls < 0 or stall < 0:
+            raise ValueError(f"kind is one of {', '.join(BAD_RESPONSES)}; calls and stall are 0 or more")
+        with self._lock:
+            self._bad = BadResponses(kind, calls, endpoint, stall) if calls else None
+
+    def next_bad_response(self, endpoint: str) -> BadResponses | None:
+        """The bad response this call of ``endpoint`` gets, if any (asked once per API call)."""
+        with self._lock:
+            bad = self._bad
+            if bad is None or bad.endpoint not in endpoint:
+                return None
+            self._bad = BadResponses(bad.kind, bad.calls - 1, bad.endpoint, bad.stall) if bad.calls > 1 else None
+            return bad
+
+    def corrupt_records(self, patches: dict[str, dict[str, Any]]) -> None:
+        """Change the records of these emails in every answer: ``{email: {"set": {…}, "remove": […]}}``."""
+        with self._lock:
+            for email, patch in patches.items():
+                self._patches[email.lower()] = RecordPatch(
+                    dict(patch.get("set") or {}), tuple(patch.get("remove") or ())
+                )
+
+    def patched(self, body: Any) -> Any:
+        """An answer with the corrupt records in it changed (records are found by their ``EmailAddress``)."""
+        with self._lock:
+            patches = dict(self._patches)
+        if not patches:
+            return body
+        items = body.get("Results") if isinstance(body, dict) and isinstance(body.get("Results"), list) else None
+        if items is not None:
+            return {**body, "Results": [_patch(item, patches) for item in items]}
+        return _patch(body, patches)
 
     def next_fault(self) -> FaultResponse | None:
         """The fault this call meets, if any."""
@@ -132,6 +197,8 @@ class Faults:
         with self._lock:
             rule = self._rate_limit
             return {
+                "bad_responses": asdict(self._bad) if self._bad else None,
+                "corrupt_records": {email: asdict(patch) for email, patch in self._patches.items()},
                 "latency": self._calls_log.latency,
                 "rate_limit": asdict(rule) if rule else None,
                 "server_errors": {
@@ -140,3 +207,14 @@ class Faults:
                     "next_calls": self._failing_calls,
                 },
             }
+
+
+def _patch(record: Any, patches: dict[str, RecordPatch]) -> Any:
+    if not isinstance(record, dict) or not isinstance(record.get("EmailAddress"), str):
+        return record
+    patch = patches.get(record["EmailAddress"].lower())
+    if patch is None:
+        return record
+    changed = {name: value for name, value in record.items() if name not in patch.remove}
+    changed.update(patch.set)
+    return changed

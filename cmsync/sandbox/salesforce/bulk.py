@@ -36,6 +36,8 @@ LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
 MAX_UPLOAD_BYTES = 150 * 1024 * 1024
 RECORDS_PER_BATCH = 10_000
+RECORDS_PER_TRANSACTION = 200
+"""Salesforce saves a job's records 200 at a time, each 200 in one transaction sharing one SystemModstamp."""
 DEFAULT_MAX_RECORDS = 50_000
 
 
@@ -268,8 +270,11 @@ class BulkJobs:
                 job.unprocessed = body[start:]
                 return
             with self.org.store.lock:
-                for position in range(start, min(start + self.chunk_size, len(body))):
-                    self._ingest_row(job, table, key, body[position], position in duplicates)
+                end = min(start + self.chunk_size, len(body))
+                for first in range(start, end, RECORDS_PER_TRANSACTION):
+                    with self.org.store.clock.held():
+                        for position in range(first, min(first + RECORDS_PER_TRANSACTION, end)):
+                            self._ingest_row(job, table, key, body[position], position in duplicates)
             if start + self.chunk_size < len(body):
                 self._pause()
         if job.state != "Aborted":

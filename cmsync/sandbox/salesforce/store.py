@@ -35,8 +35,11 @@ class Clock:
 
     @contextmanager
     def held(self) -> Iterator[int]:
-        """One instant for every write inside: the records of one Salesforce transaction share their stamps."""
+        """One instant for every write inside: the records of one Salesforce transaction share their stamps,
+        and a transaction's instant is later than any before it, so two transactions never share one."""
         outer = self._held
+        if outer is None:
+            self._last = max(self._last + 1, now_ms())
         self._held = self.now()
         try:
             yield self._held

@@ -4,6 +4,7 @@ from cmsync.workers.campaign_monitor.auth import ApiKey, OAuth, token_url
 from cmsync.workers.campaign_monitor.client import IMPORT_BATCH, CampaignMonitorClient
 from cmsync.workers.campaign_monitor.errors import (
     BadRequestError,
+    BadResponseError,
     CampaignMonitorError,
     ConnectionFailedError,
     ErrorCode,
@@ -13,6 +14,7 @@ from cmsync.workers.campaign_monitor.errors import (
     ServerError,
     TokenRefreshError,
     UnauthorizedError,
+    UnreadableRecordError,
 )
 from cmsync.workers.campaign_monitor.records import (
     Campaign,
@@ -40,6 +42,7 @@ __all__ = [
     "IMPORT_BATCH",
     "ApiKey",
     "BadRequestError",
+    "BadResponseError",
     "Campaign",
     "CampaignMonitorClient",
     "CampaignMonitorError",
@@ -69,6 +72,7 @@ __all__ = [
     "TokenRefreshError",
     "TrackingEvent",
     "UnauthorizedError",
+    "UnreadableRecordError",
     "token_url",
     "utc_offset",
 ]

@@ -5,18 +5,20 @@ caller gets there, so memory stays flat however long the list. Every call goes t
 (timeouts, retries, token refresh, typed errors, metrics per endpoint class).
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 from urllib.parse import quote
 
 import requests
 
 from cmsync.config.model import CampaignMonitorSettings, CmApiKeyAuth
 from cmsync.workers.campaign_monitor import records
+from cmsync.workers.campaign_monitor.answers import Shape, json_array, json_object, json_page
 from cmsync.workers.campaign_monitor.auth import ApiKey, Authenticator, OAuth, token_url
-from cmsync.workers.campaign_monitor.errors import BadRequestError, ErrorCode
+from cmsync.workers.campaign_monitor.errors import BadRequestError, ErrorCode, UnreadableRecordError
 from cmsync.workers.campaign_monitor.paging import PAGE_SIZE, iterate_pages
 from cmsync.workers.campaign_monitor.records import (
     Campaign,
@@ -43,6 +45,9 @@ Direction = Literal["asc", "desc"]
 SubscriberOrder = Literal["email", "name", "date"]
 IMPORT_BATCH = 1000
 """CM's most subscribers in one import call."""
+T = TypeVar("T")
+Unreadable = Callable[[UnreadableRecordError], None] | None
+"""Where a paged read hands a record it cannot read (None: raise it)."""
 
 
 def _id(value: str) -> str:
@@ -113,23 +118,39 @@ class CampaignMonitorClient:
     def __repr__(self) -> str:
         return f"CampaignMonitorClient({self.transport.base_url!r})"
 
-    def _get(self, endpoint: str, path: str, params: dict[str, str] | None = None) -> Any:
-        return self.transport.call(endpoint, "GET", path, params=params).json()
+    def _get(
+        self, endpoint: str, path: str, params: dict[str, str] | None = None, *, shape: Shape = json_object
+    ) -> Any:
+        return self.transport.read(endpoint, "GET", path, params=params, shape=shape)
 
     def _pages(self, endpoint: str, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
         def fetch(number: int) -> dict[str, Any]:
             page: dict[str, Any] = self._get(
-                endpoint, path, {**params, "page": str(number), "pagesize": str(self.page_size)}
+                endpoint, path, {**params, "page": str(number), "pagesize": str(self.page_size)}, shape=json_page
             )
             return page
 
         return iterate_pages(fetch)
 
+    def _records(
+        self, endpoint: str, path: str, params: dict[str, str], parse: Callable[[Any], T], unreadable: Unreadable
+    ) -> Iterator[T]:
+        """The parsed records of a paged read; a record that cannot be read goes to ``unreadable`` (the rest
+        of its page is still read), or is raised when no ``unreadable`` is given."""
+        for item in self._pages(endpoint, path, params):
+            try:
+                yield parse(item)
+            except UnreadableRecordError as error:
+                if unreadable is None:
+                    raise
+                unreadable(error)
+
     # Account, clients and lists.
 
     def clients(self) -> list[ClientSummary]:
         """The account's clients."""
-        return [records.ClientSummary(item["ClientID"], item["Name"]) for item in self._get("clients", "/clients.json")]
+        body = self._get("clients", "/clients.json", shape=json_array)
+        return [records.ClientSummary(item["ClientID"], item["Name"]) for item in body]
 
     def client_details(self, client_id: str) -> ClientDetails:
         """A client's details, with the time zone its dates are in."""
@@ -137,14 +158,14 @@ class CampaignMonitorClient:
 
     def lists(self, client_id: str) -> list[ListSummary]:
         """A client's subscriber lists."""
-        body = self._get("client_lists", f"/clients/{_id(client_id)}/lists.json")
+        body = self._get("client_lists", f"/clients/{_id(client_id)}/lists.json", shape=json_array)
         return [records.ListSummary(item["ListID"], item["Name"]) for item in body]
 
     def list_details(self, list_id: str) -> ListDetails:
         return records.list_details(self._get("list_details", f"/lists/{_id(list_id)}.json"))
 
     def custom_fields(self, list_id: str) -> list[CustomField]:
-        body = self._get("custom_fields", f"/lists/{_id(list_id)}/customfields.json")
+        body = self._get("custom_fields", f"/lists/{_id(list_id)}/customfields.json", shape=json_array)
         return [records.custom_field(item) for item in body]
 
     def create_custom_field(
@@ -182,11 +203,13 @@ class CampaignMonitorClient:
         since: datetime | None = None,
         order_field: SubscriberOrder = "date",
         order_direction: Direction = "asc",
+        unreadable: Unreadable = None,
     ) -> Iterator[Subscriber]:
         """A list's subscribers in ``state`` whose ``date`` (last change of state) is ``since`` or later.
 
         ``since`` is naive, in the client's time zone, like the dates CM returns; ordered by date (oldest
-        first) by default, so the last record read is the next watermark.
+        first) by default, so the last record read is the next watermark. A subscriber that cannot be read
+        goes to ``unreadable`` (raised when it is None).
         """
         params = {
             "orderfield": order_field,
@@ -196,7 +219,7 @@ class CampaignMonitorClient:
         if since is not None:
             params["date"] = records.date_parameter(since)
         path = f"/lists/{_id(list_id)}/{state.value.lower()}.json"
-        return (records.subscriber(item) for item in self._pages("list_subscribers", path, params))
+        return self._records("list_subscribers", path, params, records.subscriber, unreadable)
 
     def subscriber(self, list_id: str, email: str) -> Subscriber:
         """One subscriber of a list (``BadRequestError`` code 203 when the email is not on it)."""
@@ -261,7 +284,7 @@ class CampaignMonitorClient:
         }
         path = f"/subscribers/{_id(list_id)}/import.json"
         try:
-            answer = self.transport.call("import_subscribers", "POST", path, body=body).json()
+            answer = self.transport.read("import_subscribers", "POST", path, body=body, shape=json_object)
         except BadRequestError as error:
             if error.code != ErrorCode.IMPORT_HAD_FAILURES or error.result_data is None:
                 raise
@@ -300,20 +323,21 @@ class CampaignMonitorClient:
         *,
         since: datetime | None = None,
         order_direction: Direction = "asc",
+        unreadable: Unreadable = None,
     ) -> Iterator[TrackingEvent]:
         """A campaign's recipients, opens, clicks, bounces, unsubscribes or spam complaints.
 
         Events are ordered by date (recipients, which have no date, by email) and ``since`` filters them
-        (it does not apply to recipients).
+        (it does not apply to recipients). An event that cannot be read goes to ``unreadable``.
         """
         params = {"orderfield": "email" if kind == "recipients" else "date", "orderdirection": order_direction}
         if since is not None and kind != "recipients":
             params["date"] = records.date_parameter(since)
         path = f"/campaigns/{_id(campaign_id)}/{kind}.json"
-        return (records.tracking_event(kind, item) for item in self._pages("campaign_report", path, params))
+        return self._records("campaign_report", path, params, partial(records.tracking_event, kind), unreadable)
 
     def journeys(self, client_id: str) -> list[JourneySummary]:
-        body = self._get("client_journeys", f"/clients/{_id(client_id)}/journeys.json")
+        body = self._get("client_journeys", f"/clients/{_id(client_id)}/journeys.json", shape=json_array)
         return [records.journey_summary(item) for item in body]
 
     def journey_details(self, journey_id: str) -> JourneyDetails:
@@ -327,10 +351,12 @@ class CampaignMonitorClient:
         *,
         since: datetime | None = None,
         order_direction: Direction = "asc",
+        unreadable: Unreadable = None,
     ) -> Iterator[TrackingEvent]:
-        """A journey email's recipients, opens, clicks, unsubscribes or bounces, by date."""
+        """A journey email's recipients, opens, clicks, unsubscribes or bounces, by date (an event that
+        cannot be read goes to ``unreadable``)."""
         params = {"orderdirection": order_direction}
         if since is not None:
             params["date"] = records.date_parameter(since)
         path = f"/journeys/email/{_id(email_id)}/{kind}.json"
-        return (records.tracking_event(kind, item) for item in self._pages("journey_report", path, params))
+        return self._records("journey_report", path, params, partial(records.tracking_event, kind), unreadable)

@@ -95,6 +95,11 @@ class ConnectionFailedError(CampaignMonitorError):
     """No response on any attempt (connection refused or reset, TLS failure, timeout)."""
 
 
+class BadResponseError(ServerError):
+    """A success status whose body is not the API's answer (an HTML page, cut-off or non-JSON body, wrong
+    shape) on every attempt: a fault of the server or a proxy on the way, retried like a 5xx."""
+
+
 class TokenRefreshError(UnauthorizedError):
     """CM's OAuth token endpoint refused the refresh token."""
 
@@ -106,6 +111,31 @@ _BY_STATUS: dict[int, type[CampaignMonitorError]] = {
     404: NotFoundError,
     429: RateLimitedError,
 }
+
+
+_SHOWN = 80
+TRANSIENT = (ServerError, ConnectionFailedError, RateLimitedError)
+"""Errors a later attempt may not meet (a bad response is a ``ServerError``): jobs retry them."""
+
+
+class UnreadableRecordError(ValueError):
+    """One record of a good response is not what CM documents (a missing email, an impossible date, a
+    name that is not text): that record is rejected alone, the rest of its page is read."""
+
+    def __init__(self, kind: str, email: str | None, field: str, value: Any, problem: str, record: Any) -> None:
+        self.kind = kind
+        self.record = record
+        self.email = email
+        self.field = field
+        self.value = value
+        self.problem = problem
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        who = f"{self.kind} {self.email!r}" if self.email else f"{self.kind} without an EmailAddress"
+        shown = repr(self.value)
+        shown = shown if len(shown) <= _SHOWN else shown[: _SHOWN - 1] + "…"
+        return f"{who}: {self.field} {self.problem}: {shown}"
 
 
 def error_for(status: int, body: Any, reason: str, endpoint: str) -> CampaignMonitorError:

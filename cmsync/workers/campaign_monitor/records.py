@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
+from cmsync.workers.campaign_monitor.fields import RecordReader
+
 CampaignReport = Literal["recipients", "opens", "clicks", "bounces", "unsubscribes", "spam"]
 JourneyReport = Literal["recipients", "opens", "clicks", "unsubscribes", "bounces"]
 ConsentToTrack = Literal["Yes", "No", "Unchanged"]
@@ -282,21 +284,37 @@ def custom_field(body: dict[str, Any]) -> CustomField:
     )
 
 
-def subscriber(body: dict[str, Any]) -> Subscriber:
-    """A subscriber record (``StateChangedDate`` is read when ``Date`` is missing, as some API versions send)."""
-    date = parse_date(body.get("Date") or body.get("StateChangedDate"))
+def subscriber(body: Any) -> Subscriber:
+    """A subscriber record (``StateChangedDate`` is read when ``Date`` is missing, as some API versions send).
+
+    Raises ``UnreadableRecordError`` naming the field when the record is not what CM documents."""
+    record = RecordReader("subscriber", body)
+    email = record.email_address()
+    state = record.text("State")
+    if state not in SubscriberState.__members__.values():
+        raise record.fail("State", "is not a subscriber state")
+    date = record.date("Date", "StateChangedDate")
     if date is None:
-        raise ValueError(f"subscriber {body.get('EmailAddress')!r} has no Date")
+        raise record.fail("Date", "is missing")
     return Subscriber(
-        body["EmailAddress"],
-        body.get("Name") or "",
-        SubscriberState(body["State"]),
+        email,
+        record.text("Name"),
+        SubscriberState(state),
         date,
-        parse_date(body.get("ListJoinedDate")),
-        tuple(CustomFieldValue(field["Key"], field.get("Value") or "") for field in body.get("CustomFields") or ()),
-        body.get("ReadsEmailWith") or "",
-        body.get("ConsentToTrack"),
+        record.date("ListJoinedDate"),
+        tuple(_custom_field_value(record, field) for field in record.objects("CustomFields")),
+        record.text("ReadsEmailWith"),
+        record.text("ConsentToTrack") or None,
     )
+
+
+def _custom_field_value(record: RecordReader, field: dict[str, Any]) -> CustomFieldValue:
+    key, value = field.get("Key"), field.get("Value")
+    if not isinstance(key, str) or not key:
+        raise record.fail("CustomFields", "has a field without a Key")
+    if value is not None and not isinstance(value, str | int | float):
+        raise record.fail("CustomFields", f"has a value of {key!r} that is not text")
+    return CustomFieldValue(key, "" if value is None else str(value))
 
 
 def import_result(body: dict[str, Any]) -> ImportResult:
@@ -370,21 +388,22 @@ def journey_details(body: dict[str, Any]) -> JourneyDetails:
     )
 
 
-def tracking_event(kind: str, body: dict[str, Any]) -> TrackingEvent:
-    latitude, longitude = body.get("Latitude"), body.get("Longitude")
+def tracking_event(kind: str, body: Any) -> TrackingEvent:
+    """One event of a report; raises ``UnreadableRecordError`` naming the field when it is not as documented."""
+    record = RecordReader(kind, body)
     return TrackingEvent(
         kind,
-        body["EmailAddress"],
-        body.get("ListID"),
-        parse_date(body.get("Date") or body.get("SentDate")),
-        body.get("IPAddress") or "",
-        float(latitude) if latitude is not None else None,
-        float(longitude) if longitude is not None else None,
-        body.get("City") or "",
-        body.get("Region") or "",
-        body.get("CountryCode") or "",
-        body.get("CountryName") or "",
-        body.get("URL") or "",
-        body.get("BounceType") or "",
-        body.get("Reason") or "",
+        record.email_address(),
+        record.text("ListID") or None,
+        record.date("Date", "SentDate"),
+        record.text("IPAddress"),
+        record.number("Latitude"),
+        record.number("Longitude"),
+        record.text("City"),
+        record.text("Region"),
+        record.text("CountryCode"),
+        record.text("CountryName"),
+        record.text("URL"),
+        record.text("BounceType"),
+        record.text("Reason"),
     )

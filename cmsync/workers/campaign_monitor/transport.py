@@ -13,8 +13,10 @@ from requests.adapters import HTTPAdapter
 from cmsync import __version__
 from cmsync.logs import get_logger
 from cmsync.redaction import REDACTOR
+from cmsync.workers.campaign_monitor.answers import Shape, any_json, parsed_answer
 from cmsync.workers.campaign_monitor.auth import Authenticator
 from cmsync.workers.campaign_monitor.errors import (
+    BadResponseError,
     CampaignMonitorError,
     ConnectionFailedError,
     ErrorCode,
@@ -31,7 +33,7 @@ _log = get_logger(__name__)
 
 class CallCounts:
     """Calls per endpoint class and outcome (``ok``, ``error``, ``rate_limited``, ``server_error``,
-    ``connection_error``, ``token_expired``), kept by one client for status and tests."""
+    ``bad_response``, ``connection_error``, ``token_expired``), kept by one client for status and tests."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -67,7 +69,8 @@ def _json_or_none(response: requests.Response) -> Any:
 
 
 class Transport:
-    """Sends one API call, retrying 429, 5xx and connection errors and refreshing an expired OAuth token."""
+    """Sends one API call, retrying 429, 5xx, bad answers and connection errors, and refreshing an expired
+    OAuth token."""
 
     def __init__(
         self,
@@ -104,6 +107,33 @@ class Transport:
         body: Any = None,
     ) -> requests.Response:
         """One API call; returns the successful response or raises a ``CampaignMonitorError``."""
+        response, _answer = self._exchange(endpoint, method, path, params, body, None)
+        return response
+
+    def read(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        shape: Shape = any_json,
+    ) -> Any:
+        """One API call whose answer is JSON of ``shape``; a success whose body is not (an HTML page, a
+        cut-off body) is retried like a 5xx, then raised as ``BadResponseError``."""
+        _response, answer = self._exchange(endpoint, method, path, params, body, shape)
+        return answer
+
+    def _exchange(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        body: Any,
+        shape: Shape | None,
+    ) -> tuple[requests.Response, Any]:
         url = f"{self.base_url}{path}"
         failures = rate_limited = 0
         waited = 0.0
@@ -153,8 +183,18 @@ class Transport:
             if status >= 400:
                 self._count(endpoint, "error", started)
                 raise self._error(response, endpoint)
-            self._count(endpoint, "ok", started)
-            return response
+            if shape is None:
+                self._count(endpoint, "ok", started)
+                return response, None
+            answer, problem = parsed_answer(response, shape)
+            if problem is None:
+                self._count(endpoint, "ok", started)
+                return response, answer
+            self._count(endpoint, "bad_response", started)
+            failures += 1
+            if failures >= self.retry.attempts:
+                raise BadResponseError(f"{method} {path}: {problem}", endpoint=endpoint, status=status)
+            self._wait(endpoint, "bad_response", self.retry.backoff(failures))
 
     def _request_token(self, url: str, form: dict[str, str]) -> Any:
         """Post to the OAuth token endpoint (retrying server and connection errors) and parse its answer."""

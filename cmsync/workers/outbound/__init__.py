@@ -1,5 +1,5 @@
 """Near-real-time outbound: Salesforce changes to Contacts, Leads and Accounts pushed to Campaign Monitor
-through subscription rules, sf2cm field mappings and the email opt-out settings (DESIGN.md §2, Outbound).
+through subscription rules, sf2cm field mappings and the email opt-out settings (DESIGN.md §5).
 
 ``poll_once(engine)`` is the one entry point; the supervisor calls it every ``outbound.poll_interval``.
 """

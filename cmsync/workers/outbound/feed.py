@@ -3,12 +3,14 @@
 Each object has a cursor in the state store: the watermark and, for the overlap re-read each poll (a
 record saved in a long transaction may carry a SystemModstamp older than one already read), the records
 seen near it, so a change is handled once. Reads use ``queryAll``, so a delete (the record in the recycle
-bin, its SystemModstamp moved) arrives like any change. A first poll starts the watermark at the newest
-change: outbound work is not retrospective.
+bin, its SystemModstamp moved) arrives like any change. A watermark starts at the moment outbound came on
+(``pause.resumed_at``): outbound work is not retrospective, and every save from that moment on is pushed.
 
 Left out, and counted: cmsync's own writes (the integration user's, which must never echo back to CM),
-converted Leads, and with ``disable_bulk_triggers`` every record of a bulk change (one user, one
-SystemModstamp) but the first.
+converted Leads, and with ``disable_bulk_triggers`` every record of a bulk save but the first. The records
+of one Salesforce transaction share one SystemModstamp (a Bulk API job saves 200 records per transaction,
+an sObject Collections call is one transaction), so a bulk save is what one user saved at one instant; its
+first record is the one with the lowest Id (for inserts, the first of the request).
 """
 
 from collections.abc import Iterator, Mapping
@@ -104,16 +106,22 @@ def reset_cursors(engine: Engine, object_names: tuple[str, ...]) -> None:
                 engine.store.set_fact(fact, None)
 
 
-def start_cursor(engine: Engine, cursor: Cursor) -> None:
-    """A first poll: the watermark starts at the object's newest change (or now, for an empty object), and
-    the changes within the overlap before it count as seen."""
-    query = engine.salesforce.query
+def start_cursor(engine: Engine, cursor: Cursor, since: datetime) -> None:
+    """Start the watermark at ``since``: the records saved before it (within the overlap) count as seen.
+
+    SystemModstamp counts milliseconds, so a save in the same millisecond as ``since`` is pushed.
+    """
     name = cursor.object_name
-    newest = next(query(select(name, ["SystemModstamp"], order_by=["SystemModstamp"], descending=True, limit=1)), None)
-    cursor.after = parse_datetime(newest["SystemModstamp"]) if newest else datetime.now(UTC)
-    recent = select(name, ["Id", "SystemModstamp"], where=f"SystemModstamp > {literal(overlap_start(cursor.after))}")
-    for record in query(recent, include_deleted=True):
-        cursor.seen[str(record["Id"])] = instant(parse_datetime(record["SystemModstamp"]))
+    before = since.replace(microsecond=since.microsecond // 1000 * 1000)
+    cursor.after = since
+    window = (
+        f"SystemModstamp > {literal(overlap_start(since))} "
+        f"AND SystemModstamp < {literal(since.replace(microsecond=0) + timedelta(seconds=1))}"
+    )
+    for record in engine.salesforce.query(select(name, ["Id", "SystemModstamp"], where=window), include_deleted=True):
+        stamp = parse_datetime(record["SystemModstamp"])
+        if stamp < before:
+            cursor.seen[str(record["Id"])] = instant(stamp)
     cursor.save(engine)
 
 
@@ -171,17 +179,18 @@ def read_changes(engine: Engine, scope: Scope, cursor: Cursor, report: PollRepor
         yield Chunk(changes, latest)
 
 
-def vanished_records(engine: Engine, object_name: str) -> list[Change]:
+def vanished_records(engine: Engine, object_name: str, since: datetime) -> list[Change]:
     """Records deleted past the recycle bin (hard-deleted, or the bin emptied) before the feed read them.
 
     getDeleted counts whole minutes, so it is asked once a minute at most, from where it last covered; a
-    record it names that ``queryAll`` still finds is in the recycle bin, where the feed sees it.
+    record it names that ``queryAll`` still finds is in the recycle bin, where the feed sees it. The first
+    look starts at ``since``, when outbound came on.
     """
     store, fact = engine.store, f"outbound_deleted:{object_name}"
     now = datetime.now(UTC)
     saved = store.fact(fact)
     if saved is None:
-        store.set_fact(fact, instant(now))
+        store.set_fact(fact, instant(since))
         return []
     start = max(datetime.fromisoformat(saved), now - DELETED_REACH)
     if now - start < DELETED_STEP:

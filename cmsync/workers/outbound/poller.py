@@ -2,10 +2,11 @@
 
 The supervisor calls ``poll_once`` every ``outbound.poll_interval``. A poll does nothing (no API call)
 while ``disable_triggers`` is on or cmsync is disconnected, and forgets the watermarks then, so changes
-made meanwhile are not pushed later. A lease in the state store lets one poller run at a time across
-hosts. Contacts, then Leads, then (with ``account_trigger``) Accounts are read chunk by chunk; each
-chunk's pushes are done before its watermark moves, so a poll that stops part way is taken up where it
-stopped, and the ledger keeps what already went through from being sent twice.
+made meanwhile are not pushed later; once on again, the watermarks start when it came on (``pause``). A
+lease in the state store lets one poller run at a time across hosts. Contacts, then Leads, then (with
+``account_trigger``) Accounts are read chunk by chunk; each chunk's pushes are done before its watermark
+moves, so a poll that stops part way is taken up where it stopped, and the ledger keeps what already went
+through from being sent twice.
 """
 
 import os
@@ -22,12 +23,12 @@ from cmsync.workers.outbound.feed import (
     Change,
     Cursor,
     read_changes,
-    reset_cursors,
     start_cursor,
     vanished_records,
 )
 from cmsync.workers.outbound.ledger import Ledger
 from cmsync.workers.outbound.members import memberships
+from cmsync.workers.outbound.pause import pause, resume, resumed_at
 from cmsync.workers.outbound.planning import Planner
 from cmsync.workers.outbound.pushes import Pusher, PushesInterruptedError, rejected_keys
 from cmsync.workers.outbound.report import PollReport
@@ -49,10 +50,11 @@ def poll_once(engine: Engine) -> PollReport:
     """
     report = PollReport()
     store = engine.store
-    if engine.settings.advanced.disable_triggers or not store.connected():
-        reset_cursors(engine, STREAMS)
-        reason = "disable_triggers" if engine.settings.advanced.disable_triggers else "disconnected"
-        return report.not_run(reason).finish(store)
+    holds = {"disable_triggers": engine.settings.advanced.disable_triggers, "disconnected": not store.connected()}
+    off = [reason for reason, held in holds.items() if held]
+    if off:
+        pause(engine, off, STREAMS)
+        return report.not_run(off[0]).finish(store)
     owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
     lease = max(LEASE_TTL, 4 * engine.settings.outbound.poll_interval)
     if not store.acquire_lock(LEASE, owner, lease):
@@ -81,6 +83,7 @@ class _Poll:
         self.scope: Scope = build_scope(engine.settings, self.catalog)
         self.planner = Planner(engine.settings, self.scope, self.catalog, report)
         self.rejected = rejected_keys(engine)
+        self.since = resumed_at(engine)
         report.problems.extend(self.scope.problems)
         for problem in self.scope.problems:
             log.warning("outbound setting skipped", problem=problem)
@@ -91,13 +94,13 @@ class _Poll:
                 self._stream(object_name)
         if self.engine.settings.email_opt_out.delete_subscriber_when_record_deleted:
             for object_name in PEOPLE:
-                self._act(vanished_records(self.engine, object_name))
+                self._act(vanished_records(self.engine, object_name, self.since))
+        resume(self.engine)
 
     def _stream(self, object_name: str) -> None:
         cursor = Cursor.load(self.engine, object_name)
         if cursor.after is None:
-            start_cursor(self.engine, cursor)
-            return
+            start_cursor(self.engine, cursor, self.since)
         for chunk in read_changes(self.engine, self.scope, cursor, self.report):
             if not self.engine.store.connected():
                 return

@@ -21,6 +21,8 @@ from cmsync.workers.engine import Engine
 from cmsync.workers.retention.purge import cutoff_for
 from cmsync.workers.salesforce.writes import COLLECTION_LIMIT
 from cmsync.workers.sync import tracking
+from cmsync.workers.sync.records import ACTIVITY
+from cmsync.workers.sync.unreadable import UnreadableRecords, digest
 
 log = get_logger(__name__)
 LAST_REIMPORT = "last_reimport"
@@ -170,8 +172,11 @@ def reimport_tracking(engine: Engine, request: Reimport, *, dry_run: bool = Fals
             report_name = tracking.REPORTS[source.kind].get(activity)
             if report_name is None or (source.undated(report_name) and not window.holds(source.sent_date)):
                 continue
-            events = tracking.read_events(engine, source, report_name, window)
-            writer = tracking.activity_writer(engine, None, tracking.tracking_stream(source.source_id, activity))
+            stream = tracking.tracking_stream(source.source_id, activity)
+            unreadable = UnreadableRecords(engine.store, None, ACTIVITY, stream, digest)
+            taker = (lambda _error: None) if dry_run else unreadable.reject
+            events = tracking.read_events(engine, source, report_name, window, taker)
+            writer = tracking.activity_writer(engine, None, stream)
             if dry_run:
                 count = sum(1 for _ in events)
                 threshold = engine.settings.salesforce.bulk_threshold
@@ -179,7 +184,7 @@ def reimport_tracking(engine: Engine, request: Reimport, *, dry_run: bool = Fals
             else:
                 tracking.import_events(engine, writer, source, activity, events, None)
                 count = writer.totals.imported + writer.totals.rejected
-                report.rejected += writer.totals.rejected
+                report.rejected += writer.totals.rejected + unreadable.rejected
             if count:
                 found.counts[activity] = count
         if found.counts:

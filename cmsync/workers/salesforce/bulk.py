@@ -203,12 +203,12 @@ class BulkRunner:
         while True:
             time.sleep(delay)
             delay = policy.after(delay)
-            info: dict[str, Any] = self.client.call(endpoint, "GET", job_path).json()
+            info = self.client.bulk_job_info(endpoint, job_path)
             if info["state"] in TERMINAL:
                 return info
             if time.monotonic() > deadline:
                 self.client.call(endpoint, "PATCH", job_path, json={"state": "Aborted"})
-                info = self.client.call(endpoint, "GET", job_path).json()
+                info = self.client.bulk_job_info(endpoint, job_path)
                 if info["state"] in TERMINAL:
                     return info
                 raise SalesforceBulkError(f"job still {info['state']} after {policy.timeout:.0f} s", endpoint=endpoint)
@@ -228,7 +228,9 @@ class BulkRunner:
             params = {"maxRecords": str(RESULT_PAGE)}
             if locator:
                 params["locator"] = locator
-            response = self.client.call("bulk_query", "GET", f"{job_path}/results", params=params)
+            response = self.client.call(
+                "bulk_query", "GET", f"{job_path}/results", params=params, headers={"Accept": "text/csv"}
+            )
             yield from csv.DictReader(io.StringIO(csv_text(response.content), newline=""))
             locator = response.headers.get("Sforce-Locator")
             if not locator or locator == "null":

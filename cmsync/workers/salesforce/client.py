@@ -28,6 +28,7 @@ from cmsync.workers.metrics import API_CALL_SECONDS, API_CALLS, API_RETRIES, SAL
 from cmsync.workers.salesforce.auth import Authenticator, JwtBearerAuth, RefreshTokenAuth, SignIn
 from cmsync.workers.salesforce.errors import (
     SalesforceAuthError,
+    SalesforceBadResponseError,
     SalesforceError,
     SalesforceLimitError,
     SalesforceRequestError,
@@ -38,6 +39,8 @@ from cmsync.workers.salesforce.retry import PollPolicy, RetryPolicy
 from cmsync.workers.salesforce.writes import RecordWriter
 
 SYSTEM = "salesforce"
+BULK_JOB_STATES = frozenset({"Open", "UploadComplete", "InProgress", "JobComplete", "Failed", "Aborted"})
+"""The states of a Bulk API 2.0 ingest or query job."""
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 _log = get_logger(__name__)
 
@@ -93,6 +96,18 @@ def _first_error(response: requests.Response) -> tuple[str | None, str]:
     if isinstance(body, dict) and "error" in body:
         return str(body["error"]), REDACTOR.text(str(body.get("error_description", "")))
     return None, REDACTOR.text(response.reason or f"HTTP {response.status_code}")
+
+
+def _unreadable_answer(response: requests.Response, request_headers: Mapping[str, str]) -> str | None:
+    """Why a success answer to a call that asked for JSON is not JSON (an HTML page, a cut-off body), or None."""
+    if not response.content or "json" not in request_headers.get("Accept", "application/json"):
+        return None
+    try:
+        response.json()
+    except ValueError:
+        content_type = response.headers.get("Content-Type") or "no content type"
+        return f"the body is not JSON ({content_type}, {len(response.content)} bytes)"
+    return None
 
 
 def _nothing_sent(failure: requests.RequestException) -> bool:
@@ -284,8 +299,16 @@ class SalesforceClient:
             self._note_usage(response)
             status = response.status_code
             if status < 300:
-                self._count(endpoint, "ok", started)
-                return response
+                problem = _unreadable_answer(response, request_headers)
+                if problem is None:
+                    self._count(endpoint, "ok", started)
+                    return response
+                self._count(endpoint, "bad_response", started)
+                failures += 1
+                if failures >= self.retry.attempts or not idempotent:
+                    raise SalesforceBadResponseError(f"{method} {path}: {problem}", endpoint=endpoint, status=status)
+                self._wait(endpoint, "bad_response", self.retry.backoff(failures))
+                continue
             code, message = _first_error(response)
             if status == 401 and code in ("INVALID_SESSION_ID", None) and not signed_in_again:
                 self._count(endpoint, "session_expired", started)
@@ -332,6 +355,21 @@ class SalesforceClient:
         API_RETRIES.labels(system=SYSTEM, reason=reason).inc()
         _log.warning("salesforce call retried", endpoint=endpoint, reason=reason, wait_seconds=round(seconds, 3))
         time.sleep(seconds)
+
+    def bulk_job_info(self, endpoint: str, job_path: str) -> dict[str, Any]:
+        """A Bulk job's status; one whose ``state`` is not a Bulk API 2.0 state is a bad answer, asked again
+        like a 5xx and raised as ``SalesforceBadResponseError`` when it persists."""
+        for attempt in range(1, self.retry.attempts + 1):
+            response = self.call(endpoint, "GET", job_path)
+            info = response.json() if response.content else None
+            state = info.get("state") if isinstance(info, dict) else None
+            if state in BULK_JOB_STATES:
+                return dict(info)
+            API_CALLS.labels(system=SYSTEM, endpoint=endpoint, outcome="bad_response").inc()
+            if attempt == self.retry.attempts:
+                raise SalesforceBadResponseError(f"GET {job_path}: unknown Bulk job state {state!r}", endpoint=endpoint)
+            self._wait(endpoint, "bad_response", self.retry.backoff(attempt))
+        raise SalesforceBadResponseError("no attempt made", endpoint=endpoint)
 
     def data_path(self, resource: str) -> str:
         return f"/services/data/v{self.api_version}/{resource}"

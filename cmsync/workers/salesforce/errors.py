@@ -36,5 +36,14 @@ class SalesforceUnavailableError(SalesforceError):
     """5xx answers or connection failures persisted through every retry."""
 
 
+class SalesforceBadResponseError(SalesforceUnavailableError):
+    """A success status whose body is not the answer the call documents (not JSON, an unknown Bulk job
+    state) on every attempt: a fault of Salesforce or a proxy on the way, retried like a 5xx."""
+
+
 class SalesforceBulkError(SalesforceError):
     """A Bulk API 2.0 query job failed, was aborted or did not finish in time."""
+
+
+TRANSIENT = (SalesforceUnavailableError, SalesforceLimitError)
+"""Errors a later attempt may not meet (a bad response is ``SalesforceUnavailableError``): jobs retry them."""

@@ -240,7 +240,8 @@ class StateStore:
         return {stream: value for stream, value in rows}
 
     def content_hashes(self, stream: str, keys: Iterable[str]) -> dict[str, str]:
-        """The hashes last written for ``keys`` of ``stream`` (a full pass writes only what differs)."""
+        """The digests of what Salesforce holds for ``keys`` of ``stream`` (what cmsync last wrote, or what the
+        last full pass read back), so only records that differ are written."""
         rows = self._rows_in(
             "SELECT record_key, hash FROM content_hashes WHERE stream = ? AND record_key IN ({})", list(keys), (stream,)
         )
@@ -279,6 +280,11 @@ class StateStore:
                 (stream_prefix + "%", marker),
             )
         return [row[0] for row in rows]
+
+    def forget_stream_hashes(self, stream: str) -> None:
+        """Forget every digest of ``stream`` (a full pass then reads them again from Salesforce)."""
+        with self.database.transaction() as transaction:
+            transaction.execute("DELETE FROM content_hashes WHERE stream = ?", (stream,))
 
     def forget_keys(self, stream_prefix: str, keys: Iterable[str]) -> None:
         rows = [(stream_prefix + "%", key) for key in keys]
@@ -338,6 +344,12 @@ class StateStore:
                 (key, json.dumps(value), self._now()),
             )
 
+    def fact_changed_at(self, key: str) -> datetime | None:
+        """When ``key`` was last set (None if never)."""
+        with self.database.transaction() as transaction:
+            rows = transaction.execute("SELECT updated_at FROM installation WHERE key = ?", (key,))
+        return _moment(rows[0][0]) if rows else None
+
     def connected(self) -> bool:
         """False after ``cmsync disconnect`` until ``cmsync connect`` (survives restarts)."""
         return self.fact("connection") != "disconnected"
@@ -366,7 +378,10 @@ class StateStore:
         with self.database.transaction() as transaction:
             transaction.execute_many("DELETE FROM rejected_records WHERE object = ? AND record_key = ?", rows)
 
-    def rejections(self, stream: str | None = None, limit: int = 10_000) -> list[Rejection]:
+    def rejections(
+        self, stream: str | None = None, limit: int = 10_000, *, stream_prefix: str | None = None
+    ) -> list[Rejection]:
+        """Rejected records, of one ``stream`` or of every stream under ``stream_prefix`` when given."""
         query = (
             "SELECT object, record_key, stream, reason, payload, first_seen, last_seen, attempts FROM rejected_records"
         )
@@ -374,6 +389,9 @@ class StateStore:
         if stream is not None:
             query += " WHERE stream = ?"
             parameters = (stream,)
+        elif stream_prefix is not None:
+            query += " WHERE stream LIKE ?"
+            parameters = (stream_prefix + "%",)
         with self.database.transaction() as transaction:
             rows = transaction.execute(query + " ORDER BY first_seen, record_key LIMIT ?", (*parameters, limit))
         return [

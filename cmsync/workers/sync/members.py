@@ -1,22 +1,31 @@
 """Imports one list's members of every state into ``CM_List_Member__c``, linked to Contacts and Leads.
 
 An incremental pass reads each state from its watermark (CM's ``date`` filter: the last change of
-state). A full pass reads every member, to catch name and custom-field edits the date filter cannot see;
-content hashes keep it from writing what did not change. cm2sf mappings update the linked records.
+state). A full pass first reads what Salesforce holds for the list, then every member from CM, to catch
+name and custom-field edits the date filter cannot see and edits or deletions made in Salesforce: it
+writes what differs and deletes rows of members CM no longer has. The digest of what Salesforce holds is
+kept once per member, whichever state it was read under, so a member that changed state and back is
+written again. cm2sf mappings update the linked records.
 """
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
 
 from cmsync.logs import get_logger
+from cmsync.workers.campaign_monitor.errors import CampaignMonitorError, ErrorCode
 from cmsync.workers.campaign_monitor.records import Subscriber, SubscriberState
 from cmsync.workers.engine import Engine
+from cmsync.workers.metrics import RECORDS
 from cmsync.workers.salesforce.soql import literal_list
+from cmsync.workers.state import StateStore
 from cmsync.workers.sync import records, sources
+from cmsync.workers.sync.holdings import read_held_members
 from cmsync.workers.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, read_fields
 from cmsync.workers.sync.mappings import field_updates, incoming_mappings, mapped_fields
 from cmsync.workers.sync.streams import StreamWriter
+from cmsync.workers.sync.unreadable import UnreadableRecords, digest
 
 log = get_logger(__name__)
 PAGE = 1000
@@ -26,6 +35,14 @@ def _pages(subscribers: Iterable[Subscriber]) -> Iterator[list[Subscriber]]:
     iterator = iter(subscribers)
     while page := list(islice(iterator, PAGE)):
         yield page
+
+
+def unreadable_members(store: StateStore, run_id: int, list_id: str, stream: str) -> UnreadableRecords:
+    """Where the subscribers of a stream that cannot be read are kept, keyed as members (by a digest
+    of what CM sent when the email is missing)."""
+    return UnreadableRecords(
+        store, run_id, records.MEMBER, stream, lambda error: records.member_key(list_id, error.email or digest(error))
+    )
 
 
 def full_pass_due(engine: Engine, list_id: str) -> bool:
@@ -43,15 +60,37 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
     mappings = incoming_mappings(engine.settings.field_mappings, list_id)
     started = datetime.now(UTC)
     marker = f"run:{run_id}" if whole else None
+    digests = f"members:{list_id}"
+    if whole:
+        read_held_members(engine.salesforce, store, list_id, digests)
+    retry = Retry() if whole else rejected_members(engine, list_id)
+    rejected_before = {
+        rejection.key
+        for rejection in store.rejections(stream_prefix=f"{digests}:")
+        if rejection.object == records.MEMBER
+    }
 
     for state in SubscriberState:
-        stream = f"members:{list_id}:{state.value.lower()}"
+        stream = f"{digests}:{state.value.lower()}"
         watermark = None if whole else store.watermark(stream)
         since = datetime.fromisoformat(watermark) if watermark else None
-        writer = StreamWriter(engine.salesforce, store, run_id, records.MEMBER, stream, seen_marker=marker)
-        writer.retry_rejected()
+        writer = StreamWriter(
+            engine.salesforce,
+            store,
+            run_id,
+            records.MEMBER,
+            stream,
+            seen_marker=marker,
+            digest_stream=digests,
+            digest=records.held_digest,
+        )
+        for payload in retry.as_refused.get(stream, ()):
+            writer.add(payload)
+        unreadable = unreadable_members(store, run_id, list_id, stream)
         latest = watermark
-        for page in _pages(engine.campaign_monitor.subscribers(list_id, state, since=since)):
+        read = engine.campaign_monitor.subscribers(list_id, state, since=since, unreadable=unreadable.reject)
+        for page in _pages(chain(retry.current.get(state, ()), read)):
+            unreadable.readable(records.member_key(list_id, subscriber.email) for subscriber in page)
             values = [records.custom_field_values(subscriber) for subscriber in page]
             named_ids = [str(fields.get(SALESFORCE_ID_KEY) or "") for fields in values]
             links = find_links(store, (subscriber.email for subscriber in page), named_ids)
@@ -64,6 +103,7 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
                 for object_name, link_field in LINK_FIELDS.items():
                     match = matches.get(object_name)
                     record[link_field] = match.id if match else None
+                rejected_before.discard(record[records.EXTERNAL_ID[records.MEMBER]])
                 position = subscriber.date.isoformat(sep=" ")
                 latest = max(latest or position, position)
                 writer.add(record, latest)
@@ -71,16 +111,58 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
                     updates[object_name].append(update)
             _write_mapped_fields(engine, run_id, list_id, updates)
         writer.flush()
+        if whole:
+            unreadable.forget_unmet()
     if whole:
-        _remove_departed(engine, run_id, list_id, f"run:{run_id}")
+        refused_now = {
+            rejection.key
+            for rejection in store.rejections(stream_prefix=f"{digests}:")
+            if rejection.object == records.MEMBER and rejection.last_seen >= started
+        }
+        store.resolve(records.MEMBER, rejected_before - refused_now)
+        _remove_departed(engine, run_id, digests, marker or "")
         store.set_fact(f"full_pass:{list_id}", started.isoformat())
     log.info("list imported", run_id=run_id, client=client_id, list=list_id, full_pass=whole)
 
 
-def _remove_departed(engine: Engine, run_id: int, list_id: str, marker: str) -> None:
-    """After a full pass: delete the members Salesforce holds that CM no longer has (an email changed)."""
-    prefix = f"members:{list_id}:"
-    departed = engine.store.unseen_keys(prefix, marker)
+@dataclass
+class Retry:
+    """The members Salesforce refused on earlier runs that are offered again: as CM holds them now (by
+    state), or as they were refused when CM cannot be asked about them (an address it calls invalid)."""
+
+    current: dict[SubscriberState, list[Subscriber]] = field(default_factory=dict)
+    as_refused: dict[str, list[records.Record]] = field(default_factory=dict)
+
+
+def rejected_members(engine: Engine, list_id: str) -> Retry:
+    """The refused members of ``list_id`` to offer again; a refused member CM no longer has is forgotten.
+    One CM read per refused member."""
+    store = engine.store
+    retry = Retry()
+    gone: list[str] = []
+    for rejection in store.rejections(stream_prefix=f"members:{list_id}:"):
+        if rejection.object != records.MEMBER:
+            continue
+        payload = rejection.payload if isinstance(rejection.payload, dict) else {}
+        email = str(payload.get("CM_Email__c") or rejection.key.partition(":")[2])
+        try:
+            subscriber = engine.campaign_monitor.subscriber(list_id, email)
+        except CampaignMonitorError as error:
+            if error.code == ErrorCode.SUBSCRIBER_NOT_IN_LIST:
+                gone.append(rejection.key)
+            elif error.code == ErrorCode.INVALID_EMAIL and payload:
+                retry.as_refused.setdefault(rejection.stream, []).append(payload)
+            else:
+                raise
+            continue
+        retry.current.setdefault(subscriber.state, []).append(subscriber)
+    store.resolve(records.MEMBER, gone)
+    return retry
+
+
+def _remove_departed(engine: Engine, run_id: int, digests: str, marker: str) -> None:
+    """After a full pass: delete the member rows Salesforce holds that CM no longer has (an email changed)."""
+    departed = engine.store.unseen_keys(digests, marker)
     for start in range(0, len(departed), 200):
         keys = departed[start : start + 200]
         ids = [
@@ -91,8 +173,10 @@ def _remove_departed(engine: Engine, run_id: int, list_id: str, marker: str) -> 
         ]
         results = engine.salesforce.delete(records.MEMBER, ids) if ids else []
         if all(result.success or "ENTITY_IS_DELETED" in result.status_codes for result in results):
-            engine.store.forget_keys(prefix, keys)
-        engine.store.count(run_id, records.MEMBER, "removed", sum(result.success for result in results))
+            engine.store.forget_keys(digests, keys)
+        deleted = sum(result.success for result in results)
+        engine.store.count(run_id, records.MEMBER, "deleted", deleted)
+        RECORDS.labels(records.MEMBER, "deleted").inc(deleted)
 
 
 def _write_mapped_fields(

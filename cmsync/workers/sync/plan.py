@@ -2,7 +2,9 @@
 
 Per selected client it upserts the client, its lists and its campaigns and journey emails, and returns
 one job per list and one per tracking source whose counts changed since its last import. A client that
-fails is reported and skipped; the others go on.
+fails for good (refused credentials, an unknown ID) is reported and skipped; the others go on. A
+transient error (5xx, timeout, a bad answer, a spent limit) makes the whole plan job try again later,
+as every job does; only on its last attempt is a client that still fails reported and skipped instead.
 
 With tracking on, every campaign's summary is read on every run, however long ago it was sent: an open
 or click today on an old campaign is inside ``days_to_keep`` (the window is about the event's date). The
@@ -17,15 +19,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cmsync.logs import get_logger
-from cmsync.workers.campaign_monitor.errors import CampaignMonitorError
+from cmsync.workers.campaign_monitor import errors as cm_errors
 from cmsync.workers.engine import Engine
-from cmsync.workers.salesforce.errors import SalesforceError
+from cmsync.workers.salesforce import errors as salesforce_errors
 from cmsync.workers.sync import records, sources
 from cmsync.workers.sync.directory import refresh_directory
 from cmsync.workers.sync.failures import record_failure
 from cmsync.workers.sync.streams import StreamWriter, stop_if_cancelled
 
 log = get_logger(__name__)
+PLAN_ATTEMPTS = 3
+"""Attempts at planning a run before a client that still meets transient errors is reported and skipped
+(within the plan job's own retries)."""
+TRANSIENT = (*cm_errors.TRANSIENT, *salesforce_errors.TRANSIENT)
 
 
 @dataclass(frozen=True)
@@ -53,16 +59,35 @@ def tracking_stale(engine: Engine, source_id: str, digest: str) -> bool:
 
 
 def plan_run(engine: Engine, run_id: int, full_pass: bool) -> list[Job]:
-    """Upsert every selected client's small objects; return the jobs the run fans out to."""
+    """Upsert every selected client's small objects; return the jobs the run fans out to.
+
+    Raises the first transient error met (after planning the other clients) unless this is the plan's
+    last attempt, so that the job is retried with backoff."""
     jobs: list[Job] = []
+    transient: Exception | None = None
+    last_attempt = _attempt(engine, run_id) >= PLAN_ATTEMPTS
     refresh_directory(engine.salesforce, engine.store)
     for client_id in engine.settings.campaign_monitor.clients:
         try:
             jobs.extend(_plan_client(engine, run_id, client_id, full_pass))
-        except (CampaignMonitorError, SalesforceError) as error:
+        except (cm_errors.CampaignMonitorError, salesforce_errors.SalesforceError) as error:
+            if isinstance(error, TRANSIENT) and not last_attempt:
+                log.warning("client planning will be retried", run_id=run_id, client=client_id, error=str(error))
+                transient = transient or error
+                continue
             log.error("client could not be planned", run_id=run_id, client=client_id, error=str(error))
             record_failure(engine.store, run_id, f"client {client_id}: {error}")
+    if transient is not None:
+        raise transient
     return jobs
+
+
+def _attempt(engine: Engine, run_id: int) -> int:
+    """Count this attempt at planning run ``run_id`` and return its number (1 for the first)."""
+    key = f"plan_attempts:{run_id}"
+    attempt = int(engine.store.fact(key) or 0) + 1
+    engine.store.set_fact(key, str(attempt))
+    return attempt
 
 
 def _plan_client(engine: Engine, run_id: int, client_id: str, full_pass: bool) -> Iterator[Job]:

@@ -6,7 +6,9 @@ time zone of the client that owns them; they are written to Salesforce as UTC.
 
 import hashlib
 import json
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from cmsync.workers.campaign_monitor.records import (
@@ -43,6 +45,23 @@ ACTIVITY_TYPES = {
     "spam": "Spam",
 }
 """Tracking type (settings) → ``CM_Type__c`` picklist value."""
+MEMBER_FIELDS = (
+    "CM_Member_Key__c",
+    "Name",
+    "CM_Email__c",
+    "CM_Subscriber_Name__c",
+    "CM_State__c",
+    "CM_Date__c",
+    "CM_Joined_Date__c",
+    "CM_Custom_Fields__c",
+    "CM_Contact__c",
+    "CM_Lead__c",
+    "CM_List__r.CM_List_ID__c",
+)
+"""Every field cmsync writes on a ``CM_List_Member__c``, as a query names it."""
+_DATETIME_FIELDS = frozenset({"CM_Date__c", "CM_Joined_Date__c"})
+_LOOKUP_FIELDS = frozenset({"CM_Contact__c", "CM_Lead__c"})
+_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _NAME_LENGTH = 80
 MEMBER_KEY_LENGTH = 255
 """The length of ``CM_Member_Key__c``, the most a Salesforce Text External ID holds."""
@@ -93,6 +112,52 @@ def activity_key(source_id: str, email: str, activity: str, date: datetime | Non
 def content_hash(record: Record) -> str:
     """A digest of what a record would write, to skip writes that would change nothing."""
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def id18(record_id: str) -> str:
+    """The 18-character form of a Salesforce Id (the one queries return); other text is returned as it is."""
+    if len(record_id) != 15:
+        return record_id
+    suffix = ""
+    for start in (0, 5, 10):
+        bits = sum(1 << bit for bit, char in enumerate(record_id[start : start + 5]) if "A" <= char <= "Z")
+        suffix += _ID_SUFFIX[bits]
+    return record_id + suffix
+
+
+def _fields(record: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """``(name, value)`` of a record, a parent by external ID flattened to ``Rel__r.Key__c`` as queries name it."""
+    for name, value in record.items():
+        if name in ("attributes", "Id"):
+            continue
+        if isinstance(value, Mapping):
+            yield from ((f"{name}.{key}", item) for key, item in value.items() if key != "attributes")
+        else:
+            yield name, value
+
+
+def _as_held(name: str, value: Any) -> str:
+    """A value as Salesforce gives it back, in one spelling: null and empty alike, date-times to the second
+    in UTC, booleans and numbers as text, lookups as 18-character Ids."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return format(Decimal(str(value)).normalize(), "f")
+    text = str(value)
+    if name in _DATETIME_FIELDS:
+        return text[:19]
+    if name in _LOOKUP_FIELDS:
+        return id18(text)
+    return text
+
+
+def held_digest(record: Mapping[str, Any]) -> str:
+    """A digest of a record as Salesforce holds it: the same for a record cmsync would write and for the row
+    a query (REST or Bulk CSV) returns once it is written, so agreement is recognised without a write."""
+    held = sorted((name, _as_held(name, value)) for name, value in _fields(record))
+    return hashlib.sha256(json.dumps(held, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
 def client_record(client: ClientDetails) -> Record:

@@ -2,11 +2,13 @@
 
 Records are buffered up to ``chunk_size`` (memory stays flat however long the stream) and upserted by
 external ID; the Salesforce client sends Collections of 200 below its Bulk threshold and a Bulk 2.0 job
-above it. A record whose content hash is unchanged is not written at all. Only after Salesforce has
-answered for a chunk does the stream's watermark move; records it refused are kept with their reason and
-offered again on the next run, and the rest of the chunk is not held back by them.
+above it. A record whose digest equals the one kept for its key (what Salesforce holds) is not written at
+all. Only after Salesforce has answered for a chunk does the stream's watermark move; records it refused
+are kept with their reason, the rest of the chunk is not held back by them, and a record written is no
+longer kept as refused.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cmsync.workers.metrics import RECORDS
@@ -34,16 +36,25 @@ def stop_if_cancelled(store: StateStore, run_id: int) -> None:
 
 @dataclass
 class StreamTotals:
-    imported: int = 0
+    """What a stream created and rewrote in Salesforce, left alone (same content) and had refused."""
+
+    created: int = 0
+    rewritten: int = 0
     unchanged: int = 0
     rejected: int = 0
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.rewritten
 
 
 @dataclass
 class StreamWriter:
     """Buffered, idempotent writes of one stream of one object, with its watermark and rejections.
 
-    ``run_id`` None writes outside a run (a tracking re-import): no run counts, no cancellation check."""
+    ``run_id`` None writes outside a run (a tracking re-import): no run counts, no cancellation check.
+    ``digest_stream`` is where the digests of what Salesforce holds are kept when several streams write the
+    same records (a list's member states); ``digest`` computes them."""
 
     salesforce: SalesforceClient
     store: StateStore
@@ -53,20 +64,24 @@ class StreamWriter:
     chunk_size: int = DEFAULT_CHUNK
     keep_hashes: bool = True
     seen_marker: str | None = None
+    digest_stream: str | None = None
+    digest: Callable[[Record], str] = content_hash
     totals: StreamTotals = field(default_factory=StreamTotals)
     _buffer: list[Record] = field(default_factory=list)
     _position: str | None = None
-    _retrying: set[str] = field(default_factory=set)
 
     @property
     def key_field(self) -> str:
         return EXTERNAL_ID[self.object_name]
 
+    @property
+    def digests(self) -> str:
+        return self.digest_stream or self.stream
+
     def retry_rejected(self) -> None:
         """Offer again the records Salesforce refused on earlier runs of this stream."""
         for rejection in self.store.rejections(self.stream):
             if rejection.object == self.object_name and isinstance(rejection.payload, dict):
-                self._retrying.add(rejection.key)
                 self._buffer.append(rejection.payload)
 
     def add(self, record: Record, position: str | None = None) -> None:
@@ -96,30 +111,32 @@ class StreamWriter:
         unique: dict[str, Record] = {}
         for record in records:
             unique[str(record[key_field])] = record
-        hashes = {key: content_hash(record) for key, record in unique.items()}
-        known = self.store.content_hashes(self.stream, hashes) if self.keep_hashes else {}
+        hashes = {key: self.digest(record) for key, record in unique.items()}
+        known = self.store.content_hashes(self.digests, hashes) if self.keep_hashes else {}
         changed = {key: record for key, record in unique.items() if known.get(key) != hashes[key]}
         if self.seen_marker is not None:
-            self.store.mark_seen(self.stream, [key for key in unique if key in known], self.seen_marker)
+            self.store.mark_seen(self.digests, list(unique), self.seen_marker)
         self._count("unchanged", len(unique) - len(changed))
         if not changed:
             return
         keys = list(changed)
         results = self.salesforce.upsert(self.object_name, key_field, list(changed.values()))
         written: dict[str, str] = {}
+        created = 0
         for result in results:
             key = keys[result.index]
             if result.success:
                 written[key] = hashes[key]
+                created += bool(result.created)
             else:
                 reason = "; ".join(str(error) for error in result.errors) or "refused without a reason"
                 self.store.reject(self.object_name, key, self.stream, reason, changed[key], self.run_id)
         if self.keep_hashes and written:
-            self.store.save_content_hashes(self.stream, written, seen=self.seen_marker)
-        resolved = [key for key in written if key in self._retrying]
-        if resolved:
-            self.store.resolve(self.object_name, resolved)
-        self._count("imported", len(written))
+            self.store.save_content_hashes(self.digests, written, seen=self.seen_marker)
+        if written:
+            self.store.resolve(self.object_name, written)
+        self._count("created", created)
+        self._count("rewritten", len(written) - created)
         self._count("rejected", len(keys) - len(written))
 
     def _count(self, outcome: str, n: int) -> None:

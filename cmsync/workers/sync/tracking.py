@@ -14,11 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cmsync.logs import get_logger
+from cmsync.workers.campaign_monitor.client import Unreadable
 from cmsync.workers.campaign_monitor.records import TrackingEvent
 from cmsync.workers.engine import Engine
 from cmsync.workers.sync import records, sources
 from cmsync.workers.sync.linking import LINK_FIELDS, find_links
 from cmsync.workers.sync.streams import StreamWriter
+from cmsync.workers.sync.unreadable import UnreadableRecords, digest
 
 log = get_logger(__name__)
 PAGE = 1000
@@ -71,16 +73,19 @@ class Window:
         return moment is not None and self.since <= moment and (self.until is None or moment < self.until)
 
 
-def read_events(engine: Engine, source: Source, report: str, window: Window) -> Iterator[TrackingEvent]:
-    """A report's events dated in ``window`` (all of an undated one), read from CM page by page."""
+def read_events(
+    engine: Engine, source: Source, report: str, window: Window, unreadable: Unreadable = None
+) -> Iterator[TrackingEvent]:
+    """A report's events dated in ``window`` (all of an undated one), read from CM page by page; an event
+    that cannot be read goes to ``unreadable``."""
     cm = engine.campaign_monitor
     if source.undated(report):
-        yield from cm.campaign_events(source.source_id, "recipients")
+        yield from cm.campaign_events(source.source_id, "recipients", unreadable=unreadable)
         return
     events = (
-        cm.campaign_events(source.source_id, report, since=window.since)  # type: ignore[arg-type]
+        cm.campaign_events(source.source_id, report, since=window.since, unreadable=unreadable)  # type: ignore[arg-type]
         if source.kind == "campaign"
-        else cm.journey_email_events(source.source_id, report, since=window.since)  # type: ignore[arg-type]
+        else cm.journey_email_events(source.source_id, report, since=window.since, unreadable=unreadable)  # type: ignore[arg-type]
     )
     for event in events:
         if window.until is not None and event.date is not None and event.date >= window.until:
@@ -111,13 +116,15 @@ def import_tracking(engine: Engine, run_id: int, source_kind: str, source_id: st
         mark = json.loads(store.watermark(stream) or "{}")
         writer = activity_writer(engine, run_id, stream)
         writer.retry_rejected()
+        unreadable = UnreadableRecords(store, run_id, records.ACTIVITY, stream, digest)
+        unreadable.forget_earlier()
         if source.undated(report) and (
             mark.get("complete") or (source.sent_date is not None and source.sent_date < window_start)
         ):
             writer.flush()
             continue
         floor = max(datetime.fromisoformat(mark["date"]), window_start) if mark.get("date") else window_start
-        events = read_events(engine, source, report, Window(floor))
+        events = read_events(engine, source, report, Window(floor), unreadable.reject)
         import_events(engine, writer, source, activity, events, mark)
     store.set_fact(f"tracking_digest:{source_id}", store.fact(f"tracking_seen:{source_id}"))
     log.info("tracking imported", run_id=run_id, source=source_id, kind=source_kind)
