@@ -39,7 +39,7 @@ class Clock:
         and a transaction's instant is later than any before it, so two transactions never share one."""
         outer = self._held
         if outer is None:
-            self._last = max(self._last + 1, now_ms())
+            self._last = max(self._last + 1, self._source.milliseconds())
         self._held = self.now()
         try:
             yield self._held
