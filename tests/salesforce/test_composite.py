@@ -5,6 +5,7 @@ import pytest
 import requests
 
 V = "/services/data/v61.0"
+SOQL = "SELECT+Id+FROM+Account"
 HALTED = [
     {
         "errorCode": "PROCESSING_HALTED",
@@ -147,10 +148,11 @@ def test_without_all_or_none_a_reference_to_a_failed_subrequest_is_halted(api, e
 @pytest.mark.parametrize(
     ("subrequests", "fragment"),
     [
-        ([{"method": "GET", "url": f"{V}/limits", "referenceId": f"r{n}"} for n in range(26)], "at most 25"),
-        ([{"method": "GET", "url": f"{V}/limits", "referenceId": "ref-1"}], "'ref-1'"),
-        ([{"method": "GET", "url": f"{V}/limits", "referenceId": "twice"}] * 2, "'twice' is used twice"),
-        ([{"method": "GET", "url": "/limits", "referenceId": "short"}], "url"),
+        ([{"method": "GET", "url": f"{V}/sobjects/Account", "referenceId": f"r{n}"} for n in range(26)], "at most 25"),
+        ([{"method": "GET", "url": f"{V}/query?q={SOQL}", "referenceId": f"q{n}"} for n in range(6)], "at most 5"),
+        ([{"method": "GET", "url": f"{V}/sobjects/Account", "referenceId": "ref-1"}], "'ref-1'"),
+        ([{"method": "GET", "url": f"{V}/sobjects/Account", "referenceId": "twice"}] * 2, "'twice' is used twice"),
+        ([{"method": "GET", "url": "/sobjects/Account", "referenceId": "short"}], "url"),
         ([], "at least one"),
     ],
 )
@@ -161,11 +163,12 @@ def test_a_malformed_composite_is_refused_whole(api, emulator, subrequests, frag
     assert emulator.records("Account") == []
 
 
-def test_bulk_jobs_and_nested_composites_are_not_subrequests(api):
+def test_only_sobject_query_and_collections_resources_are_subrequests(api):
     answer = composite(
         api,
         [
             {"method": "GET", "url": f"{V}/jobs/query", "referenceId": "bulk"},
+            {"method": "GET", "url": f"{V}/limits", "referenceId": "limits"},
             {"method": "POST", "url": f"{V}/composite", "referenceId": "nested", "body": {"compositeRequest": []}},
             {"method": "GET", "url": f"{V}/nowhere", "referenceId": "lost"},
         ],
@@ -174,4 +177,4 @@ def test_bulk_jobs_and_nested_composites_are_not_subrequests(api):
     codes = [
         (result["httpStatusCode"], result["body"][0]["errorCode"]) for result in answer.json()["compositeResponse"]
     ]
-    assert codes == [(400, "INVALID_API_INPUT"), (400, "INVALID_API_INPUT"), (404, "NOT_FOUND")]
+    assert codes == [(400, "INVALID_API_INPUT")] * 3 + [(404, "NOT_FOUND")]

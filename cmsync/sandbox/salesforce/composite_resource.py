@@ -1,6 +1,7 @@
-"""The Composite resource (``POST /composite``): up to 25 subrequests run in order through the emulator's own
-REST routes, later ones reading earlier results through ``@{referenceId.field}`` references, answered with
-one result per subrequest, and the whole call counted as one API call.
+"""The Composite resource (``POST /composite``): up to 25 subrequests (at most 5 of them queries or sObject
+Collections) run in order through the emulator's sObject, Query, QueryAll and Collections routes, later
+ones reading earlier results through ``@{referenceId.field}`` references, answered with one result per
+subrequest, and the whole call counted as one API call.
 
 With ``allOrNone`` the subrequests are one transaction: when one fails, every write is rolled back, the
 failed one keeps its error and every other answers 400 PROCESSING_HALTED. Without it, a subrequest whose
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from cmsync.sandbox.salesforce.emulator import SalesforceEmulator
 
 LIMIT = 25
+HEAVY_LIMIT = 5
+"""Of the subrequests, at most this many may be queries (Query, QueryAll, their next pages) or Collections."""
+_HEAVY = re.compile(r"^/services/data/v[^/]+/(query|queryAll|composite/sobjects)(/|\?|$)")
+_CALLABLE = ("/sobjects", "/query", "/queryAll", "/composite/sobjects")
 METHODS = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"})
 _REFERENCE_ID = re.compile(r"^[A-Za-z0-9_]+$")
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
@@ -82,6 +87,12 @@ def _subrequests(body: Any) -> tuple[list[Subrequest], bool]:
         if not isinstance(headers, dict) or not all(isinstance(value, str) for value in headers.values()):
             raise _refused(f"{where}.httpHeaders must be an object of strings")
         subrequests.append(Subrequest(method, url, reference_id, item.get("body"), headers))
+    if sum(1 for subrequest in subrequests if _HEAVY.match(subrequest.url)) > HEAVY_LIMIT:
+        raise ApiError(
+            400,
+            "LIMIT_EXCEEDED",
+            f"A composite request can hold at most {HEAVY_LIMIT} query or sObject Collections subrequests",
+        )
     for option in ("allOrNone", "collateSubrequests"):
         if not isinstance(body.get(option, False), bool):
             raise _refused(f"{option} must be true or false")
@@ -132,8 +143,8 @@ def _halted(reference_id: str, message: str) -> dict[str, Any]:
 
 
 def _callable(route: Route) -> bool:
-    """What a subrequest may call: the REST resources, not Bulk jobs nor another Composite."""
-    return route.call_class == "rest" and route.path != "/composite"
+    """What a subrequest may call: the sObject, Query, QueryAll and Collections resources."""
+    return route.call_class == "rest" and route.path.startswith(_CALLABLE)
 
 
 def routes(org: "SalesforceEmulator") -> list[Route]:
