@@ -152,7 +152,7 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
 
     def run(call: Call, subrequest: Subrequest, results: dict[str, Any]) -> dict[str, Any]:
         try:
-            url = _resolve(subrequest.url, results)
+            url = str(_resolve(subrequest.url, results))
             body = _resolve(subrequest.body, results)
         except UnresolvedReferenceError as missing:
             return _halted(subrequest.reference_id, str(missing))
