@@ -97,3 +97,12 @@ def token(server: SandboxServer) -> str:
     response.raise_for_status()
     access_token: str = response.json()["access_token"]
     return access_token
+
+
+@pytest.fixture
+def api(server: SandboxServer, token: str) -> Iterator[tuple[requests.Session, str]]:
+    """A session signed in with the refresh-token grant, and the REST base URL."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    yield session, f"{server.url}/services/data/v61.0"
+    session.close()

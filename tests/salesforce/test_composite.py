@@ -14,14 +14,6 @@ HALTED = [
 ]
 
 
-@pytest.fixture
-def api(server, token):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    yield session, f"{server.url}{V}"
-    session.close()
-
-
 def composite(api, subrequests: list[dict], *, all_or_none: bool) -> requests.Response:
     session, base = api
     body = {"allOrNone": all_or_none, "collateSubrequests": False, "compositeRequest": subrequests}

@@ -6,17 +6,7 @@ import io
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import requests
-
-
-@pytest.fixture
-def api(server, token):
-    """A session signed in with the refresh-token grant, and the REST base URL."""
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    yield session, f"{server.url}/services/data/v61.0"
-    session.close()
 
 
 def test_token_response_fields(server, emulator):

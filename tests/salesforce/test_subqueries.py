@@ -2,15 +2,6 @@
 (or null when it has none), filtered, ordered and limited inside the subquery; Bulk queries refuse them."""
 
 import pytest
-import requests
-
-
-@pytest.fixture
-def api(server, token):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    yield session, f"{server.url}/services/data/v61.0"
-    session.close()
 
 
 @pytest.fixture
