@@ -34,7 +34,7 @@ from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
 from cmsync.workers.engine import Engine, install
 from cmsync.workers.retention.requests import request_purge, request_purge_after_reload
-from cmsync.workers.runs import DISPATCH_FACT, request_run
+from cmsync.workers.runs import request_run, tend_runs
 from cmsync.workers.state import StateStore
 
 log = get_logger(__name__)
@@ -134,7 +134,7 @@ class Supervisor:
             log.warning("not syncing: disconnected (run `cmsync connect`)", trigger=trigger)
             return
         try:
-            start = request_run(self.store, trigger, full_pass=full_pass)
+            start = request_run(self.store, trigger, full_pass=full_pass, owner=self.owner)
         except Exception as error:
             metrics.ENQUEUE_FAILURES.labels("main_sync").inc()
             log.error("main sync could not be queued", trigger=trigger, error=str(error))
@@ -154,16 +154,17 @@ class Supervisor:
                 metrics.SCHEDULER_LAG.set(max(0.0, (now - job.next_run).total_seconds()))
         self.scheduler.run_pending()
 
-    def _dispatch_requested_runs(self) -> None:
-        """Send ``main_sync`` for a run another shell started (``cmsync sync-now`` with the embedded broker)."""
-        run_id = self.store.fact(DISPATCH_FACT)
-        if run_id is None:
+    def _tend_runs(self) -> None:
+        """Send runs left in the outbox (by ``cmsync sync-now``, or by a process that died before sending),
+        close runs whose owner is gone, and keep the heartbeat of the run this process's workers run."""
+        try:
+            sent = tend_runs(self.store, self.owner, runs_workers=self.embedded)
+        except Exception as error:
+            metrics.ENQUEUE_FAILURES.labels("main_sync").inc()
+            log.error("runs could not be tended", error=str(error))
             return
-        self.store.set_fact(DISPATCH_FACT, None)
-        run = self.store.run(int(run_id))
-        if run is not None and run.in_flight:
-            actors.main_sync.send(run.id)
-            log.info("main sync started", run_id=run.id, trigger=run.trigger)
+        if sent and not self.embedded:
+            self.broker.close()
 
     # Reload.
 
@@ -291,8 +292,7 @@ class Supervisor:
                     break
                 if self.store.connected():
                     self._run_due_jobs()
-                if self.embedded:
-                    self._dispatch_requested_runs()
+                self._tend_runs()
                 self._observe()
                 self.store.acquire_lock(LEASE, self.owner, LEASE_TTL)
                 self.heartbeat = time.monotonic()

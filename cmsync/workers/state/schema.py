@@ -88,6 +88,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX directory_by_email ON directory (email)",
         "CREATE INDEX directory_by_id15 ON directory (id15)",
     ),
+    (
+        "ALTER TABLE runs ADD COLUMN owner TEXT",
+        "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT",
+        "ALTER TABLE runs ADD COLUMN dispatched INTEGER NOT NULL DEFAULT 1",
+    ),
 )
 
 
