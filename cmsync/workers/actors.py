@@ -9,6 +9,7 @@ run, which still closes when its last job ends.
 """
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import dramatiq
@@ -19,9 +20,10 @@ from cmsync.logs import get_logger
 from cmsync.workers.broker import QUEUE
 from cmsync.workers.campaign_monitor.errors import UnauthorizedError
 from cmsync.workers.engine import Engine, current
-from cmsync.workers.heartbeat import HEARTBEAT
+from cmsync.workers.heartbeat import HEARTBEAT, process_owner
 from cmsync.workers.retention import purge, reimport
 from cmsync.workers.salesforce.errors import SalesforceAuthError
+from cmsync.workers.state.store import utc_now
 from cmsync.workers.sync import members, tracking
 from cmsync.workers.sync.closing import close_run
 from cmsync.workers.sync.failures import record_failure
@@ -82,7 +84,16 @@ def _run_bound_job(actor_name: str, args: list[Any], work: Callable[[Engine], No
             record_failure(engine.store, run_id, f"{job}: {error}")
             _finish_job(engine, run_id, job)
             raise
+        except Exception:
+            _keep_through_backoff(engine, run_id)
+            raise
         _finish_job(engine, run_id, job)
+
+
+def _keep_through_backoff(engine: Engine, run_id: int) -> None:
+    """A job about to be retried leaves the run without a worker until its retry: vouch for the run that long."""
+    until = utc_now() + timedelta(milliseconds=_RETRIES["max_backoff"])
+    engine.store.beat([run_id], process_owner(), until=until)
 
 
 def _connected(engine: Engine, job: str) -> bool:

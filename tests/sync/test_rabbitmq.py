@@ -85,10 +85,15 @@ def test_rabbitmq_restarted_mid_run(world: World, rabbit: tuple[Workers, StateSt
     assert_converged(world)
 
 
-@pytest.mark.parametrize("calls", KILL_POINTS)
+@pytest.mark.parametrize(
+    ("calls", "messages"),
+    [(calls, "lost" if index % 2 else "redelivered") for index, calls in enumerate(KILL_POINTS)],
+)
 def test_workers_killed_at_any_point_the_next_sync_now_converges(
-    world: World, rabbit: tuple[Workers, StateStore], tmp_path: Path, calls: int
+    world: World, rabbit: tuple[Workers, StateStore], amqp_url: str, tmp_path: Path, calls: int, messages: str
 ) -> None:
+    """Workers killed mid-run; their messages come back to the restarted workers, or were lost with the
+    broker (wiped while the workers were down): either way the next ``sync-now --wait`` converges."""
     workers, store = rabbit
     world.cm.calls.latency = 0.005
     assert SyncNow(workers.config, tmp_path).start().wait() == 0
@@ -100,6 +105,10 @@ def test_workers_killed_at_any_point_the_next_sync_now_converges(
     workers.kill_everything()
     killed = store.current_run()
     assert killed is not None
+    if messages == "lost":
+        broker = make_broker(amqp_url)
+        purge_queued(broker)
+        broker.close()
     world.cm.calls.latency = 0
     workers.start()
     after = SyncNow(workers.config, tmp_path, "--wait").start()

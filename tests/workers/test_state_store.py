@@ -178,3 +178,14 @@ def test_schema_is_created_once_and_reopened(state_url: str, clock: ManualClock)
     second = StateStore.open(state_url, clock)
     assert second.current_run() == run
     second.close()
+
+
+def test_a_run_vouched_for_through_a_retry_backoff_stays_owned(store: StateStore, clock: ManualClock) -> None:
+    run = store.begin_run("schedule", **OWNER).run
+    store.mark_sent(run.id)
+    store.beat([run.id], "worker-host:7", until=clock.now + timedelta(minutes=5))
+    store.beat([run.id], "worker-host:8")
+    clock.advance(timedelta(minutes=5))
+    assert store.close_abandoned_runs(timedelta(seconds=30)) == []
+    clock.advance(timedelta(seconds=31))
+    assert store.close_abandoned_runs(timedelta(seconds=30)) == [run.id]

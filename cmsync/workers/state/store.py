@@ -155,11 +155,17 @@ class StateStore:
         with self.database.transaction() as transaction:
             transaction.execute("UPDATE runs SET dispatched = 1, heartbeat_at = ? WHERE id = ?", (self._now(), run_id))
 
-    def beat(self, run_ids: Iterable[int], owner: str) -> None:
-        """Renew the heartbeat of runs in flight: ``owner`` is alive and working on them."""
-        rows = [(self._now(), owner, run_id) for run_id in run_ids]
+    def beat(self, run_ids: Iterable[int], owner: str, *, until: datetime | None = None) -> None:
+        """Renew the heartbeat of runs in flight: ``owner`` is alive and working on them (and vouches for
+        them ``until`` a later moment, e.g. while a job waits out its retry backoff). Never moves it back."""
+        moment = _text(until) if until is not None else self._now()
+        rows = [(moment, moment, owner, run_id) for run_id in run_ids]
         with self.database.transaction() as transaction:
-            transaction.execute_many("UPDATE runs SET heartbeat_at = ?, owner = ? WHERE id = ? AND in_flight = 1", rows)
+            transaction.execute_many(
+                "UPDATE runs SET heartbeat_at = CASE WHEN heartbeat_at > ? THEN heartbeat_at ELSE ? END, "
+                "owner = ? WHERE id = ? AND in_flight = 1",
+                rows,
+            )
 
     def _close_abandoned(self, transaction: Transaction, stale_before: str, stale_after: timedelta) -> list[int]:
         now = self._now()
