@@ -69,16 +69,19 @@ class Follower:
         self.out = out
         self.request = request
         self.runs_workers = runs_workers
+        self.following: RunStart | None = None
 
     def outcome(self, start: RunStart) -> int:
         """0 when the followed run succeeded (or partly), 1 when it failed, 130 after Ctrl-C."""
+        self.following = start
         try:
             return self._follow(start)
         except KeyboardInterrupt:
-            return self._interrupted(start)
+            return self._interrupted(self.following)
 
     def _follow(self, start: RunStart) -> int:
         while True:
+            self.following = start
             with self._ownership(start):
                 ended = follow(self.store, start.run.id, self.out)
             if not ended.in_flight:
