@@ -33,6 +33,7 @@ from cmsync.logs import configure_from, get_logger
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
 from cmsync.workers.engine import Engine, install
+from cmsync.workers.heartbeat import gone_from_this_host
 from cmsync.workers.retention.requests import request_purge, request_purge_after_reload
 from cmsync.workers.runs import request_run, tend_runs
 from cmsync.workers.state import StateStore
@@ -255,9 +256,10 @@ class Supervisor:
     # The loop.
 
     def _abandon_interrupted_run(self) -> None:
-        """With the embedded broker only this process runs jobs: a run in flight now was cut off."""
+        """With the embedded broker a run in flight now was cut off, unless a live ``cmsync sync-now`` of this
+        host runs it with workers of its own."""
         run = self.store.current_run()
-        if self.embedded and run is not None:
+        if self.embedded and run is not None and (run.owner is None or gone_from_this_host(run.owner)):
             self.store.finish_run(run.id, "cancelled", "interrupted: cmsync stopped before the run ended")
             log.warning("run from before the restart closed as interrupted", run_id=run.id)
 

@@ -45,6 +45,20 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def gone_from_this_host(owner: str | None) -> bool:
+    """True when ``owner`` is a process of this host that no longer runs (no need to wait for its heartbeat)."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def abandoned(run: Run, now: datetime, timeout: timedelta) -> bool:
     """True when a run in flight showed no heartbeat and no progress for ``timeout``."""
     last = max(moment for moment in (run.heartbeat_at, run.updated_at) if moment is not None)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from cmsync.workers.state import StateStore
+from tests.daemon.daemon import Daemon, free_port
 from tests.daemon.stop_before_send import STOPPED
-from tests.daemon.sync_now_process import STOP_BEFORE_SEND, SyncNow
+from tests.daemon.sync_now_process import QUICK_HEARTBEAT, STOP_BEFORE_SEND, SyncNow
 from tests.sync.convergence import assert_converged
 from tests.sync.kill_points import KILL_POINTS, api_calls
 from tests.sync.world import World, start_world, stop_world
@@ -123,3 +124,27 @@ def test_ctrl_c_on_wait_detaches_from_a_run_another_process_runs(
     assert owner.wait() == 0, owner.text()
     assert store.run(run.id).status == "succeeded"  # type: ignore[union-attr]
     assert_converged(world)
+
+
+def test_a_supervisor_starting_leaves_a_live_sync_now_its_run(
+    world: World, config: Path, tmp_path: Path, store: StateStore
+) -> None:
+    world.cm.calls.latency = 0.02
+    running = SyncNow(config, tmp_path, "--wait").start()
+    running.wait_for("running the workers here")
+    run = store.current_run()
+    assert run is not None
+    supervised = world.write_config(
+        tmp_path / "supervised.yaml", metrics={"listen": f"127.0.0.1:{free_port()}"},
+        logging={"format": "json", "level": "info"},
+    )  # fmt: skip
+    daemon = Daemon(supervised, tmp_path, QUICK_HEARTBEAT).start()
+    try:
+        (found,) = daemon.wait_for("main sync already in flight")
+        assert found["run_id"] == run.id
+        world.cm.calls.latency = 0
+        assert running.wait() == 0, running.text()
+        assert store.run(run.id).status == "succeeded"  # type: ignore[union-attr]
+    finally:
+        daemon.stop()
+        daemon.kill()
