@@ -113,6 +113,7 @@ def test_workers_killed_at_any_point_the_next_sync_now_converges(
     workers.start()
     after = SyncNow(workers.config, tmp_path, "--wait").start()
     assert after.wait(timeout=90) == 0, after.text()
+    assert after.text().count("lost its owner") <= 1, "the resumed run kept its owner"
     assert store.current_run() is None
     assert store.last_run().status == "succeeded"  # type: ignore[union-attr]
     assert not store.run(killed.id).in_flight  # type: ignore[union-attr]
