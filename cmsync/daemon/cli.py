@@ -203,7 +203,7 @@ def _add_status_options(sub: argparse.ArgumentParser) -> None:
 def disconnect(arguments: argparse.Namespace) -> int:
     """Stop all syncing both ways; reset Salesforce's user overrides and client ownership permissions."""
     from cmsync.daemon.connection import disconnect as disconnect_installation
-    from cmsync.workers.broker import make_broker
+    from cmsync.workers.broker import make_broker, purge_queued
     from cmsync.workers.salesforce.client import SalesforceClient
     from cmsync.workers.state import StateStore
 
@@ -214,7 +214,7 @@ def disconnect(arguments: argparse.Namespace) -> int:
     store = StateStore.open(settings.state.url.get_secret_value())
     salesforce = SalesforceClient.from_settings(settings.salesforce)
     try:
-        report = disconnect_installation(store, salesforce, broker.flush_all if broker else None)
+        report = disconnect_installation(store, salesforce, (lambda: purge_queued(broker)) if broker else None)
     finally:
         salesforce.close()
         store.close()

@@ -20,17 +20,22 @@ _CHUNK = 200
 @dataclass
 class DisconnectReport:
     cancelled_run: int | None = None
-    purged_queues: bool = False
+    purged_messages: int | None = None
     overrides_cleared: int = 0
     permissions_deleted: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def _purged(self) -> str:
+        if self.purged_messages is None:
+            return "none queued here (embedded broker: the daemon drops its own)"
+        return str(self.purged_messages)
 
     def lines(self) -> list[str]:
         cancelled = f"run {self.cancelled_run} cancelled" if self.cancelled_run else "no run was in flight"
         return [
             "disconnected: no syncing either way until `cmsync connect`",
             cancelled,
-            f"queued messages purged: {'yes' if self.purged_queues else 'none queued here (embedded broker)'}",
+            f"queued messages purged: {self._purged()}",
             f"user overrides cleared: {self.overrides_cleared}",
             f"client ownership permissions deleted: {self.permissions_deleted}",
             *(f"error: {error}" for error in self.errors),
@@ -62,17 +67,17 @@ def reset_salesforce(salesforce: SalesforceClient, report: DisconnectReport) -> 
 
 
 def disconnect(
-    store: StateStore, salesforce: SalesforceClient, purge_queues: Callable[[], None] | None
+    store: StateStore, salesforce: SalesforceClient, purge_queues: Callable[[], int] | None
 ) -> DisconnectReport:
-    """Disconnect: persisted first, then cancel, purge (``purge_queues()`` when given) and reset Salesforce."""
+    """Disconnect: persisted first, then cancel, purge (``purge_queues()``, which says how many messages it
+    dropped, when given) and reset Salesforce."""
     report = DisconnectReport()
     store.set_connected(False)
     run = store.current_run()
     if run is not None and store.finish_run(run.id, "cancelled", "cancelled by `cmsync disconnect`"):
         report.cancelled_run = run.id
     if purge_queues is not None:
-        purge_queues()
-        report.purged_queues = True
+        report.purged_messages = purge_queues()
     try:
         reset_salesforce(salesforce, report)
     except SalesforceError as error:

@@ -33,8 +33,9 @@ from cmsync.logs import configure_from, get_logger
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
 from cmsync.workers.engine import Engine, install
+from cmsync.workers.heartbeat import gone_from_this_host
 from cmsync.workers.retention.requests import request_purge, request_purge_after_reload
-from cmsync.workers.runs import DISPATCH_FACT, request_run
+from cmsync.workers.runs import request_run, tend_runs
 from cmsync.workers.state import StateStore
 
 log = get_logger(__name__)
@@ -134,7 +135,7 @@ class Supervisor:
             log.warning("not syncing: disconnected (run `cmsync connect`)", trigger=trigger)
             return
         try:
-            start = request_run(self.store, trigger, full_pass=full_pass)
+            start = request_run(self.store, trigger, full_pass=full_pass, owner=self.owner)
         except Exception as error:
             metrics.ENQUEUE_FAILURES.labels("main_sync").inc()
             log.error("main sync could not be queued", trigger=trigger, error=str(error))
@@ -154,16 +155,17 @@ class Supervisor:
                 metrics.SCHEDULER_LAG.set(max(0.0, (now - job.next_run).total_seconds()))
         self.scheduler.run_pending()
 
-    def _dispatch_requested_runs(self) -> None:
-        """Send ``main_sync`` for a run another shell started (``cmsync sync-now`` with the embedded broker)."""
-        run_id = self.store.fact(DISPATCH_FACT)
-        if run_id is None:
+    def _tend_runs(self) -> None:
+        """Send runs left in the outbox (by ``cmsync sync-now``, or by a process that died before sending),
+        close runs whose owner is gone, and keep the heartbeat of the run this process's workers run."""
+        try:
+            sent = tend_runs(self.store, self.owner, runs_workers=self.embedded)
+        except Exception as error:
+            metrics.ENQUEUE_FAILURES.labels("main_sync").inc()
+            log.error("runs could not be tended", error=str(error))
             return
-        self.store.set_fact(DISPATCH_FACT, None)
-        run = self.store.run(int(run_id))
-        if run is not None and run.in_flight:
-            actors.main_sync.send(run.id)
-            log.info("main sync started", run_id=run.id, trigger=run.trigger)
+        if sent and not self.embedded:
+            self.broker.close()
 
     # Reload.
 
@@ -254,9 +256,10 @@ class Supervisor:
     # The loop.
 
     def _abandon_interrupted_run(self) -> None:
-        """With the embedded broker only this process runs jobs: a run in flight now was cut off."""
+        """With the embedded broker a run in flight now was cut off, unless a live ``cmsync sync-now`` of this
+        host runs it with workers of its own."""
         run = self.store.current_run()
-        if self.embedded and run is not None:
+        if self.embedded and run is not None and (run.owner is None or gone_from_this_host(run.owner)):
             self.store.finish_run(run.id, "cancelled", "interrupted: cmsync stopped before the run ended")
             log.warning("run from before the restart closed as interrupted", run_id=run.id)
 
@@ -291,8 +294,7 @@ class Supervisor:
                     break
                 if self.store.connected():
                     self._run_due_jobs()
-                if self.embedded:
-                    self._dispatch_requested_runs()
+                self._tend_runs()
                 self._observe()
                 self.store.acquire_lock(LEASE, self.owner, LEASE_TTL)
                 self.heartbeat = time.monotonic()

@@ -2,13 +2,20 @@
 
 With RabbitMQ the run is queued for the workers. With the embedded broker the running supervisor sends
 it (its workers live in its process); with no supervisor running, this command runs the workers itself
-until the run ends. ``--wait`` follows the run to its end, printing its records per object as they grow,
-and exits non-zero when it fails.
+until the run ends, and owns the run meanwhile. ``--wait`` follows the run to its end, printing its
+records per object as they grow, and exits non-zero when it fails. A followed run whose owner is gone
+(no heartbeat for the heartbeat timeout) is closed as interrupted and a new run resumes from the
+watermarks. Ctrl-C stops following at once: it cancels the run when this command runs its workers,
+and otherwise detaches, leaving the run to its owner.
 """
 
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TextIO
+
+import dramatiq
 
 from cmsync.config import Settings
 from cmsync.daemon.progress import run_line
@@ -16,15 +23,21 @@ from cmsync.daemon.supervisor import LEASE
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
 from cmsync.workers.engine import Engine, install
+from cmsync.workers.heartbeat import HEARTBEAT, abandoned, heartbeat_timeout, process_owner
 from cmsync.workers.runs import request_run
 from cmsync.workers.state import Run, RunStart, StateStore
 
 POLL_SECONDS = 0.5
+INTERRUPTED = 130
+"""The exit status after Ctrl-C, as shells report a command ended by SIGINT."""
+_STOP_WORKERS_MS = 5_000
+Request = Callable[[], RunStart]
 
 
 def follow(store: StateStore, run_id: int, out: TextIO) -> Run:
-    """Print the run's progress whenever it changes, until it ends; return how it ended."""
+    """Print the run's progress whenever it changes, until it ends or loses its owner; return it then."""
     printed = ""
+    timeout = heartbeat_timeout()
     while True:
         run = store.run(run_id)
         if run is None:
@@ -33,21 +46,70 @@ def follow(store: StateStore, run_id: int, out: TextIO) -> Run:
         if line != printed:
             print(line, file=out, flush=True)
             printed = line
-        if not run.in_flight:
+        if not run.in_flight or abandoned(run, store.clock(), timeout):
             return run
         time.sleep(POLL_SECONDS)
 
 
 def _announce(start: RunStart, out: TextIO) -> None:
-    verb = "started" if start.started else f"already in flight (started by {start.run.trigger})"
+    if start.replayed:
+        verb = "started (recorded earlier by a process that stopped before sending it)"
+    elif start.started:
+        verb = "started"
+    else:
+        verb = f"already in flight (started by {start.run.trigger})"
     print(f"run {start.run.id} {verb}", file=out, flush=True)
 
 
-def _outcome(store: StateStore, start: RunStart, wait: bool, out: TextIO) -> int:
-    if not wait:
-        return 0
-    ended = follow(store, start.run.id, out)
-    return 0 if ended.status in ("succeeded", "partial") else 1
+class Follower:
+    """Follows a run to its end; takes over from an owner that is gone; turns Ctrl-C into a clear exit."""
+
+    def __init__(self, store: StateStore, out: TextIO, request: Request, *, runs_workers: bool) -> None:
+        self.store = store
+        self.out = out
+        self.request = request
+        self.runs_workers = runs_workers
+        self.following: RunStart | None = None
+
+    def outcome(self, start: RunStart) -> int:
+        """0 when the followed run succeeded (or partly), 1 when it failed, 130 after Ctrl-C."""
+        self.following = start
+        try:
+            return self._follow(start)
+        except KeyboardInterrupt:
+            return self._interrupted(self.following)
+
+    def _follow(self, start: RunStart) -> int:
+        while True:
+            self.following = start
+            with self._ownership(start):
+                ended = follow(self.store, start.run.id, self.out)
+            if not ended.in_flight:
+                return 0 if ended.status in ("succeeded", "partial") else 1
+            print(f"run {ended.id} lost its owner ({ended.owner}): closing it and resuming", file=self.out, flush=True)
+            start = self.request()
+            _announce(start, self.out)
+
+    def _ownership(self, start: RunStart) -> AbstractContextManager[None]:
+        return HEARTBEAT.hold(self.store, start.run.id) if self.runs_workers and start.started else nullcontext()
+
+    def _interrupted(self, start: RunStart) -> int:
+        run = self.store.current_run()
+        owned = self.runs_workers and run is not None and run.owner == process_owner()
+        if owned and run is not None:
+            self.store.finish_run(run.id, "cancelled", "cancelled: Ctrl-C on `cmsync sync-now --wait`")
+            print(
+                f"run {run.id} cancelled (Ctrl-C): its workers ran in this command; the next run resumes from here",
+                file=self.out,
+                flush=True,
+            )
+        else:
+            print(
+                f"detached from run {start.run.id} (Ctrl-C): it goes on without this command; `cmsync status` shows it",
+                file=self.out,
+                flush=True,
+            )
+        return INTERRUPTED
 
 
 def sync_now(settings: Settings, *, wait: bool, full: bool, out: TextIO | None = None) -> int:
@@ -59,30 +121,63 @@ def sync_now(settings: Settings, *, wait: bool, full: bool, out: TextIO | None =
             print("disconnected: run `cmsync connect` first", file=out)
             return 1
         url = settings.broker.url.get_secret_value()
-        if url == "embedded" and store.lock_holder(LEASE) is not None:
-            start = request_run(store, "sync-now", full_pass=full, send=False)
-            _announce(start, out)
-            return _outcome(store, start, wait, out)
+        supervisor = store.lock_holder(LEASE) if url == "embedded" else None
+        if supervisor is not None:
+            return _delegate(store, supervisor, full, wait, out)
         broker = make_broker(url)
         actors.bind(broker)
-        if url != "embedded":
-            start = request_run(store, "sync-now", full_pass=full)
-            broker.close()
-            _announce(start, out)
-            return _outcome(store, start, wait, out)
-        engine = Engine.from_settings(settings, store)
-        install(engine)
-        workers = EmbeddedWorkers(broker)
-        workers.start()
         try:
-            start = request_run(store, "sync-now", full_pass=full)
-            _announce(start, out)
-            if not start.started:
-                return _outcome(store, start, wait, out)
-            print("no cmsync daemon is running: running the workers here until the run ends", file=out)
-            return _outcome(store, start, True, out)
+            if url != "embedded":
+                return _queue(store, full, wait, out)
+            return _run_here(settings, store, broker, full, wait, out)
         finally:
-            workers.stop()
-            engine.close()
+            broker.close()
     finally:
         store.close()
+
+
+def _delegate(store: StateStore, supervisor: str, full: bool, wait: bool, out: TextIO) -> int:
+    """Embedded broker with a supervisor running: record the run for the supervisor to send."""
+
+    def request() -> RunStart:
+        return request_run(store, "sync-now", full_pass=full, send=False, owner=supervisor)
+
+    start = request()
+    _announce(start, out)
+    return Follower(store, out, request, runs_workers=False).outcome(start) if wait else 0
+
+
+def _queue(store: StateStore, full: bool, wait: bool, out: TextIO) -> int:
+    """RabbitMQ: record the run and queue it for the workers."""
+
+    def request() -> RunStart:
+        return request_run(store, "sync-now", full_pass=full)
+
+    start = request()
+    _announce(start, out)
+    return Follower(store, out, request, runs_workers=False).outcome(start) if wait else 0
+
+
+def _run_here(
+    settings: Settings, store: StateStore, broker: dramatiq.Broker, full: bool, wait: bool, out: TextIO
+) -> int:
+    """Embedded broker and no supervisor: run the workers in this process until the run ends."""
+    engine = Engine.from_settings(settings, store)
+    install(engine)
+    workers = EmbeddedWorkers(broker)
+    workers.start()
+    try:
+
+        def request() -> RunStart:
+            return request_run(store, "sync-now", full_pass=full)
+
+        start = request()
+        _announce(start, out)
+        if not (start.started or wait):
+            return 0
+        if start.started:
+            print("no cmsync daemon is running: running the workers here until the run ends", file=out, flush=True)
+        return Follower(store, out, request, runs_workers=True).outcome(start)
+    finally:
+        workers.stop(timeout_ms=_STOP_WORKERS_MS)
+        engine.close()

@@ -1,12 +1,15 @@
 """The Dramatiq actors of the main sync. Thin: each calls a plain function of ``cmsync.workers.sync``.
 
 Every actor is idempotent (upserts by external ID, a job set that counts each job once), so a message
-delivered twice does no harm. Transient errors are retried with backoff; errors retrying cannot cure
-(refused credentials) and cancellation stop at once. A job that fails for good is recorded against its
+delivered twice does no harm, and checks the connection before it writes anything (a message that
+outlived ``cmsync disconnect`` does nothing). A job of a run keeps the run's heartbeat while it works.
+Transient errors are retried with backoff; errors retrying cannot cure (refused credentials) and
+cancellation stop at once. A job that fails for good is recorded against its
 run, which still closes when its last job ends.
 """
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import dramatiq
@@ -17,8 +20,10 @@ from cmsync.logs import get_logger
 from cmsync.workers.broker import QUEUE
 from cmsync.workers.campaign_monitor.errors import UnauthorizedError
 from cmsync.workers.engine import Engine, current
+from cmsync.workers.heartbeat import HEARTBEAT, process_owner
 from cmsync.workers.retention import purge, reimport
 from cmsync.workers.salesforce.errors import SalesforceAuthError
+from cmsync.workers.state.store import utc_now
 from cmsync.workers.sync import members, tracking
 from cmsync.workers.sync.closing import close_run
 from cmsync.workers.sync.failures import record_failure
@@ -70,15 +75,33 @@ def _run_bound_job(actor_name: str, args: list[Any], work: Callable[[Engine], No
     if run is None or not run.in_flight or not engine.store.connected():
         _finish_job(engine, run_id, job)
         return
-    try:
-        work(engine)
-    except RunCancelledError:
-        log.info("job stopped: run cancelled", run_id=run_id, job=job)
-    except PERMANENT as error:
-        record_failure(engine.store, run_id, f"{job}: {error}")
+    with HEARTBEAT.hold(engine.store, run_id):
+        try:
+            work(engine)
+        except RunCancelledError:
+            log.info("job stopped: run cancelled", run_id=run_id, job=job)
+        except PERMANENT as error:
+            record_failure(engine.store, run_id, f"{job}: {error}")
+            _finish_job(engine, run_id, job)
+            raise
+        except Exception:
+            _keep_through_backoff(engine, run_id)
+            raise
         _finish_job(engine, run_id, job)
-        raise
-    _finish_job(engine, run_id, job)
+
+
+def _keep_through_backoff(engine: Engine, run_id: int) -> None:
+    """A job about to be retried leaves the run without a worker until its retry: vouch for the run that long."""
+    until = utc_now() + timedelta(milliseconds=_RETRIES["max_backoff"])
+    engine.store.beat([run_id], process_owner(), until=until)
+
+
+def _connected(engine: Engine, job: str) -> bool:
+    """True unless the installation was disconnected (then the job is dropped, and says so)."""
+    if engine.store.connected():
+        return True
+    log.info("job dropped: disconnected (run `cmsync connect`)", job=job)
+    return False
 
 
 def _actor(time_limit_minutes: int) -> Callable[[Callable[..., None]], dramatiq.Actor[Any, Any]]:
@@ -141,7 +164,9 @@ def part_failed(message: dict[str, Any], retries: dict[str, Any]) -> None:
 @dramatiq.actor(broker=_declared_on, queue_name=QUEUE, time_limit=6 * 60 * _MINUTE, max_retries=0)
 def purge_tracking(reason: str, confirm: bool = False) -> None:
     """Delete tracking records older than ``tracking.days_to_keep``; what is left waits for the next purge."""
-    purge.purge_tracking(current(), reason, confirm=confirm)
+    engine = current()
+    if _connected(engine, "purge_tracking"):
+        purge.purge_tracking(engine, reason, confirm=confirm)
 
 
 @dramatiq.actor(
@@ -150,7 +175,9 @@ def purge_tracking(reason: str, confirm: bool = False) -> None:
 )  # fmt: skip
 def reimport_tracking(request: dict[str, Any]) -> None:
     """Import the tracking events of a window again (upserts: a redelivered message doubles nothing)."""
-    reimport.reimport_tracking(current(), reimport.Reimport.from_message(request))
+    engine = current()
+    if _connected(engine, "reimport_tracking"):
+        reimport.reimport_tracking(engine, reimport.Reimport.from_message(request))
 
 
 ACTORS: dict[str, dramatiq.Actor[Any, Any]] = {

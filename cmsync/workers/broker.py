@@ -10,8 +10,10 @@ installation keeps its queues its own (``cmsync disconnect`` purges them).
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
+import pika.exceptions
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import dq_name
 
 QUEUE = "cmsync"
 """The queue of every cmsync actor."""
@@ -24,6 +26,22 @@ def rabbitmq_url(url: str) -> str:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     return urlunsplit(parts._replace(query=urlencode({**_CONNECTION_DEFAULTS, **query})))
+
+
+def purge_queued(broker: dramatiq.Broker) -> int:
+    """Drop every message waiting in cmsync's queue and in its delay queue (retries and delayed sends);
+    return how many were dropped. Dead letters stay for inspection; a message a worker already holds is
+    not in a queue, and its actor checks the connection before it writes."""
+    assert isinstance(broker, RabbitmqBroker), "only RabbitMQ keeps queued messages outside a process"
+    purged = 0
+    for name in (QUEUE, dq_name(QUEUE)):
+        try:
+            purged += broker.channel.queue_purge(name).method.message_count
+        except pika.exceptions.ChannelClosedByBroker as error:
+            del broker.channel
+            if error.reply_code != 404:
+                raise
+    return purged
 
 
 def make_broker(url: str) -> dramatiq.Broker:

@@ -14,7 +14,7 @@ from cmsync.workers.state import StateStore
 from tests.config.builders import load, with_settings
 from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.sync.world import World, start_world, stop_world
-from tests.workers.conftest import ManualClock
+from tests.workers.conftest import OWNER, ManualClock
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def store(tmp_path: Path) -> StateStore:
 )
 def test_last_run_age(store: StateStore, age: timedelta, words: str) -> None:
     clock: ManualClock = store.clock  # type: ignore[assignment]
-    run = store.begin_run("schedule").run
+    run = store.begin_run("schedule", **OWNER).run
     store.count(run.id, "CM_List_Member__c", "imported", 1500)
     clock.advance(timedelta(minutes=2, seconds=5))
     store.finish_run(run.id, "succeeded")
@@ -63,7 +63,7 @@ def test_clients_rejections_run_in_flight_and_disconnection(store: StateStore) -
     settings = load(with_settings(campaign_monitor={"clients": ["5a1f0c3e9b2d4e6f8a7b1c2d3e4f5a6b", second]}))
     store.set_fact("client:5a1f0c3e9b2d4e6f8a7b1c2d3e4f5a6b", {"client_id": "x", "name": "Harbour Outfitters",
                                                                 "timezone": "", "offset_minutes": 0})  # fmt: skip
-    run = store.begin_run("sync-now").run
+    run = store.begin_run("sync-now", **OWNER).run
     store.add_jobs(run.id, ["plan", "list:a"])
     store.reject("CM_List_Member__c", "k", "members:l:active", "INVALID_EMAIL_ADDRESS: bad", {}, run.id)
     store.set_connected(False)

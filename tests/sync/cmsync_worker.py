@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tests.daemon.daemon import free_port
+from tests.daemon.sync_now_process import QUICK_HEARTBEAT
 
 CMSYNC = str(Path(sys.executable).with_name("cmsync"))
 
@@ -20,7 +21,7 @@ class Workers:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        environment = {**os.environ, "RUNTIME_DIRECTORY": str(self.log.parent / "runtime")}
+        environment = {**os.environ, **QUICK_HEARTBEAT, "RUNTIME_DIRECTORY": str(self.log.parent / "runtime")}
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
                 [CMSYNC, "worker", "--config", str(self.config), "-p", "2", "-t", "2",

@@ -3,17 +3,25 @@ restarted mid-run: the next run converges to exactly the CM data, with no duplic
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from cmsync.workers import actors
-from cmsync.workers.broker import make_broker
+from cmsync.workers.broker import make_broker, purge_queued
+from cmsync.workers.retention.reimport import Reimport
+from cmsync.workers.retention.requests import request_reimport
 from cmsync.workers.runs import request_run
 from cmsync.workers.state import StateStore
+from tests.daemon.daemon import Daemon, cmsync, free_port
+from tests.daemon.stop_before_send import STOPPED
+from tests.daemon.sync_now_process import QUICK_HEARTBEAT, STOP_BEFORE_SEND, SyncNow
 from tests.services import RabbitMQ
 from tests.sync.cmsync_worker import Workers
 from tests.sync.conftest import wait_for_end
+from tests.sync.convergence import assert_converged
+from tests.sync.kill_points import KILL_POINTS, api_calls
 from tests.sync.world import World
 
 pytestmark = pytest.mark.rabbitmq
@@ -35,22 +43,11 @@ def rabbit(world: World, amqp_url: str, tmp_path: Path) -> Iterator[tuple[Worker
     store.close()
 
 
-def _converged(world: World) -> None:
-    expected = {
-        f"{list_id}:{subscriber.email.lower()}": subscriber.state.value for list_id, subscriber in world.members()
-    }
-    members = world.records("CM_List_Member__c")
-    assert {record["CM_Member_Key__c"]: record["CM_State__c"] for record in members} == expected
-    assert len(members) == len(expected)
-    assert world.duplicates("CM_Email_Activity__c", "CM_Activity_Key__c") == []
-    assert world.duplicates("CM_Campaign__c", "CM_Campaign_ID__c") == []
-
-
 def test_workers_import_everything(world: World, rabbit: tuple[Workers, StateStore]) -> None:
     _, store = rabbit
     run = wait_for_end(store, request_run(store, "test").run.id)
     assert run.status == "succeeded", run.error
-    _converged(world)
+    assert_converged(world)
     writes = world.salesforce_writes()
     second = wait_for_end(store, request_run(store, "test").run.id)
     assert second.status == "succeeded" and world.salesforce_writes() == writes
@@ -70,7 +67,7 @@ def test_workers_killed_mid_run(world: World, rabbit: tuple[Workers, StateStore]
     first = wait_for_end(store, run_id)
     again = wait_for_end(store, request_run(store, "test").run.id)
     assert again.status == "succeeded", (first, again)
-    _converged(world)
+    assert_converged(world)
 
 
 def test_rabbitmq_restarted_mid_run(world: World, rabbit: tuple[Workers, StateStore], rabbitmq: RabbitMQ) -> None:
@@ -85,4 +82,143 @@ def test_rabbitmq_restarted_mid_run(world: World, rabbit: tuple[Workers, StateSt
     first = wait_for_end(store, run_id, timeout=120)
     again = wait_for_end(store, request_run(store, "test").run.id, timeout=120)
     assert again.status == "succeeded", (first, again)
-    _converged(world)
+    assert_converged(world)
+
+
+@pytest.mark.parametrize(
+    ("calls", "messages"),
+    [(calls, "lost" if index % 2 else "redelivered") for index, calls in enumerate(KILL_POINTS)],
+)
+def test_workers_killed_at_any_point_the_next_sync_now_converges(
+    world: World, rabbit: tuple[Workers, StateStore], amqp_url: str, tmp_path: Path, calls: int, messages: str
+) -> None:
+    """Workers killed mid-run; their messages come back to the restarted workers, or were lost with the
+    broker (wiped while the workers were down): either way the next ``sync-now --wait`` converges."""
+    workers, store = rabbit
+    world.cm.calls.latency = 0.005
+    assert SyncNow(workers.config, tmp_path).start().wait() == 0
+    deadline = time.monotonic() + 60
+    while api_calls(world) < calls:
+        assert store.current_run() is not None, f"the run ended before call {calls}"
+        assert time.monotonic() < deadline, f"no call {calls} within 60 s"
+        time.sleep(0.002)
+    workers.kill_everything()
+    killed = store.current_run()
+    assert killed is not None
+    if messages == "lost":
+        broker = make_broker(amqp_url)
+        purge_queued(broker)
+        broker.close()
+    world.cm.calls.latency = 0
+    workers.start()
+    after = SyncNow(workers.config, tmp_path, "--wait").start()
+    assert after.wait(timeout=90) == 0, after.text()
+    assert after.text().count("lost its owner") <= 1, "the resumed run kept its owner"
+    assert store.current_run() is None
+    assert store.last_run().status == "succeeded"  # type: ignore[union-attr]
+    assert not store.run(killed.id).in_flight  # type: ignore[union-attr]
+    assert_converged(world)
+
+
+def test_a_run_whose_messages_were_all_lost_is_closed_by_the_supervisor(
+    world: World, amqp_url: str, tmp_path: Path
+) -> None:
+    config = world.write_config(
+        tmp_path / "supervised.yaml", broker={"url": amqp_url}, metrics={"listen": f"127.0.0.1:{free_port()}"},
+        logging={"format": "json", "level": "info"},
+    )  # fmt: skip
+    broker = make_broker(amqp_url)
+    actors.bind(broker)
+    broker.flush_all()
+    daemon = Daemon(config, tmp_path, QUICK_HEARTBEAT).start()
+    workers = Workers(config, tmp_path)
+    store = StateStore.open(world.settings().state.url.get_secret_value())
+    try:
+        (started,) = daemon.wait_for("main sync started")
+        assert purge_queued(broker) == 1
+        (closed,) = daemon.wait_for("run closed as interrupted: its owner is gone; the next run resumes")
+        assert closed["run_id"] == started["run_id"]
+        lost = store.run(started["run_id"])
+        assert lost is not None and lost.status == "cancelled" and (lost.error or "").startswith("interrupted:")
+        workers.start()
+        after = SyncNow(config, tmp_path, "--wait").start()
+        assert after.wait(timeout=90) == 0, after.text()
+        assert_converged(world)
+    finally:
+        workers.stop()
+        daemon.stop()
+        daemon.kill()
+        broker.close()
+        store.close()
+
+
+def test_killed_between_recording_and_sending_the_supervisor_sends_it(
+    world: World, amqp_url: str, tmp_path: Path
+) -> None:
+    config = world.write_config(
+        tmp_path / "supervised.yaml", broker={"url": amqp_url}, metrics={"listen": f"127.0.0.1:{free_port()}"},
+        logging={"format": "json", "level": "info"}, sync={"import_frequency": "never"},
+    )  # fmt: skip
+    broker = make_broker(amqp_url)
+    actors.bind(broker)
+    broker.flush_all()
+    broker.close()
+    stopped = SyncNow(config, tmp_path, command=STOP_BEFORE_SEND).start()
+    stopped.wait_for(STOPPED)
+    stopped.kill()
+    store = StateStore.open(world.settings().state.url.get_secret_value())
+    unsent = store.current_run()
+    assert unsent is not None and not unsent.dispatched
+    workers = Workers(config, tmp_path)
+    workers.start()
+    daemon = Daemon(config, tmp_path, QUICK_HEARTBEAT).start()
+    try:
+        (sent,) = daemon.wait_for("main sync started")
+        assert sent["run_id"] == unsent.id
+        run = wait_for_end(store, unsent.id)
+        assert run.status == "succeeded", run.error
+        assert_converged(world)
+    finally:
+        workers.stop()
+        daemon.stop()
+        daemon.kill()
+        store.close()
+
+
+def test_disconnect_purges_what_is_queued_and_no_actor_writes_after_it(
+    world: World, amqp_url: str, tmp_path: Path
+) -> None:
+    config = world.write_config(
+        tmp_path / "cmsync.yaml", broker={"url": amqp_url}, logging={"format": "json", "level": "info"}
+    )
+    broker = make_broker(amqp_url)
+    actors.bind(broker)
+    broker.flush_all()
+    store = StateStore.open(world.settings().state.url.get_secret_value())
+    workers = Workers(config, tmp_path)
+    workers.start()
+    try:
+        first = SyncNow(config, tmp_path, "--wait").start()
+        assert first.wait(timeout=90) == 0, first.text()
+        workers.stop()
+        since = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+        queued = cmsync("reimport-tracking", "--since", since, "--config", str(config))
+        assert queued.returncode == 0, queued.stdout + queued.stderr
+        assert SyncNow(config, tmp_path).start().wait() == 0
+        actors.purge_tracking.send_with_options(args=("daily",), delay=60_000)
+        result = cmsync("disconnect", "--config", str(config))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "queued messages purged: 3" in result.stdout
+        assert store.current_run() is None
+        writes = world.salesforce_writes()
+        request_reimport(Reimport(datetime.now(UTC) - timedelta(days=30), datetime.now(UTC)))
+        workers.start()
+        deadline = time.monotonic() + 60
+        while "job dropped: disconnected" not in workers.log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, workers.log.read_text(errors="replace")[-3000:]
+            time.sleep(0.1)
+        assert world.salesforce_writes() == writes
+    finally:
+        workers.stop()
+        broker.close()
+        store.close()

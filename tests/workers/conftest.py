@@ -25,6 +25,10 @@ class ManualClock:
         self.now += delta
 
 
+OWNER = {"owner": "host-a:100", "stale_after": timedelta(seconds=30)}
+"""A run's owner and heartbeat timeout, as a request passes them."""
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()

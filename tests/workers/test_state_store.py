@@ -4,12 +4,12 @@ import threading
 from datetime import timedelta
 
 from cmsync.workers.state import StateStore
-from tests.workers.conftest import ManualClock
+from tests.workers.conftest import OWNER, ManualClock
 
 
 def test_one_run_at_a_time(store: StateStore) -> None:
-    first = store.begin_run("schedule")
-    second = store.begin_run("sync-now")
+    first = store.begin_run("schedule", **OWNER)
+    second = store.begin_run("sync-now", **OWNER)
     assert first.started and not second.started
     assert second.run.id == first.run.id and second.run.trigger == "schedule"
     assert store.current_run() == first.run
@@ -20,7 +20,7 @@ def test_concurrent_requests_start_one_run(state_url: str, clock: ManualClock) -
 
     def request() -> None:
         own = StateStore.open(state_url, clock)
-        starts.append(own.begin_run("sync-now"))
+        starts.append(own.begin_run("sync-now", **OWNER))
         own.close()
 
     threads = [threading.Thread(target=request) for _ in range(8)]
@@ -33,7 +33,7 @@ def test_concurrent_requests_start_one_run(state_url: str, clock: ManualClock) -
 
 
 def test_run_closes_when_its_last_job_is_done_even_if_redelivered(store: StateStore, clock: ManualClock) -> None:
-    run = store.begin_run("schedule", full_pass=True).run
+    run = store.begin_run("schedule", full_pass=True, **OWNER).run
     store.add_jobs(run.id, ["list:a", "list:b", "campaign:c"])
     store.add_jobs(run.id, ["list:a"])
     assert store.complete_job(run.id, "list:a") == 2
@@ -47,11 +47,11 @@ def test_run_closes_when_its_last_job_is_done_even_if_redelivered(store: StateSt
     finished = store.run(run.id)
     assert finished is not None and finished.status == "succeeded" and finished.full_pass
     assert finished.duration == timedelta(minutes=3) and finished.error is None
-    assert store.current_run() is None and store.begin_run("schedule").started
+    assert store.current_run() is None and store.begin_run("schedule", **OWNER).started
 
 
 def test_counts_add_up_per_object_and_outcome(store: StateStore) -> None:
-    run = store.begin_run("schedule").run
+    run = store.begin_run("schedule", **OWNER).run
     store.count(run.id, "CM_List_Member__c", "imported", 1000)
     store.count(run.id, "CM_List_Member__c", "imported", 234)
     store.count(run.id, "CM_List_Member__c", "rejected", 2)
@@ -59,28 +59,59 @@ def test_counts_add_up_per_object_and_outcome(store: StateStore) -> None:
     assert store.run(run.id).counts == {"CM_List_Member__c": {"imported": 1234, "rejected": 2}}  # type: ignore[union-attr]
 
 
-def test_stale_run_is_abandoned(store: StateStore, clock: ManualClock) -> None:
-    stuck = store.begin_run("schedule").run
-    clock.advance(timedelta(hours=3))
-    fresh = store.begin_run("sync-now")
-    assert fresh.started and fresh.run.id != stuck.id
-    abandoned = store.run(stuck.id)
-    assert abandoned is not None and abandoned.status == "failed"
-    assert abandoned.error is not None and abandoned.error.startswith("abandoned: no progress for 2:00:00")
+def test_sent_run_whose_owner_is_gone_is_closed_as_interrupted(store: StateStore, clock: ManualClock) -> None:
+    stuck = store.begin_run("schedule", **OWNER).run
+    store.mark_sent(stuck.id)
+    clock.advance(timedelta(seconds=31))
+    fresh = store.begin_run("sync-now", owner="host-b:200", stale_after=timedelta(seconds=30))
+    assert fresh.started and not fresh.replayed and fresh.run.id != stuck.id
+    assert fresh.run.owner == "host-b:200" and not fresh.run.dispatched
+    interrupted = store.run(stuck.id)
+    assert interrupted is not None and interrupted.status == "cancelled"
+    assert interrupted.error is not None and interrupted.error.startswith(
+        "interrupted: host-a:100 showed no sign of life for 0:00:30"
+    )
 
 
-def test_progress_keeps_a_long_run_alive(store: StateStore, clock: ManualClock) -> None:
-    run = store.begin_run("schedule").run
+def test_unsent_run_whose_owner_is_gone_is_taken_over(store: StateStore, clock: ManualClock) -> None:
+    unsent = store.begin_run("sync-now", full_pass=True, **OWNER).run
+    clock.advance(timedelta(seconds=10))
+    assert not store.begin_run("schedule", owner="host-b:200", stale_after=timedelta(seconds=30)).started
+    clock.advance(timedelta(seconds=21))
+    taken = store.begin_run("schedule", owner="host-b:200", stale_after=timedelta(seconds=30))
+    assert taken.started and taken.replayed and taken.run.id == unsent.id
+    assert taken.run.owner == "host-b:200" and taken.run.full_pass and taken.run.trigger == "sync-now"
+    assert store.begin_run("schedule", owner="host-c:300", stale_after=timedelta(seconds=30)).started is False
+
+
+def test_supervisor_claims_the_runs_recorded_for_it(store: StateStore, clock: ManualClock) -> None:
+    run = store.begin_run("sync-now", owner="supervisor-host:1", stale_after=timedelta(seconds=30)).run
+    assert store.claim_unsent_run("other-host:2", timedelta(seconds=30)) is None
+    claimed = store.claim_unsent_run("supervisor-host:1", timedelta(seconds=30))
+    assert claimed is not None and claimed.id == run.id
+    store.mark_sent(run.id)
+    assert store.claim_unsent_run("supervisor-host:1", timedelta(seconds=30)) is None
+
+
+def test_heartbeat_and_progress_keep_a_long_run_alive(store: StateStore, clock: ManualClock) -> None:
+    run = store.begin_run("schedule", **OWNER).run
+    store.mark_sent(run.id)
     for _ in range(4):
-        clock.advance(timedelta(hours=1))
+        clock.advance(timedelta(seconds=20))
+        store.beat([run.id], "worker-host:7")
+        clock.advance(timedelta(seconds=20))
         store.count(run.id, "CM_List_Member__c", "imported", 10)
-    assert store.begin_run("sync-now").run.id == run.id
+    assert store.close_abandoned_runs(timedelta(seconds=30)) == []
+    assert store.begin_run("sync-now", **OWNER).run.id == run.id
+    assert store.run(run.id).owner == "worker-host:7"  # type: ignore[union-attr]
+    clock.advance(timedelta(seconds=31))
+    assert store.close_abandoned_runs(timedelta(seconds=30)) == [run.id]
 
 
 def test_last_run_and_history(store: StateStore, clock: ManualClock) -> None:
     assert store.last_run() is None
     for status in ("succeeded", "failed", "partial"):
-        run = store.begin_run("schedule").run
+        run = store.begin_run("schedule", **OWNER).run
         clock.advance(timedelta(minutes=1))
         store.finish_run(run.id, status)  # type: ignore[arg-type]
     assert store.last_run().status == "partial"  # type: ignore[union-attr]
@@ -142,8 +173,19 @@ def test_locks_are_leases(store: StateStore, clock: ManualClock) -> None:
 
 def test_schema_is_created_once_and_reopened(state_url: str, clock: ManualClock) -> None:
     first = StateStore.open(state_url, clock)
-    run = first.begin_run("schedule").run
+    run = first.begin_run("schedule", **OWNER).run
     first.close()
     second = StateStore.open(state_url, clock)
     assert second.current_run() == run
     second.close()
+
+
+def test_a_run_vouched_for_through_a_retry_backoff_stays_owned(store: StateStore, clock: ManualClock) -> None:
+    run = store.begin_run("schedule", **OWNER).run
+    store.mark_sent(run.id)
+    store.beat([run.id], "worker-host:7", until=clock.now + timedelta(minutes=5))
+    store.beat([run.id], "worker-host:8")
+    clock.advance(timedelta(minutes=5))
+    assert store.close_abandoned_runs(timedelta(seconds=30)) == []
+    clock.advance(timedelta(seconds=31))
+    assert store.close_abandoned_runs(timedelta(seconds=30)) == [run.id]

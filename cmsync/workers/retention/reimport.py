@@ -167,6 +167,9 @@ def reimport_tracking(engine: Engine, request: Reimport, *, dry_run: bool = Fals
     types = request.types or tuple(engine.settings.tracking.types)
     report = ReimportReport(dry_run)
     for source, name, window in _sources(engine, request):
+        if not dry_run and not engine.store.connected():
+            log.info("tracking re-import stopped: disconnected")
+            break
         found = SourceEvents(source.kind, source.source_id, name)
         for activity in (kind for kind in TRACKING_TYPES if kind in types):
             report_name = tracking.REPORTS[source.kind].get(activity)

@@ -107,6 +107,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE content_hashes SET stream = substr(stream, 1, length(stream) - 12) "
         f"WHERE {_PER_STATE} AND substr(stream, length(stream) - 11) = ':unconfirmed'",
     ),
+    (
+        "ALTER TABLE runs ADD COLUMN owner TEXT",
+        "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT",
+        "ALTER TABLE runs ADD COLUMN dispatched INTEGER NOT NULL DEFAULT 1",
+    ),
 )
 
 

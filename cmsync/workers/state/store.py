@@ -16,7 +16,10 @@ from cmsync.workers.state.schema import migrate
 RunStatus = Literal["running", "succeeded", "partial", "failed", "cancelled"]
 FINISHED: tuple[RunStatus, ...] = ("succeeded", "partial", "failed", "cancelled")
 Clock = Callable[[], datetime]
-_RUN_COLUMNS = "id, trigger, full_pass, status, started_at, updated_at, finished_at, error"
+_RUN_COLUMNS = (
+    "id, trigger, full_pass, status, started_at, updated_at, finished_at, error, owner, heartbeat_at, dispatched"
+)
+_LAST_SIGN_OF_LIFE = "COALESCE(heartbeat_at, updated_at)"
 _IN_CHUNK = 500
 
 
@@ -46,6 +49,9 @@ class Run:
     error: str | None
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     pending_jobs: int = 0
+    owner: str | None = None
+    heartbeat_at: datetime | None = None
+    dispatched: bool = True
 
     @property
     def in_flight(self) -> bool:
@@ -58,10 +64,13 @@ class Run:
 
 @dataclass(frozen=True)
 class RunStart:
-    """The run a request started, or the one already in flight (``started`` False)."""
+    """The run a request started, or the one already in flight (``started`` False).
+
+    ``replayed``: the run was recorded by a process that died before sending it; this request sends it."""
 
     run: Run
     started: bool
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,32 +111,84 @@ class StateStore:
 
     # Runs
 
-    def begin_run(
-        self, trigger: str, *, full_pass: bool = False, stale_after: timedelta = timedelta(hours=2)
-    ) -> RunStart:
-        """Start a run unless one is in flight; a run with no progress for ``stale_after`` is abandoned first."""
+    def begin_run(self, trigger: str, *, owner: str, stale_after: timedelta, full_pass: bool = False) -> RunStart:
+        """Start a run, owned by ``owner`` and not yet sent, unless one is in flight with a live owner.
+
+        A run whose owner showed no sign of life for ``stale_after`` is taken over when it was never sent
+        (``replayed``: the caller sends it), else closed as interrupted before a new one is recorded."""
         now = self._now()
         stale_before = _text(self.clock() - stale_after)
         with self.database.transaction() as transaction:
-            transaction.execute(
-                "UPDATE runs SET status = 'failed', in_flight = NULL, finished_at = ?, "
-                "error = 'abandoned: no progress for ' || ? WHERE in_flight = 1 AND updated_at < ?",
-                (now, str(stale_after), stale_before),
-            )
+            self._close_abandoned(transaction, stale_before, stale_after)
+            claimed = self._claim_unsent(transaction, owner, stale_before, any_age_if_owned=False)
+            if claimed is not None:
+                return RunStart(claimed, started=True, replayed=True)
             in_flight = transaction.execute("SELECT id FROM runs WHERE in_flight = 1")
             created = (
                 []
                 if in_flight
                 else transaction.execute(
-                    "INSERT INTO runs (trigger, full_pass, status, in_flight, started_at, updated_at) "
-                    "VALUES (?, ?, 'running', 1, ?, ?) ON CONFLICT (in_flight) DO NOTHING RETURNING id",
-                    (trigger, int(full_pass), now, now),
+                    "INSERT INTO runs (trigger, full_pass, status, in_flight, started_at, updated_at, owner, "
+                    "heartbeat_at, dispatched) VALUES (?, ?, 'running', 1, ?, ?, ?, ?, 0) "
+                    "ON CONFLICT (in_flight) DO NOTHING RETURNING id",
+                    (trigger, int(full_pass), now, now, owner, now),
                 )
             )
             run_id = created[0][0] if created else transaction.execute("SELECT id FROM runs WHERE in_flight = 1")[0][0]
             run = self._run(transaction, run_id)
         assert run is not None
         return RunStart(run, bool(created))
+
+    def close_abandoned_runs(self, stale_after: timedelta) -> list[int]:
+        """Close, as interrupted, sent runs whose owner showed no sign of life for ``stale_after``."""
+        with self.database.transaction() as transaction:
+            return self._close_abandoned(transaction, _text(self.clock() - stale_after), stale_after)
+
+    def claim_unsent_run(self, owner: str, stale_after: timedelta) -> Run | None:
+        """Take over the run in flight that was recorded but never sent, when ``owner`` recorded it for
+        itself to send or its recorder showed no sign of life for ``stale_after``; the caller sends it."""
+        with self.database.transaction() as transaction:
+            return self._claim_unsent(transaction, owner, _text(self.clock() - stale_after), any_age_if_owned=True)
+
+    def mark_sent(self, run_id: int) -> None:
+        """Note that the run's first message is with the broker (it leaves the outbox)."""
+        with self.database.transaction() as transaction:
+            transaction.execute("UPDATE runs SET dispatched = 1, heartbeat_at = ? WHERE id = ?", (self._now(), run_id))
+
+    def beat(self, run_ids: Iterable[int], owner: str, *, until: datetime | None = None) -> None:
+        """Renew the heartbeat of runs in flight: ``owner`` is alive and working on them (and vouches for
+        them ``until`` a later moment, e.g. while a job waits out its retry backoff). Never moves it back."""
+        moment = _text(until) if until is not None else self._now()
+        rows = [(moment, moment, owner, run_id) for run_id in run_ids]
+        with self.database.transaction() as transaction:
+            transaction.execute_many(
+                "UPDATE runs SET heartbeat_at = CASE WHEN heartbeat_at > ? THEN heartbeat_at ELSE ? END, "
+                "owner = ? WHERE id = ? AND in_flight = 1",
+                rows,
+            )
+
+    def _close_abandoned(self, transaction: Transaction, stale_before: str, stale_after: timedelta) -> list[int]:
+        now = self._now()
+        rows = transaction.execute(
+            "UPDATE runs SET status = 'cancelled', in_flight = NULL, finished_at = ?, updated_at = ?, "
+            "error = 'interrupted: ' || COALESCE(owner, 'its owner') || ' showed no sign of life for ' || ? "
+            "|| '; the next run resumes from the watermarks' "
+            f"WHERE in_flight = 1 AND dispatched = 1 AND {_LAST_SIGN_OF_LIFE} < ? RETURNING id",
+            (now, now, str(stale_after), stale_before),
+        )
+        return [int(row[0]) for row in rows]
+
+    def _claim_unsent(
+        self, transaction: Transaction, owner: str, stale_before: str, *, any_age_if_owned: bool
+    ) -> Run | None:
+        owned = "owner = ? OR " if any_age_if_owned else ""
+        parameters = (owner,) if any_age_if_owned else ()
+        rows = transaction.execute(
+            "UPDATE runs SET owner = ?, heartbeat_at = ? "
+            f"WHERE in_flight = 1 AND dispatched = 0 AND ({owned}{_LAST_SIGN_OF_LIFE} < ?) RETURNING id",
+            (owner, self._now(), *parameters, stale_before),
+        )
+        return self._run(transaction, rows[0][0]) if rows else None
 
     def run(self, run_id: int) -> Run | None:
         with self.database.transaction() as transaction:
@@ -157,15 +218,17 @@ class StateStore:
     def add_jobs(self, run_id: int, jobs: Iterable[str]) -> None:
         """Register jobs the run waits for; registering one twice is harmless (a redelivered fan-out)."""
         rows = [(run_id, job) for job in jobs]
+        now = self._now()
         with self.database.transaction() as transaction:
             transaction.execute_many("INSERT INTO run_jobs (run_id, job) VALUES (?, ?) ON CONFLICT DO NOTHING", rows)
-            transaction.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (self._now(), run_id))
+            transaction.execute("UPDATE runs SET updated_at = ?, heartbeat_at = ? WHERE id = ?", (now, now, run_id))
 
     def complete_job(self, run_id: int, job: str) -> int:
         """Mark a job done (once, however often it is delivered) and return how many are still pending."""
+        now = self._now()
         with self.database.transaction() as transaction:
             transaction.execute("UPDATE run_jobs SET done = 1 WHERE run_id = ? AND job = ?", (run_id, job))
-            transaction.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (self._now(), run_id))
+            transaction.execute("UPDATE runs SET updated_at = ?, heartbeat_at = ? WHERE id = ?", (now, now, run_id))
             return int(
                 transaction.execute("SELECT COUNT(*) FROM run_jobs WHERE run_id = ? AND done = 0", (run_id,))[0][0]
             )
@@ -174,13 +237,14 @@ class StateStore:
         """Add ``n`` to a run's count of ``outcome`` (imported, rejected, unchanged …) for an object."""
         if n <= 0:
             return
+        now = self._now()
         with self.database.transaction() as transaction:
             transaction.execute(
                 "INSERT INTO run_counts (run_id, object, outcome, n) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (run_id, object, outcome) DO UPDATE SET n = run_counts.n + excluded.n",
                 (run_id, object_name, outcome, n),
             )
-            transaction.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (self._now(), run_id))
+            transaction.execute("UPDATE runs SET updated_at = ?, heartbeat_at = ? WHERE id = ?", (now, now, run_id))
 
     def finish_run(self, run_id: int, status: RunStatus, error: str | None = None) -> bool:
         """Close a run in flight; False when it was already closed (so after-steps run once)."""
@@ -196,7 +260,7 @@ class StateStore:
         rows = transaction.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
         if not rows:
             return None
-        identifier, trigger, full_pass, status, started, updated, finished, error = rows[0]
+        identifier, trigger, full_pass, status, started, updated, finished, error, owner, heartbeat, sent = rows[0]
         counts: dict[str, dict[str, int]] = {}
         for object_name, outcome, n in transaction.execute(
             "SELECT object, outcome, n FROM run_counts WHERE run_id = ? ORDER BY object, outcome", (run_id,)
@@ -214,6 +278,9 @@ class StateStore:
             error=error,
             counts=counts,
             pending_jobs=int(pending[0][0]),
+            owner=owner,
+            heartbeat_at=_moment(heartbeat),
+            dispatched=bool(sent),
         )
 
     # Watermarks and content hashes
