@@ -63,6 +63,7 @@ class Supervisor:
         self.owner = ProcessIdentity.this_process().owner
         self.store_outage = OutageTracker("state store", metrics.STATE_STORE_UP, metrics.STATE_STORE_OUTAGES)
         self.failed_attempts = 0
+        self.sync_asked = False
         self.store = StateStore.open(settings.state.url.get_secret_value())
         self.broker_url = settings.broker.url.get_secret_value()
         self.embedded = self.broker_url == "embedded"
@@ -103,7 +104,7 @@ class Supervisor:
             elif number == signal.SIGHUP:
                 self.reload()
             elif number == signal.SIGUSR1:
-                self.sync_now("signal")
+                self.sync_asked = True
 
     # Scheduling.
 
@@ -147,6 +148,8 @@ class Supervisor:
             return
         try:
             start = request_run(self.store, trigger, full_pass=full_pass)
+        except StateStoreUnavailableError:
+            raise
         except Exception as error:
             metrics.ENQUEUE_FAILURES.labels("main_sync").inc()
             log.error("main sync could not be queued", trigger=trigger, error=str(error))
@@ -301,7 +304,11 @@ class Supervisor:
 
     def _go_round(self) -> bool:
         """One round of the loop's work on the state store; False when another supervisor took the lease
-        (this one was cut off from the store longer than the lease lasts)."""
+        (this one was cut off from the store longer than the lease lasts). A Sync Now asked for by signal
+        is kept until the store takes it."""
+        if self.sync_asked:
+            self.sync_now("signal")
+            self.sync_asked = False
         if self.store.connected():
             self._run_due_jobs()
         if self.embedded:
