@@ -358,7 +358,7 @@ class Supervisor:
                     leased = self._go_round()
                 except StateStoreUnavailableError as error:
                     self.failed_attempts += 1
-                    self.store_outage.failed(error.reason)
+                    self.store_outage.failed(f"{error.where}: {error.reason}")
                 else:
                     self.failed_attempts = 0
                     self.store_outage.succeeded()

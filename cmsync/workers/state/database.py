@@ -40,6 +40,16 @@ def _sqlite_outage(error: sqlite3.Error) -> bool:
     return isinstance(error, sqlite3.OperationalError) and any(word in text for word in _SQLITE_OUTAGES)
 
 
+def _why_unwritable(path: Path) -> str | None:
+    """What the operating system says when ``path`` is opened for writing (SQLite's own message names no
+    cause): "Read-only file system", "Permission denied", "No space left on device" …; None if it opens."""
+    try:
+        with path.open("ab"):
+            return None
+    except OSError as error:
+        return error.strerror
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
@@ -81,7 +91,7 @@ class SqliteDatabase:
         except OSError as error:
             raise StateStoreUnavailableError(self.where, error.strerror or _first_line(error)) from error
         except sqlite3.Error as error:
-            raise StateStoreUnavailableError(self.where, _first_line(error)) from error
+            raise StateStoreUnavailableError(self.where, _why_unwritable(path) or _first_line(error)) from error
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteTransaction]:
