@@ -296,7 +296,7 @@ class Supervisor:
         owner, until = held
         identity = ProcessIdentity.parse(owner)
         log.error(
-            f"another cmsync supervisor ({identity.describe() if identity else owner}) holds this state store "
+            f"another cmsync supervisor holds this state store ({identity.describe() if identity else owner}) "
             f"until {until.isoformat(timespec='seconds')} unless it renews; not starting",
             holder=owner,
             expires_at=until.isoformat(timespec="seconds"),

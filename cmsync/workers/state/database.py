@@ -12,7 +12,7 @@ PostgreSQL connection is replaced at the next transaction.
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -101,16 +101,20 @@ class SqliteDatabase:
                 try:
                     yield SqliteTransaction(self._connection)
                 except BaseException:
-                    if self._connection.in_transaction:
-                        self._connection.execute("ROLLBACK")
+                    self._roll_back()
                     raise
                 self._connection.execute("COMMIT")
             except sqlite3.Error as error:
-                if self._connection.in_transaction:
-                    self._connection.execute("ROLLBACK")
+                self._roll_back()
                 if _sqlite_outage(error):
                     raise StateStoreUnavailableError(self.where, _first_line(error)) from error
                 raise
+
+    def _roll_back(self) -> None:
+        """Undo the open transaction, if any; a disk that fails the rollback too leaves the error at hand."""
+        if self._connection.in_transaction:
+            with suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
 
     def close(self) -> None:
         with self._lock:
