@@ -20,12 +20,14 @@ _DRAMATIQ_SIGNS = (
     "Failed to requeue",
 )
 """Dramatiq's lines that come from a lost broker connection."""
+_PIKA_ROUTINE = ("Normal shutdown",)
+"""Pika's warnings that come from cmsync closing a connection itself, not from an outage."""
 _PROBE_SECONDS = (1.0, 2.0, 5.0, 10.0)
 
 
 def _about_outage(record: logging.LogRecord) -> bool:
     if record.name.startswith("pika"):
-        return record.levelno >= logging.WARNING
+        return record.levelno >= logging.WARNING and not any(text in record.getMessage() for text in _PIKA_ROUTINE)
     return record.name.startswith("dramatiq") and any(sign in record.getMessage() for sign in _DRAMATIQ_SIGNS)
 
 
