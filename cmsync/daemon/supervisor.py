@@ -268,6 +268,8 @@ class Supervisor:
     def _sleep(self) -> None:
         if self.failed_attempts:
             pause = RETRY_SECONDS[min(self.failed_attempts, len(RETRY_SECONDS)) - 1]
+            if self.notifier.watchdog_interval is not None:
+                pause = min(pause, self.notifier.watchdog_interval.total_seconds())
             self.wakeup.wait(pause)
             self.wakeup.clear()
             return
@@ -363,7 +365,8 @@ class Supervisor:
                     self.failed_attempts = 0
                     self.store_outage.succeeded()
                     if not leased:
-                        self._refuse_start()
+                        log.error("another cmsync supervisor took the lease while this one was cut off; stopping",
+                                  holder=self.store.lock_holder(LEASE))  # fmt: skip
                         return 1
                 self._keep_threads_alive()
                 self.heartbeat = time.monotonic()
