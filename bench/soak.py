@@ -25,6 +25,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cmsync.logs import configure_logging
 from cmsync.sandbox.campaign_monitor import CampaignMonitorEmulator, SeedSpec
 from cmsync.sandbox.campaign_monitor.seeding import SANDBOX_CLIENT_ID
 from cmsync.sandbox.salesforce import SalesforceEmulator, SeedPlan
@@ -36,6 +37,7 @@ from tests.sync.cmsync_worker import Workers
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 RUN_DEADLINE = 600.0
+ASK_AGAIN_SECONDS = 15.0
 
 
 class Soak:
@@ -122,16 +124,20 @@ class Soak:
                 self.failures.append(f"{name} not running after a {after} fault")
 
     def sync(self, chaos_every: float | None) -> Run | None:
-        """Ask for a run and wait for its end, with a fault every ``chaos_every`` seconds meanwhile."""
-        previous = self.store.recent_runs(1)
-        before = previous[0].id if previous else 0
-        self.supervisor.signal(signal.SIGUSR1)
+        """Ask for a run (again, should a SIGKILL swallow the request) and wait for its end, with a fault
+        every ``chaos_every`` seconds meanwhile; a run already in flight counts as the one asked for."""
+        latest = self.store.recent_runs(1)
+        before = (latest[0].id - (1 if latest[0].in_flight else 0)) if latest else 0
         deadline = time.monotonic() + RUN_DEADLINE
         next_fault = time.monotonic() + (chaos_every or 0)
+        asked = 0.0
         while time.monotonic() < deadline:
             runs = [run for run in self.store.recent_runs(3) if run.id > before]
             if runs and all(not run.in_flight for run in runs):
                 return runs[0]
+            if not runs and time.monotonic() - asked > ASK_AGAIN_SECONDS:
+                self.supervisor.signal(signal.SIGUSR1)
+                asked = time.monotonic()
             if chaos_every and time.monotonic() >= next_fault:
                 self.fault()
                 next_fault = time.monotonic() + chaos_every
@@ -171,6 +177,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
     random.seed(arguments.seed)
+    configure_logging("console", "warning", sys.stderr)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as folder:
         soak = Soak(arguments.members, Path(folder))
