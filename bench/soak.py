@@ -1,12 +1,13 @@
 """Soak: main syncs of a large account while PostgreSQL and RabbitMQ are cut (through fault proxies) and
 the supervisor and the workers are SIGKILLed, then both systems compared record by record.
 
-Run: ``.venv/bin/python bench/soak.py [--members 20000] [--rounds 4] [--chaos-every 4]`` (root, local
-PostgreSQL and RabbitMQ as for the tests). Each round changes some members in Campaign Monitor, asks for
-a sync (SIGUSR1) and, while it runs, does one fault every ``--chaos-every`` seconds: a 1–3 s cut of
-PostgreSQL or of RabbitMQ, or a SIGKILL of the supervisor or of the workers, each restarted at once. A
-last run without faults must then leave Salesforce exactly as Campaign Monitor is. It prints the kills
-and outages survived (the processes kept or came back running) and the records lost.
+Run: ``.venv/bin/python bench/soak.py [--members 20000] [--rounds 4] [--chaos-every 4] [--latency 0.02]``
+(root, local PostgreSQL and RabbitMQ as for the tests). Each round changes some members in Campaign
+Monitor, asks for a sync (SIGUSR1) and, while it runs, does a fault soon after it starts and then every
+``--chaos-every`` seconds: a 1–3 s cut of PostgreSQL or of RabbitMQ, or a SIGKILL of the supervisor or of
+the workers, each restarted at once. A last run without faults must then leave Salesforce exactly as
+Campaign Monitor is. It prints the kills and outages survived (the processes kept or came back running)
+and the records lost.
 """
 
 import argparse
@@ -43,7 +44,7 @@ ASK_AGAIN_SECONDS = 15.0
 class Soak:
     """The emulators, the proxies, the cmsync processes and the tally of what they survived."""
 
-    def __init__(self, members: int, folder: Path) -> None:
+    def __init__(self, members: int, folder: Path, latency: float) -> None:
         lists = 4
         spec = SeedSpec(clients=1, lists_per_client=lists, subscribers_per_list=members // lists,
                         campaigns_per_client=1, journeys_per_client=0, months=1)  # fmt: skip
@@ -52,6 +53,8 @@ class Soak:
         self.sf = SalesforceEmulator(bulk_step_seconds=0.05)
         self.sf.seed(SeedPlan(emails=emails, share=0.5, lead_share=0.3, both_share=0.1, duplicate_share=0.05))
         self.cm_server, self.sf_server = self.cm.serve().start(), self.sf.serve().start()
+        self.cm.faults.set_latency(latency)
+        self.sf.calls.latency = latency
         self.folder = folder
         self.schema = f"cmsync_soak_{uuid.uuid4().hex[:10]}"
         self.vhost = f"cmsync-soak-{uuid.uuid4().hex[:8]}"
@@ -129,7 +132,7 @@ class Soak:
         latest = self.store.recent_runs(1)
         before = (latest[0].id - (1 if latest[0].in_flight else 0)) if latest else 0
         deadline = time.monotonic() + RUN_DEADLINE
-        next_fault = time.monotonic() + (chaos_every or 0)
+        next_fault = time.monotonic() + random.uniform(0.5, chaos_every or 1)
         asked = 0.0
         while time.monotonic() < deadline:
             runs = [run for run in self.store.recent_runs(3) if run.id > before]
@@ -174,13 +177,14 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--chaos-every", type=float, default=4.0)
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds added to every emulator call")
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
     random.seed(arguments.seed)
     configure_logging("console", "warning", sys.stderr)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as folder:
-        soak = Soak(arguments.members, Path(folder))
+        soak = Soak(arguments.members, Path(folder), arguments.latency)
         try:
             soak.start()
             first = soak.sync(arguments.chaos_every)
