@@ -367,9 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cmsync`` console script."""
+    from cmsync.workers.state import StateStoreUnavailableError
+
     arguments = build_parser().parse_args(argv)
     handler: Command = arguments.handler
-    return handler(arguments)
+    try:
+        return handler(arguments)
+    except StateStoreUnavailableError as error:
+        print(f"cmsync: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

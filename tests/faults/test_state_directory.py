@@ -89,3 +89,32 @@ def test_a_full_disk_mid_run_is_ridden_out(world: World, tmp_path: Path, small_d
         assert daemon.stop() == 0
     finally:
         daemon.kill()
+
+
+def test_stopping_on_a_full_disk_leaves_the_run_to_be_closed_at_the_next_start(
+    world: World, tmp_path: Path, small_disk: Path
+) -> None:
+    config = _config(world, tmp_path, small_disk)
+    world.cm.faults.set_latency(0.05)
+    daemon = Daemon(config, tmp_path)
+    try:
+        daemon.start()
+        (started,) = daemon.wait_for("main sync started")
+        filler = _fill(small_disk)
+        daemon.wait_for("state store unavailable; retrying until it is back")
+        assert daemon.stop() == 0
+        assert "stopping without closing the run in flight: the state store is unavailable" in {
+            line.get("event") for line in daemon.logs()
+        }
+    finally:
+        daemon.kill()
+    filler.unlink()
+    world.cm.faults.set_latency(0)
+    again = Daemon(config, tmp_path)
+    try:
+        again.start()
+        (closed,) = again.wait_for("run from before the restart closed as interrupted")
+        assert closed["run_id"] == started["run_id"]
+        assert again.stop() == 0
+    finally:
+        again.kill()

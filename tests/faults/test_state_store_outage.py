@@ -11,7 +11,7 @@ import requests
 import yaml
 
 from cmsync.workers.campaign_monitor.records import SubscriberDetails
-from tests.daemon.daemon import Daemon, free_port
+from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.faults.converged import assert_converged
 from tests.faults.proxy import FaultProxy
 from tests.sync.world import World
@@ -109,6 +109,13 @@ def test_stopping_during_an_outage_exits_cleanly(
     _finished_run(daemon)
     postgres_proxy.cut()
     daemon.wait_for("state store unavailable; retrying until it is back")
+    status = cmsync("status", "--config", str(config))
+    assert status.returncode == 1 and "Traceback" not in status.stderr
+    assert status.stderr.strip() == (
+        f"cmsync: state store postgresql://127.0.0.1:{postgres_proxy.port}/postgres unavailable: "
+        f'connection failed: connection to server at "127.0.0.1", port {postgres_proxy.port} failed: '
+        "server closed the connection unexpectedly"
+    )
     assert daemon.stop(timeout=30) == 0
     events = [line.get("event") for line in daemon.logs()]
     assert events[-1] == "stopped"
