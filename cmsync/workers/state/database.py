@@ -22,8 +22,15 @@ import psycopg
 Row = tuple[Any, ...]
 _SQLITE_OUTAGES = ("locked", "busy", "disk", "full", "readonly", "read-only", "unable to open", "i/o")
 """Words of SQLite errors that come from the file or its disk, not from the SQL."""
-_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3}
-"""A PostgreSQL server that vanished from the network is noticed within about 20 s, not hours."""
+_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
+"""A PostgreSQL server that vanished from the network (idle, or with a query unanswered) is noticed
+within about 20 s, not after the operating system's retransmissions of a quarter of an hour."""
 
 
 class StateStoreUnavailableError(Exception):
