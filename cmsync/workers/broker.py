@@ -14,6 +14,7 @@ import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 
+from cmsync.workers import transient_job_log  # noqa: F401 - installs the log filter for jobs that meet an outage
 from cmsync.workers.broker_outage import BROKER_OUTAGES
 
 QUEUE = "cmsync"

@@ -65,6 +65,9 @@ def test_a_cut_during_a_run_is_ridden_out(world: World, config: Path, daemon: Da
     metrics = _get(config, "/metrics").text
     assert "cmsync_state_store_up 1.0" in metrics and "cmsync_state_store_outages_total 1.0" in metrics
     assert len([line for line in daemon.logs() if line.get("event") == "state store back"]) == 1
+    retried = [line for line in daemon.logs() if line.get("logger", "").startswith("dramatiq.worker")]
+    assert all("stopped by a state store outage; Dramatiq retries it" in line["event"] for line in retried)
+    assert all("exception" not in line for line in retried)
     assert daemon.stop() == 0
 
 
