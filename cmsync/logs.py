@@ -16,6 +16,8 @@ from cmsync.config.secrets import secret_values
 from cmsync.redaction import REDACTOR
 
 Format = Literal["json", "console", "auto"]
+HANDLER_FILTERS: list[logging.Filter] = []
+"""Filters every log handler gets, such as the one that turns a broker outage's library noise into two lines."""
 
 
 def _renderer(format_: Format, stream: TextIO) -> structlog.typing.Processor:
@@ -53,6 +55,8 @@ def configure_logging(format_: Format = "auto", level: str = "info", stream: Tex
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
+    for handler_filter in HANDLER_FILTERS:
+        handler.addFilter(handler_filter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

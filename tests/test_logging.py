@@ -79,9 +79,9 @@ def test_secret_shaped_values_are_masked_without_being_known(lines: io.StringIO)
 
 
 def test_library_loggers_are_structured_and_masked(lines: io.StringIO) -> None:
-    logging.getLogger("pika.connection").error("connect to amqp://cmsync:%s@mq.internal failed", AMQP_PASSWORD)
+    logging.getLogger("urllib3.connectionpool").error("connect to amqp://cmsync:%s@mq.internal failed", AMQP_PASSWORD)
     (record,) = _records(lines)
-    assert record["logger"] == "pika.connection" and record["level"] == "error"
+    assert record["logger"] == "urllib3.connectionpool" and record["level"] == "error"
     assert record["event"] == "connect to amqp://cmsync:***@mq.internal failed"
 
 

@@ -130,13 +130,19 @@ def _add_sync_now_options(sub: argparse.ArgumentParser) -> None:
 def run(arguments: argparse.Namespace) -> int:
     """The supervisor; with ``--sandbox``, the emulators the configuration points at start first."""
     from cmsync.daemon.supervisor import Supervisor
+    from cmsync.logs import get_logger
+    from cmsync.workers.state import StateStoreUnavailableError
 
     path = config_path(arguments.config)
     settings = _settings(arguments)
     configure_from(settings)
     stop_sandbox = _start_sandbox(settings) if arguments.sandbox else None
     try:
-        supervisor = Supervisor(path, settings)
+        try:
+            supervisor = Supervisor(path, settings)
+        except StateStoreUnavailableError as error:
+            get_logger("cmsync.daemon").error(f"not starting: {error}")
+            return 1
         banner = (
             f"cmsync is running ({path}).\n"
             f"  status:   cmsync status --config {path}\n"
@@ -361,9 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cmsync`` console script."""
+    from cmsync.workers.state import StateStoreUnavailableError
+
     arguments = build_parser().parse_args(argv)
     handler: Command = arguments.handler
-    return handler(arguments)
+    try:
+        return handler(arguments)
+    except StateStoreUnavailableError as error:
+        print(f"cmsync: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

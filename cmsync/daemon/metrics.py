@@ -42,6 +42,11 @@ OUTBOUND_ACTIVE = Gauge(
 )
 LOOP_HEARTBEAT = Gauge("cmsync_supervisor_heartbeat_timestamp_seconds", "When the supervisor loop last went round.")
 REJECTED_RECORDS = Gauge("cmsync_rejected_records", "Records currently kept as rejected, to be retried.")
+STATE_STORE_UP = Gauge("cmsync_state_store_up", "1 while the state store answers, 0 during an outage.")
+STATE_STORE_OUTAGES = Counter("cmsync_state_store_outages", "State store outages the supervisor rode out or is in.")
+THREAD_RESTARTS = Counter(
+    "cmsync_thread_restarts", "Supervisor threads started again after they ended, by thread.", ["thread"]
+)
 
 
 def create_known_series() -> None:
@@ -55,6 +60,7 @@ def create_known_series() -> None:
     for result in ("applied", "refused"):
         RELOADS.labels(result)
     SCHEDULED_JOB_ERRORS.labels("main_sync")
+    THREAD_RESTARTS.labels("outbound")
     ENQUEUE_FAILURES.labels("main_sync")
     create_known_engine_series()
 

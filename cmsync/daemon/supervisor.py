@@ -4,15 +4,19 @@ It loads the configuration, opens the state store, serves metrics and loops: it 
 that are due (each guarded: an exception is logged and counted, never re-run in a tight loop), acts on
 the signals it recorded (HUP reloads, USR1 syncs now, TERM and INT stop), dispatches runs started from
 another shell, pings the systemd watchdog, and sleeps until the next thing to do. The outbound poller
-runs on a thread of its own; with the embedded broker the workers run on threads of this process too.
+runs on a thread of its own (started again should it die); with the embedded broker the workers run on
+threads of this process too.
+
+An outage of the state store does not stop the loop: it is logged when it starts and when it ends,
+``/healthz`` reads degraded meanwhile, and the loop retries with a growing pause (signals still act at
+once) until the store answers again. The lease of a supervisor that crashed on this host is taken over
+at once; one of another host is waited out until it expires.
 
 As in supervisord, a signal handler only records the signal; the loop acts on it. A reload builds the
 new configuration's objects (clients, schedule) first and swaps them in whole, or keeps the old ones.
 """
 
-import os
 import signal
-import socket
 import threading
 import time
 from collections import deque
@@ -33,10 +37,11 @@ from cmsync.logs import configure_from, get_logger
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
 from cmsync.workers.engine import Engine, install
-from cmsync.workers.heartbeat import gone_from_this_host
+from cmsync.workers.outage import OutageTracker
+from cmsync.workers.process_identity import ProcessIdentity, provably_dead
 from cmsync.workers.retention.requests import request_purge, request_purge_after_reload
 from cmsync.workers.runs import request_run, tend_runs
-from cmsync.workers.state import StateStore
+from cmsync.workers.state import StateStore, StateStoreUnavailableError
 
 log = get_logger(__name__)
 LEASE = "supervisor"
@@ -44,6 +49,8 @@ LEASE_TTL = timedelta(seconds=30)
 DAILY_PURGE_AT = "04:10"
 """When the daily tracking purge is queued (host time); it also runs after every main sync."""
 SHUTDOWN_SECONDS = 20
+RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
+"""Pauses between attempts while the state store is unavailable; the last one repeats."""
 
 
 class Supervisor:
@@ -53,7 +60,10 @@ class Supervisor:
         self.config_path = config_path
         self.settings = settings
         self.notifier = notifier or Notifier()
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = ProcessIdentity.this_process().owner
+        self.store_outage = OutageTracker("state store", metrics.STATE_STORE_UP, metrics.STATE_STORE_OUTAGES)
+        self.failed_attempts = 0
+        self.sync_asked = False
         self.store = StateStore.open(settings.state.url.get_secret_value())
         self.broker_url = settings.broker.url.get_secret_value()
         self.embedded = self.broker_url == "embedded"
@@ -94,7 +104,7 @@ class Supervisor:
             elif number == signal.SIGHUP:
                 self.reload()
             elif number == signal.SIGUSR1:
-                self.sync_now("signal")
+                self.sync_asked = True
 
     # Scheduling.
 
@@ -102,6 +112,8 @@ class Supervisor:
         def job() -> None:
             try:
                 task()
+            except StateStoreUnavailableError:
+                raise
             except Exception:
                 metrics.SCHEDULED_JOB_ERRORS.labels(name).inc()
                 log.exception("scheduled job failed", job=name)
@@ -136,6 +148,8 @@ class Supervisor:
             return
         try:
             start = request_run(self.store, trigger, full_pass=full_pass, owner=self.owner)
+        except StateStoreUnavailableError:
+            raise
         except Exception as error:
             metrics.ENQUEUE_FAILURES.labels("main_sync").inc()
             log.error("main sync could not be queued", trigger=trigger, error=str(error))
@@ -160,6 +174,8 @@ class Supervisor:
         close runs whose owner is gone, and keep the heartbeat of the run this process's workers run."""
         try:
             sent = tend_runs(self.store, self.owner, runs_workers=self.embedded)
+        except StateStoreUnavailableError:
+            raise
         except Exception as error:
             metrics.ENQUEUE_FAILURES.labels("main_sync").inc()
             log.error("runs could not be tended", error=str(error))
@@ -236,8 +252,15 @@ class Supervisor:
         )
 
     def health(self) -> tuple[bool, str]:
+        """Healthy while the loop goes round; degraded (still 200: a restart cures no outage) while the
+        state store is unavailable, with how long and why."""
         age = time.monotonic() - self.heartbeat
-        return age < 60, f"{'ok' if age < 60 else 'stalled'}: loop went round {age:.1f}s ago"
+        if age >= 60:
+            return False, f"stalled: loop went round {age:.1f}s ago"
+        if self.store_outage.down:
+            down = self.store_outage.seconds_down()
+            return True, f"degraded: state store unavailable for {down:.0f}s ({self.store_outage.reason})"
+        return True, f"ok: loop went round {age:.1f}s ago"
 
     def _watchdog(self) -> None:
         interval = self.notifier.watchdog_interval
@@ -246,6 +269,13 @@ class Supervisor:
             self.last_watchdog = time.monotonic()
 
     def _sleep(self) -> None:
+        if self.failed_attempts:
+            pause = RETRY_SECONDS[min(self.failed_attempts, len(RETRY_SECONDS)) - 1]
+            if self.notifier.watchdog_interval is not None:
+                pause = min(pause, self.notifier.watchdog_interval.total_seconds())
+            self.wakeup.wait(pause)
+            self.wakeup.clear()
+            return
         idle = self.scheduler.idle_seconds
         limit = 1.0
         if self.notifier.watchdog_interval is not None:
@@ -259,15 +289,52 @@ class Supervisor:
         """With the embedded broker a run in flight now was cut off, unless a live ``cmsync sync-now`` of this
         host runs it with workers of its own."""
         run = self.store.current_run()
-        if self.embedded and run is not None and (run.owner is None or gone_from_this_host(run.owner)):
+        if self.embedded and run is not None and (run.owner is None or provably_dead(run.owner)):
             self.store.finish_run(run.id, "cancelled", "interrupted: cmsync stopped before the run ended")
             log.warning("run from before the restart closed as interrupted", run_id=run.id)
 
+    def _refuse_start(self) -> None:
+        """Say which supervisor holds the lease, and until when."""
+        held = self.store.lease(LEASE)
+        if held is None:
+            log.error("another cmsync supervisor holds this state store; not starting")
+            return
+        owner, until = held
+        identity = ProcessIdentity.parse(owner)
+        log.error(
+            f"another cmsync supervisor holds this state store ({identity.describe() if identity else owner}) "
+            f"until {until.isoformat(timespec='seconds')} unless it renews; not starting",
+            holder=owner,
+            expires_at=until.isoformat(timespec="seconds"),
+        )
+
+    def _go_round(self) -> bool:
+        """One round of the loop's work on the state store; False when another supervisor took the lease
+        (this one was cut off from the store longer than the lease lasts). A Sync Now asked for by signal
+        is kept until the store takes it."""
+        if self.sync_asked:
+            self.sync_now("signal")
+            self.sync_asked = False
+        if self.store.connected():
+            self._run_due_jobs()
+        self._tend_runs()
+        self._observe()
+        return self.store.acquire_lock(LEASE, self.owner, LEASE_TTL)
+
+    def _keep_threads_alive(self) -> None:
+        if not self.outbound.alive:
+            metrics.THREAD_RESTARTS.labels("outbound").inc()
+            log.error("outbound thread ended; starting it again")
+            self.outbound.start()
+
     def run(self, banner: str | None = None) -> int:
         """Serve until SIGTERM or SIGINT; return the exit status. ``banner`` is printed once serving."""
-        if not self.store.acquire_lock(LEASE, self.owner, LEASE_TTL):
-            log.error("another cmsync supervisor holds this state store; not starting", lease=LEASE)
+        previous = self.store.lease(LEASE)
+        if not self.store.acquire_lock(LEASE, self.owner, LEASE_TTL, holder_gone=provably_dead):
+            self._refuse_start()
             return 1
+        if previous is not None and previous[0] != self.owner:
+            log.warning("took over the lease of a supervisor that is no longer running", previous=previous[0])
         try:
             self.metrics = MetricsServer(self.settings.metrics.listen, self.health).start()
         except OSError as error:
@@ -292,11 +359,19 @@ class Supervisor:
                 self._act_on_signals()
                 if self.stopping:
                     break
-                if self.store.connected():
-                    self._run_due_jobs()
-                self._tend_runs()
-                self._observe()
-                self.store.acquire_lock(LEASE, self.owner, LEASE_TTL)
+                try:
+                    leased = self._go_round()
+                except StateStoreUnavailableError as error:
+                    self.failed_attempts += 1
+                    self.store_outage.failed(f"{error.where}: {error.reason}")
+                else:
+                    self.failed_attempts = 0
+                    self.store_outage.succeeded()
+                    if not leased:
+                        log.error("another cmsync supervisor took the lease while this one was cut off; stopping",
+                                  holder=self.store.lock_holder(LEASE))  # fmt: skip
+                        return 1
+                self._keep_threads_alive()
                 self.heartbeat = time.monotonic()
                 metrics.LOOP_HEARTBEAT.set(time.time())
                 self._watchdog()
@@ -305,20 +380,34 @@ class Supervisor:
             self.shutdown()
         return 0
 
+    def _close_interrupted_run(self) -> None:
+        run = self.store.current_run()
+        if run is not None:
+            self.store.finish_run(run.id, "cancelled", "interrupted: cmsync was stopped; the next run resumes")
+
+    def _record_stop(self) -> None:
+        self.store.set_fact("schedule", {"frequency": self.settings.sync.import_frequency, "next_run": None})
+        self.store.release_lock(LEASE, self.owner)
+
+    def _while_store_answers(self, step: Callable[[], None], what: str) -> None:
+        """A shutdown step on the state store; during an outage it is skipped with a warning, so stopping
+        still ends (the lease then expires by itself, and the next start closes the run)."""
+        try:
+            step()
+        except StateStoreUnavailableError as error:
+            log.warning(f"stopping without {what}: the state store is unavailable", reason=error.reason)
+
     def shutdown(self) -> None:
         """Stop scheduling, let in-flight work reach a safe point (bounded), record the run's state."""
         self.notifier.stopping()
         self.scheduler.clear()
         self.outbound.stop()
         if self.workers is not None:
-            run = self.store.current_run()
-            if run is not None:
-                self.store.finish_run(run.id, "cancelled", "interrupted: cmsync was stopped; the next run resumes")
+            self._while_store_answers(self._close_interrupted_run, "closing the run in flight")
             self.workers.stop(timeout_ms=SHUTDOWN_SECONDS * 1000)
         if self.metrics is not None:
             self.metrics.stop()
-        self.store.set_fact("schedule", {"frequency": self.settings.sync.import_frequency, "next_run": None})
-        self.store.release_lock(LEASE, self.owner)
+        self._while_store_answers(self._record_stop, "releasing the supervisor lease")
         self.engine.close()
         self.store.close()
         log.info("stopped")

@@ -4,7 +4,8 @@ RabbitMQ is used with publisher confirms (a send returns only once the broker ha
 with heartbeats and a blocked-connection timeout in the URL so an idle or blocked connection fails fast
 instead of hanging. ``embedded`` is Dramatiq's in-memory broker with a worker on threads of this
 process: the same actors, for the one-command demo and small installs. One RabbitMQ virtual host per
-installation keeps its queues its own (``cmsync disconnect`` purges them).
+installation keeps its queues its own (``cmsync disconnect`` purges them). An outage of RabbitMQ is
+logged once when it starts and once when it ends (see ``broker_outage``).
 """
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -14,6 +15,9 @@ import pika.exceptions
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
+
+from cmsync.workers import transient_job_log  # noqa: F401 - installs the log filter for jobs that meet an outage
+from cmsync.workers.broker_outage import BROKER_OUTAGES
 
 QUEUE = "cmsync"
 """The queue of every cmsync actor."""
@@ -50,6 +54,7 @@ def make_broker(url: str) -> dramatiq.Broker:
         broker = StubBroker()
         broker.emit_after("process_boot")
         return broker
+    BROKER_OUTAGES.watch(rabbitmq_url(url))
     return RabbitmqBroker(url=rabbitmq_url(url), confirm_delivery=True)
 
 

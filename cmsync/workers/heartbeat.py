@@ -8,7 +8,6 @@ interrupted so that a new run resumes from the watermarks.
 """
 
 import os
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from cmsync.logs import get_logger
+from cmsync.workers.process_identity import ProcessIdentity
 from cmsync.workers.state import Run, StateStore
 
 log = get_logger(__name__)
@@ -41,22 +41,8 @@ def heartbeat_timeout() -> timedelta:
 
 
 def process_owner() -> str:
-    """How this process names itself as a run's owner: host and process id."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def gone_from_this_host(owner: str | None) -> bool:
-    """True when ``owner`` is a process of this host that no longer runs (no need to wait for its heartbeat)."""
-    host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    """How this process names itself as a run's owner: host, process id and start time."""
+    return ProcessIdentity.this_process().owner
 
 
 def abandoned(run: Run, now: datetime, timeout: timedelta) -> bool:

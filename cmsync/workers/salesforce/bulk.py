@@ -199,13 +199,18 @@ class BulkRunner:
         """Poll a job until it ends, first after ``initial`` seconds, since no job ends at once (every request
         signs in again if the session expired meanwhile)."""
         policy = self.client.poll
-        delay, deadline = policy.initial, time.monotonic() + policy.timeout
+        started = time.monotonic()
+        delay, deadline, report_at = policy.initial, started + policy.timeout, policy.report_after
         while True:
             time.sleep(delay)
             delay = policy.after(delay)
             info = self.client.bulk_job_info(endpoint, job_path)
             if info["state"] in TERMINAL:
                 return info
+            running = time.monotonic() - started
+            if running >= report_at:
+                _report_slow_job(job_path, info, running, policy.timeout)
+                report_at *= 2
             if time.monotonic() > deadline:
                 self.client.call(endpoint, "PATCH", job_path, json={"state": "Aborted"})
                 info = self.client.bulk_job_info(endpoint, job_path)
@@ -235,6 +240,22 @@ class BulkRunner:
             locator = response.headers.get("Sforce-Locator")
             if not locator or locator == "null":
                 return
+
+
+def _report_slow_job(job_path: str, info: Mapping[str, Any], running: float, timeout: float) -> None:
+    """One line about a job still running (at growing intervals), so a slow job is not an hour of silence."""
+    _log.warning(
+        f"salesforce bulk job still {info['state']} after {_duration(running)}",
+        job=job_path.rstrip("/").rsplit("/", 1)[-1],
+        state=info["state"],
+        running_seconds=round(running, 1),
+        processed=info.get("numberRecordsProcessed"),
+        aborted_after=_duration(timeout),
+    )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.1f} s"
 
 
 def _key_column(operation: str, header: list[str], external_id_field: str | None) -> int | None:

@@ -39,6 +39,8 @@ class PollPolicy:
     maximum: float = 5.0
     factor: float = 1.5
     timeout: float = 3600.0
+    report_after: float = 120.0
+    """When a job still running is first logged; each later line comes at twice the time of the one before."""
 
     def after(self, delay: float) -> float:
         """The delay that follows ``delay``."""

@@ -3,18 +3,63 @@
 Queries use ``?`` placeholders and portable SQL (``ON CONFLICT``, ``RETURNING``); each backend runs them
 in a transaction of its own kind: ``BEGIN IMMEDIATE`` on SQLite (one writer at a time, WAL for readers),
 a normal transaction on PostgreSQL. A connection is shared by a process's threads behind a lock.
+
+An outage of the database (server gone, network cut, file locked too long, disk full or read-only) is
+raised as ``StateStoreUnavailableError`` naming where and why, so callers can wait it out; a broken
+PostgreSQL connection is replaced at the next transaction.
 """
 
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import psycopg
 
 Row = tuple[Any, ...]
+_SQLITE_OUTAGES = ("locked", "busy", "disk", "full", "readonly", "read-only", "unable to open", "i/o")
+"""Words of SQLite errors that come from the file or its disk, not from the SQL."""
+_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
+"""A PostgreSQL server that vanished from the network (idle, or with a query unanswered) is noticed
+within about 20 s, not after the operating system's retransmissions of a quarter of an hour."""
+
+
+class StateStoreUnavailableError(Exception):
+    """The state store cannot be reached or written now; ``where`` names it (no secrets), ``reason`` says why."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"state store {where} unavailable: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+def _sqlite_outage(error: sqlite3.Error) -> bool:
+    text = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and any(word in text for word in _SQLITE_OUTAGES)
+
+
+def _why_unwritable(path: Path) -> str | None:
+    """What the operating system says when ``path`` is opened for writing (SQLite's own message names no
+    cause): "Read-only file system", "Permission denied", "No space left on device" …; None if it opens."""
+    try:
+        with path.open("ab"):
+            return None
+    except OSError as error:
+        return error.strerror
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
 
 
 class Transaction(Protocol):
@@ -39,24 +84,44 @@ class SqliteDatabase:
 
     dialect = "sqlite"
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, busy_timeout: float = 30) -> None:
+        self.where = str(path)
         self._lock = threading.RLock()
-        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._connection.execute("PRAGMA journal_mode=WAL")
-        self._connection.execute("PRAGMA synchronous=NORMAL")
-        self._connection.execute("PRAGMA busy_timeout=30000")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._connection = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+            )
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+            self._connection.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        except OSError as error:
+            raise StateStoreUnavailableError(self.where, error.strerror or _first_line(error)) from error
+        except sqlite3.Error as error:
+            raise StateStoreUnavailableError(self.where, _why_unwritable(path) or _first_line(error)) from error
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteTransaction]:
         with self._lock:
-            self._connection.execute("BEGIN IMMEDIATE")
             try:
-                yield SqliteTransaction(self._connection)
-            except BaseException:
-                self._connection.execute("ROLLBACK")
+                self._connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield SqliteTransaction(self._connection)
+                except BaseException:
+                    self._roll_back()
+                    raise
+                self._connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._roll_back()
+                if _sqlite_outage(error):
+                    raise StateStoreUnavailableError(self.where, _first_line(error)) from error
                 raise
-            self._connection.execute("COMMIT")
+
+    def _roll_back(self) -> None:
+        """Undo the open transaction, if any; a disk that fails the rollback too leaves the error at hand."""
+        if self._connection.in_transaction:
+            with suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
 
     def close(self) -> None:
         with self._lock:
@@ -83,23 +148,34 @@ class PostgresDatabase:
 
     def __init__(self, url: str) -> None:
         self._url = url
+        parts = urlsplit(url)
+        self.where = f"postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
         self._lock = threading.RLock()
+        self._connection: psycopg.Connection[Any] | None = None
         self._connection = self._connect()
 
     def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self._url, connect_timeout=10, application_name="cmsync")
+        try:
+            return psycopg.connect(self._url, connect_timeout=5, application_name="cmsync", **_KEEPALIVES)
+        except psycopg.OperationalError as error:
+            raise StateStoreUnavailableError(self.where, _first_line(error)) from error
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
         with self._lock:
-            if self._connection.closed or self._connection.broken:
+            if self._connection is None or self._connection.closed or self._connection.broken:
+                self._connection = None
                 self._connection = self._connect()
-            with self._connection.transaction():
-                yield PostgresTransaction(self._connection)
+            try:
+                with self._connection.transaction():
+                    yield PostgresTransaction(self._connection)
+            except psycopg.OperationalError as error:
+                raise StateStoreUnavailableError(self.where, _first_line(error)) from error
 
     def close(self) -> None:
         with self._lock:
-            self._connection.close()
+            if self._connection is not None:
+                self._connection.close()
 
 
 def connect(url: str) -> SqliteDatabase | PostgresDatabase:

@@ -477,8 +477,14 @@ class StateStore:
 
     # Locks
 
-    def acquire_lock(self, name: str, owner: str, ttl: timedelta) -> bool:
-        """Take or renew a lease on ``name``; True when ``owner`` holds it now."""
+    def acquire_lock(
+        self, name: str, owner: str, ttl: timedelta, *, holder_gone: Callable[[str], bool] | None = None
+    ) -> bool:
+        """Take or renew a lease on ``name``; True when ``owner`` holds it now.
+
+        A lease held by someone else is taken before it expires only when ``holder_gone(holder)`` says that
+        holder can no longer renew it (a crashed process of this host).
+        """
         now = self.clock()
         with self.database.transaction() as transaction:
             held = transaction.execute(
@@ -487,15 +493,29 @@ class StateStore:
                 "WHERE locks.owner = excluded.owner OR locks.expires_at < ? RETURNING owner",
                 (name, owner, _text(now + ttl), _text(now)),
             )
-        return bool(held)
+            if held or holder_gone is None:
+                return bool(held)
+            rows = transaction.execute("SELECT owner FROM locks WHERE name = ?", (name,))
+            if not rows or not holder_gone(rows[0][0]):
+                return False
+            taken = transaction.execute(
+                "UPDATE locks SET owner = ?, expires_at = ? WHERE name = ? AND owner = ? RETURNING owner",
+                (owner, _text(now + ttl), name, rows[0][0]),
+            )
+        return bool(taken)
+
+    def lease(self, name: str) -> tuple[str, datetime] | None:
+        """Who holds the lease ``name`` and until when (None when nobody does or it expired)."""
+        with self.database.transaction() as transaction:
+            rows = transaction.execute(
+                "SELECT owner, expires_at FROM locks WHERE name = ? AND expires_at >= ?", (name, self._now())
+            )
+        return (rows[0][0], datetime.fromisoformat(rows[0][1])) if rows else None
 
     def lock_holder(self, name: str) -> str | None:
         """Who holds the lease ``name`` now (None when nobody does or it expired)."""
-        with self.database.transaction() as transaction:
-            rows = transaction.execute(
-                "SELECT owner FROM locks WHERE name = ? AND expires_at >= ?", (name, self._now())
-            )
-        return rows[0][0] if rows else None
+        held = self.lease(name)
+        return held[0] if held else None
 
     def release_lock(self, name: str, owner: str) -> None:
         with self.database.transaction() as transaction:

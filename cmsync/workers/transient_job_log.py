@@ -1,0 +1,26 @@
+"""A job that meets a state store outage fails into Dramatiq's retry; Dramatiq logs that as an unexpected
+error with a traceback per attempt, which this filter turns into one warning line saying what happened."""
+
+import logging
+
+from cmsync.logs import HANDLER_FILTERS
+from cmsync.workers.state.database import StateStoreUnavailableError
+
+
+class TransientJobLog(logging.Filter):
+    """Rewrites Dramatiq's "unhandled exception" line of a job stopped by a state store outage."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.name.startswith("dramatiq") and isinstance(error, StateStoreUnavailableError):
+            job = record.args[0] if isinstance(record.args, tuple) and record.args else "a job"
+            record.msg, record.args = "job %s stopped by a state store outage; Dramatiq retries it (%s)", (job, error)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+TRANSIENT_JOBS = TransientJobLog()
+HANDLER_FILTERS.append(TRANSIENT_JOBS)
+for _handler in logging.getLogger().handlers:
+    _handler.addFilter(TRANSIENT_JOBS)
