@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import psycopg
 
+from cmsync.config.urls import sqlite_path
+
 Row = tuple[Any, ...]
 
 
@@ -103,9 +105,11 @@ class PostgresDatabase:
 
 
 def connect(url: str) -> SqliteDatabase | PostgresDatabase:
-    """Open the database ``state.url`` names: ``sqlite:///path`` or ``postgresql://…``."""
-    if url.startswith("sqlite:///"):
-        return SqliteDatabase(Path(url[len("sqlite:///") :]))
+    """Open the database ``state.url`` names: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
+    ``postgresql://…`` (SQLAlchemy's spelling; see ``sqlite_path``)."""
+    path = sqlite_path(url)
+    if path is not None:
+        return SqliteDatabase(path)
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresDatabase(url)
     raise ValueError("the state store is sqlite:///path/to/file.db or a postgresql:// URL")
