@@ -120,6 +120,6 @@ def load_settings(path: str | Path, *, unchecked: list[str] | None = None) -> Se
         line = data[: error.start].count(b"\n") + 1
         raise ConfigError(
             str(path),
-            [ConfigIssue(f"line {line}", f"not UTF-8 text (byte 0x{data[error.start]:02x}); save it as UTF-8")],
+            [ConfigIssue(f"line {line}", f"not UTF-8 text (byte 0x{data[error.start]:02x}); save the file as UTF-8")],
         ) from None
     return parse_settings(text, str(path), unchecked=unchecked)

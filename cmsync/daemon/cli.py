@@ -35,6 +35,14 @@ class UsageError(Exception):
         self.command = prog.split()[1] if " " in prog else None
 
 
+class RefusedConfigurationError(Exception):
+    """The configuration was refused and its errors printed; ``main`` exits with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a mistake is one line (no usage block) that ``main`` turns into the exit status."""
 
@@ -125,7 +133,7 @@ def _settings(arguments: argparse.Namespace, *, reads_state_only: bool = False) 
         settings = load_settings(config_path(arguments.config), unchecked=[] if reads_state_only else None)
     except ConfigError as error:
         print(error.report(), file=sys.stderr)
-        raise SystemExit(EX_CONFIG if arguments.command in SERVICES else 1) from None
+        raise RefusedConfigurationError(EX_CONFIG if arguments.command in SERVICES else 1) from None
     REDACTOR.remember(secret_values(settings))
     return settings
 
@@ -170,12 +178,19 @@ def _add_worker_options(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _log_for_a_shell(settings: Settings) -> None:
+    """Warnings only, on stderr; pika's own connection errors stay silent, as the exception it raises
+    ends the command with the one line ``main`` prints."""
+    configure_logging(settings.logging.format, "warning", sys.stderr)
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
+
+
 def sync_now(arguments: argparse.Namespace) -> int:
     """Start a main sync now, or report the one in flight."""
     from cmsync.daemon.sync_now import sync_now as start
 
     settings = _settings(arguments)
-    configure_logging(settings.logging.format, "warning", sys.stderr)
+    _log_for_a_shell(settings)
     return start(settings, wait=arguments.wait, full=arguments.full)
 
 
@@ -274,7 +289,7 @@ def disconnect(arguments: argparse.Namespace) -> int:
     from cmsync.workers.state import StateStore
 
     settings = _settings(arguments)
-    configure_logging(settings.logging.format, "warning", sys.stderr)
+    _log_for_a_shell(settings)
     url = settings.broker.url.get_secret_value()
     broker = None if url == "embedded" else make_broker(url)
     store = StateStore.open(settings.state.url.get_secret_value())
@@ -310,7 +325,7 @@ def purge_tracking(arguments: argparse.Namespace) -> int:
     from cmsync.daemon.purge_tracking import purge_now
 
     settings = _settings(arguments)
-    configure_logging(settings.logging.format, "warning", sys.stderr)
+    _log_for_a_shell(settings)
     return purge_now(settings, confirm=arguments.confirm, dry_run=arguments.dry_run)
 
 
@@ -327,7 +342,7 @@ def reimport_tracking(arguments: argparse.Namespace) -> int:
     from cmsync.workers.retention.reimport import Reimport
 
     settings = _settings(arguments)
-    configure_logging(settings.logging.format, "warning", sys.stderr)
+    _log_for_a_shell(settings)
     request = Reimport(
         arguments.since,
         arguments.until or datetime.now(UTC),
@@ -438,6 +453,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Command = arguments.handler
     try:
         return handler(arguments)
+    except RefusedConfigurationError as refused:
+        return refused.status
     except KeyboardInterrupt:
         return 130
     except Exception as error:

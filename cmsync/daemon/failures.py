@@ -16,7 +16,7 @@ def _broker_failure(error: BaseException) -> str | None:
         return "RabbitMQ refused the user name or password in broker.url"
     if isinstance(error, pika.exceptions.ProbableAccessDeniedError):
         return "RabbitMQ refused access to the virtual host in broker.url"
-    if isinstance(error, pika.exceptions.AMQPError | dramatiq.errors.ConnectionError):
+    if isinstance(error, pika.exceptions.AMQPError | dramatiq.errors.BrokerConnectionError):
         cause = error.__cause__ or error.__context__
         if cause is not None and cause is not error:
             described = _broker_failure(cause)
