@@ -109,8 +109,8 @@ def test_days_to_keep_beyond_any_date(capsys: pytest.CaptureFixture[str], tmp_pa
 @pytest.mark.parametrize(
     ("section", "value", "message"),
     [
-        ("metrics", {"listen": "127.0.0.1:65536"},
-         "metrics.listen: '127.0.0.1:65536' is not an address to listen on; write it as host:port, "
+        ("metrics", {"listen": "127.0.0.1:９４６４"},
+         "metrics.listen: '127.0.0.1:９４６４' is not an address to listen on; write it as host:port, "
          "like 127.0.0.1:9464"),
         ("campaign_monitor", {"base_url": "https://cm.example.com:70000/api"},
          "campaign_monitor.base_url: 'https://cm.example.com:70000/api' is not a URL with a port from 1 to 65535 "
