@@ -301,6 +301,8 @@ class StateSettings(BaseModel):
         url = value.get_secret_value()
         path = sqlite_path(url)
         if path is not None and path.name:
+            if "\0" in url or any(len(part.encode()) > 255 for part in path.parts):
+                raise ValueError("the SQLite file's path holds a NUL character or a name longer than 255 bytes")
             return value
         if url.startswith(("postgresql://", "postgres://")):
             check_server_url(url, ("postgresql", "postgres"), host_required="host=" not in url)

@@ -104,9 +104,13 @@ def resolve_path(value: object, info: ValidationInfo) -> object:
     if value.startswith("credential:") and _deferred(value, info):
         return Path(value)
     path = credential_path(value[len("credential:") :]) if value.startswith("credential:") else Path(value)
-    if not path.exists():
+    try:
+        exists, readable = path.exists(), os.access(path, os.R_OK)
+    except OSError as error:
+        raise ValueError(f"{value!r}: {error.strerror}") from None
+    if not exists:
         raise ValueError(f"{value!r}: no such file")
-    if not os.access(path, os.R_OK):
+    if not readable:
         raise ValueError(f"{value!r}: the file is not readable by this user")
     try:
         read_small_file(path)

@@ -199,3 +199,12 @@ def test_a_credential_name_is_a_plain_file_name(
         f"campaign_monitor.auth.api_key: credential:{name} is not allowed: a credential name is a plain file name "
         "inside $CREDENTIALS_DIRECTORY (no /, no .. and not empty), like credential:cm_api_key"
     ]
+
+
+def test_a_file_name_too_long_for_the_system(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    name = "x" * 300
+    data = with_settings(campaign_monitor={"ca_file": name}, state={"url": f"sqlite:////tmp/{name}.db"})
+    assert errors(capsys, tmp_path, data) == [
+        f"campaign_monitor.ca_file: '{name}': File name too long",
+        "state.url: the SQLite file's path holds a NUL character or a name longer than 255 bytes",
+    ]
