@@ -305,7 +305,7 @@ class StateSettings(BaseModel):
                 raise ValueError("the SQLite file's path holds a NUL character or a name longer than 255 bytes")
             return value
         if url.startswith(("postgresql://", "postgres://")):
-            check_server_url(url, ("postgresql", "postgres"), host_required="host=" not in url)
+            check_server_url(url, ("postgresql", "postgres"), host_required=False)
             return value
         raise ValueError(
             "the state store is sqlite:////absolute/path.db (four slashes), sqlite:///relative/path.db "
