@@ -208,3 +208,17 @@ def test_a_file_name_too_long_for_the_system(capsys: pytest.CaptureFixture[str],
         f"campaign_monitor.ca_file: '{name}': File name too long",
         "state.url: the SQLite file's path holds a NUL character or a name longer than 255 bytes",
     ]
+
+
+@pytest.mark.parametrize(
+    ("section", "url"),
+    [
+        ("state", "postgresql:///cmsync"),
+        ("state", "postgresql://cmsync:p%40ss%2Fw0rd@db.internal:5432/cmsync?sslmode=require"),
+        ("state", "postgres://cmsync@[::1]:5432/cmsync"),
+        ("broker", "amqps://cmsync:p%23w@rabbit.internal:5671/%2Fcmsync?heartbeat=30"),
+    ],
+)
+def test_well_formed_urls_are_kept(capsys: pytest.CaptureFixture[str], tmp_path: Path, section: str, url: str) -> None:
+    code, lines = check(capsys, write(tmp_path, with_settings(**{section: {"url": url}})))
+    assert (code, lines) == (0, [])
