@@ -4,7 +4,8 @@
 #   docker build -t cmsync .
 # Mount the configuration at /etc/cmsync/cmsync.yaml, the secrets as files in /run/secrets (each
 # `credential:NAME` of the configuration reads /run/secrets/NAME, as Docker and Compose secrets are
-# mounted), and a volume at /var/lib/cmsync for a SQLite state store. README, Containers.
+# mounted), and a volume at /var/lib/cmsync for a SQLite state store (state.url:
+# sqlite:////var/lib/cmsync/state.db, four slashes: an absolute path). README, Containers.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

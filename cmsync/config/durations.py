@@ -1,10 +1,13 @@
 """Durations written as people write them: ``15s``, ``30m``, ``12h``, ``7d`` or a number of seconds."""
 
+import math
 import re
 from datetime import timedelta
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION = timedelta(days=3650)
+"""Ten years: longer than any interval cmsync waits, and far inside what dates can hold."""
 
 
 def parse_duration(value: object) -> object:
@@ -12,13 +15,21 @@ def parse_duration(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration; write it like 15s, 30m, 12h or 7d")
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
+        return _bounded(value, float(value))
     if isinstance(value, str):
         match = _DURATION.match(value)
         if not match:
             raise ValueError(f"{value!r} is not a duration; write it like 15s, 30m, 12h or 7d")
-        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        return _bounded(value, float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
     return value
+
+
+def _bounded(given: object, seconds: float) -> timedelta:
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"{given!r} is not allowed; a duration is 0s or more")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{given!r} is not allowed; the longest duration is {format_duration(MAX_DURATION)}")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:

@@ -8,7 +8,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from cmsync.config.secrets import SECRET_SETTING_NAMES
+from cmsync.redaction import REDACTOR
 
+MAX_SHOWN = 80
+"""A value given is quoted in an error up to this many characters, so one mistake stays one line."""
 _UNION_TAGS = frozenset({"api_key", "oauth", "jwt", "refresh_token"})
 _UNION_OWNERS = frozenset({"auth"})
 
@@ -34,8 +37,13 @@ class ConfigError(Exception):
         super().__init__(f"{source}: {count} error{'s' if count != 1 else ''}")
 
     def report(self) -> str:
-        """Every issue on a line of its own, prefixed by the file, as ``nginx -t`` does."""
-        return "\n".join([str(self), *(f"{self.source}: {issue}" for issue in self.issues)])
+        """Every issue on a line of its own, prefixed by the file, as ``nginx -t`` does; each message has
+        been through the redactor (the setting's path is left alone: ``api_key:`` is a name, not a secret)."""
+        lines = [str(self)]
+        for issue in self.issues:
+            message = " ".join(REDACTOR.text(issue.message).split())
+            lines.append(f"{self.source}: {issue.path}: {message}" if issue.path else f"{self.source}: {message}")
+        return "\n".join(lines)
 
 
 def _path(loc: tuple[int | str, ...]) -> tuple[str, tuple[int | str, ...]]:
@@ -78,7 +86,10 @@ def _given(error: ErrorDetails, secret: bool) -> str:
     if secret:
         return "the value given"
     value = error.get("input")
-    return repr(value) if not isinstance(value, dict | list) else f"a {type(value).__name__}"
+    if isinstance(value, dict | list):
+        return f"a {type(value).__name__}"
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 1]}…"
 
 
 def _message(model: type[BaseModel], error: ErrorDetails, loc: tuple[int | str, ...]) -> str:

@@ -28,21 +28,26 @@ from cmsync.config.subscriptions import (
 )
 from cmsync.config.types import (
     SECTION,
+    CaFile,
     CmId,
     Duration,
     HttpUrl,
     ListenAddress,
     LowerCase,
     NonEmpty,
-    ReadableFile,
+    PrivateKeyFile,
     Secret,
     SecretUrl,
+    Timeout,
 )
+from cmsync.config.urls import check_server_url, sqlite_path
 
 TRACKING_TYPES = ("sent", "opened", "clicked", "bounced", "unsubscribed", "spam")
 TrackingType = Literal["sent", "opened", "clicked", "bounced", "unsubscribed", "spam"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 CM_PRODUCTION_URL = "https://api.createsend.com/api/v3.3"
+MAX_DAYS_TO_KEEP = 36500
+"""A century: the purge's cut-off date must stay a real date."""
 
 
 class CmApiKeyAuth(BaseModel):
@@ -88,8 +93,8 @@ class CampaignMonitorSettings(BaseModel):
         ),
     ]
     clients: Annotated[list[CmId], Field(min_length=1)]
-    ca_file: ReadableFile | None = None
-    timeout: Duration = timedelta(seconds=30)
+    ca_file: CaFile | None = None
+    timeout: Timeout = timedelta(seconds=30)
 
     @field_validator("clients")
     @classmethod
@@ -106,7 +111,7 @@ class SalesforceJwtAuth(BaseModel):
     model_config = SECTION
     client_id: Annotated[str, NonEmpty]
     username: Annotated[str, NonEmpty]
-    private_key_file: ReadableFile
+    private_key_file: PrivateKeyFile
 
 
 class SalesforceRefreshTokenAuth(BaseModel):
@@ -147,8 +152,8 @@ class SalesforceSettings(BaseModel):
             ),
         ),
     ]
-    ca_file: ReadableFile | None = None
-    timeout: Duration = timedelta(seconds=60)
+    ca_file: CaFile | None = None
+    timeout: Timeout = timedelta(seconds=60)
     bulk_threshold: Annotated[int, Field(ge=1)] = 2000
 
     @field_validator("api_version", mode="before")
@@ -219,7 +224,7 @@ class TrackingSettings(BaseModel):
 
     enabled: bool = True
     types: list[Annotated[TrackingType, LowerCase]] = list(TRACKING_TYPES)
-    days_to_keep: Annotated[int, Field(ge=1, strict=True)] = 90
+    days_to_keep: Annotated[int, Field(ge=1, le=MAX_DAYS_TO_KEEP, strict=True)] = 90
     purge_deselected_types: bool = False
     purge_max_share: Annotated[float, Field(gt=0, le=1)] = 0.5
 
@@ -275,8 +280,11 @@ class BrokerSettings(BaseModel):
     @classmethod
     def _known_broker(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
-        if url != "embedded" and not url.startswith(("amqp://", "amqps://")):
+        if url == "embedded":
+            return value
+        if not url.startswith(("amqp://", "amqps://")):
             raise ValueError("the broker is 'embedded' or an amqp:// or amqps:// URL (RabbitMQ)")
+        check_server_url(url, ("amqp", "amqps"))
         return value
 
 
@@ -285,17 +293,24 @@ class StateSettings(BaseModel):
 
     model_config = SECTION
 
-    url: SecretUrl = SecretStr("sqlite:///var/lib/cmsync/state.db")
+    url: SecretUrl = SecretStr("sqlite:////var/lib/cmsync/state.db")
 
     @field_validator("url")
     @classmethod
     def _known_store(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
-        if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        path = sqlite_path(url)
+        if path is not None and path.name:
+            if "\0" in url or any(len(part.encode()) > 255 for part in path.parts):
+                raise ValueError("the SQLite file's path holds a NUL character or a name longer than 255 bytes")
             return value
         if url.startswith(("postgresql://", "postgres://")):
+            check_server_url(url, ("postgresql", "postgres"), host_required=False)
             return value
-        raise ValueError("the state store is sqlite:///path/to/file.db or a postgresql:// URL")
+        raise ValueError(
+            "the state store is sqlite:////absolute/path.db (four slashes), sqlite:///relative/path.db "
+            "or a postgresql:// URL"
+        )
 
 
 class MetricsSettings(BaseModel):

@@ -8,6 +8,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+MAX_LOGIC_DEPTH = 10
+"""Five criteria never need more; deeper text is a mistake (and would exhaust the parser's stack)."""
 _TOKEN = re.compile(r"\s*(?:(\d+)|(\()|(\))|([A-Za-z]+)|(\S))")
 
 
@@ -97,6 +99,7 @@ class _Parser:
         self.tokens = tokens
         self.text = text
         self.position = 0
+        self.depth = 0
         self.numbers: list[int] = []
 
     def _peek(self) -> str | None:
@@ -124,13 +127,20 @@ class _Parser:
         return operands[0] if len(operands) == 1 else AllOf(tuple(operands))
 
     def _parse_unary(self) -> Expression:
+        if self._peek() in ("NOT", "("):
+            self.depth += 1
+            if self.depth > MAX_LOGIC_DEPTH:
+                raise ValueError(f"logic nests NOT and ( ) more than {MAX_LOGIC_DEPTH} levels deep; simplify it")
         if self._peek() == "NOT":
             self.position += 1
-            return Not(self._parse_unary())
+            negated = Not(self._parse_unary())
+            self.depth -= 1
+            return negated
         if self._peek() == "(":
             self.position += 1
             inner = self.parse_or()
             self._take(")")
+            self.depth -= 1
             return inner
         number = int(self._take("number"))
         self.numbers.append(number)

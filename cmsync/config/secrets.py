@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr, ValidationInfo
 
+from cmsync.config.files import read_small_file
+
 _WHOLE_ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _EMBEDDED_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -32,6 +34,11 @@ def _deferred(reference: str, info: ValidationInfo | None) -> bool:
 
 def credential_path(name: str) -> Path:
     """The file systemd made for credential ``name`` (``LoadCredential=NAME:…``)."""
+    if not name or "/" in name or "\\" in name or name in (".", "..") or "\0" in name:
+        raise ValueError(
+            f"credential:{name} is not allowed: a credential name is a plain file name inside "
+            "$CREDENTIALS_DIRECTORY (no /, no .. and not empty), like credential:cm_api_key"
+        )
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     if not directory:
         raise ValueError(
@@ -46,9 +53,13 @@ def credential_path(name: str) -> Path:
 
 def _read_secret_file(path: Path, reference: str) -> str:
     try:
-        value = path.read_text(encoding="utf-8").rstrip("\r\n")
-    except OSError as error:
-        raise ValueError(f"{reference}: cannot read {path}: {error.strerror}") from None
+        data = read_small_file(path)
+    except ValueError as error:
+        raise ValueError(f"{reference}: {path}: {error}") from None
+    try:
+        value = data.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise ValueError(f"{reference}: {path} is not UTF-8 text") from None
     if not value:
         raise ValueError(f"{reference}: {path} is empty")
     return value
@@ -93,10 +104,18 @@ def resolve_path(value: object, info: ValidationInfo) -> object:
     if value.startswith("credential:") and _deferred(value, info):
         return Path(value)
     path = credential_path(value[len("credential:") :]) if value.startswith("credential:") else Path(value)
-    if not path.is_file():
+    try:
+        exists, readable = path.exists(), os.access(path, os.R_OK)
+    except OSError as error:
+        raise ValueError(f"{value!r}: {error.strerror}") from None
+    if not exists:
         raise ValueError(f"{value!r}: no such file")
-    if not os.access(path, os.R_OK):
+    if not readable:
         raise ValueError(f"{value!r}: the file is not readable by this user")
+    try:
+        read_small_file(path)
+    except ValueError as error:
+        raise ValueError(f"{value!r}: {error}") from None
     return path
 
 
@@ -112,9 +131,25 @@ def secret_values(settings: BaseModel) -> set[str]:
                     found |= secret_values(item)
         elif isinstance(value, SecretStr):
             text = value.get_secret_value()
-            password = urlsplit(text).password if "://" in text else None
-            if password:
-                found.add(password)
-            elif name != "url":
+            passwords = url_passwords(text) if "://" in text else set()
+            found |= passwords
+            if not passwords and name != "url":
                 found.add(text)
+    return found
+
+
+def url_passwords(url: str) -> set[str]:
+    """The password of ``url`` as a URL parser reads it, and as a person meant it when it holds an
+    unencoded ``/``, ``?`` or ``#`` (everything between the first ``:`` after ``//`` and the last ``@``)."""
+    found = set()
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        found.add(password)
+    rest = url.split("://", 1)[1]
+    user_information = rest.rpartition("@")[0]
+    if ":" in user_information:
+        found.add(user_information.split(":", 1)[1])
     return found

@@ -6,14 +6,72 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from cmsync import __version__
 from cmsync.config import ConfigError, Settings, load_settings
 from cmsync.config.environment import config_path
 from cmsync.config.model import TRACKING_TYPES
+from cmsync.config.secrets import secret_values
+from cmsync.config.types import check_listen_address
+from cmsync.config.urls import sqlite_path
+from cmsync.daemon.failures import describe_failure
 from cmsync.logs import configure_from, configure_logging
+from cmsync.redaction import REDACTOR
 
 Command = Callable[[argparse.Namespace], int]
+
+EX_CONFIG = 78
+"""sysexits.h: the configuration is wrong. The units' RestartPreventExitStatus=78 stops restart loops."""
+SERVICES = ("run", "worker")
+"""The commands systemd starts: their configuration and option errors exit EX_CONFIG, the others 1."""
+
+
+class UsageError(Exception):
+    """A command line argparse refused; ``command`` is the subcommand when it got that far."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(f"{prog}: {message}")
+        self.command = prog.split()[1] if " " in prog else None
+
+
+class RefusedConfigurationError(Exception):
+    """The configuration was refused and its errors printed; ``main`` exits with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (no usage block) that ``main`` turns into the exit status."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self.prog, f"{message} (see {self.prog} --help)")
+
+
+def _whole_number(low: int, high: int, meaning: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``, refused with both bounds named."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            number = low - 1
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not allowed; give a whole number from {low} to {high}{meaning}"
+            )
+        return number
+
+    return parse
+
+
+def _listen_address(text: str) -> str:
+    try:
+        return check_listen_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def check_config(arguments: argparse.Namespace) -> int:
@@ -46,14 +104,15 @@ def sandbox(arguments: argparse.Namespace) -> int:
 
 
 def _add_sandbox_options(sub: argparse.ArgumentParser) -> None:
+    port = _whole_number(0, 65535, " (0 picks a free port)")
     sub.add_argument("--seed", type=int, default=1, help="random seed of the seed data (default: 1)")
     sub.add_argument(
         "--size", choices=("small", "demo", "large"), default="demo", help="how much seed data (default: demo)"
     )
     sub.add_argument(
-        "--cm-port", "--port", type=int, default=8701, help="Campaign Monitor emulator port (default: 8701)"
+        "--cm-port", "--port", type=port, default=8701, help="Campaign Monitor emulator port (default: 8701)"
     )
-    sub.add_argument("--sf-port", type=int, default=8702, help="Salesforce emulator port (default: 8702)")
+    sub.add_argument("--sf-port", type=port, default=8702, help="Salesforce emulator port (default: 8702)")
     sub.add_argument(
         "--tls",
         nargs="?",
@@ -64,16 +123,19 @@ def _add_sandbox_options(sub: argparse.ArgumentParser) -> None:
 
 
 def _settings(arguments: argparse.Namespace, *, reads_state_only: bool = False) -> Settings:
-    """The validated configuration the command was pointed at; exits 78 (EX_CONFIG) with every error.
+    """The validated configuration the command was pointed at, its secrets handed to the redactor; with
+    every error, exits 78 (EX_CONFIG) from a service command, else 1.
 
     A command that only reads the state store (``status``, ``connect``) runs from an operator's shell,
     where systemd credentials cannot be read: they are left unresolved instead of refused.
     """
     try:
-        return load_settings(config_path(arguments.config), unchecked=[] if reads_state_only else None)
+        settings = load_settings(config_path(arguments.config), unchecked=[] if reads_state_only else None)
     except ConfigError as error:
         print(error.report(), file=sys.stderr)
-        raise SystemExit(78) from None
+        raise RefusedConfigurationError(EX_CONFIG if arguments.command in SERVICES else 1) from None
+    REDACTOR.remember(secret_values(settings))
+    return settings
 
 
 def worker(arguments: argparse.Namespace) -> int:
@@ -87,7 +149,7 @@ def worker(arguments: argparse.Namespace) -> int:
             "set broker.url to RabbitMQ (amqp://…) to run them as separate processes",
             file=sys.stderr,
         )
-        return 78
+        return EX_CONFIG
     exec_workers(
         config_path(arguments.config),
         processes=arguments.processes,
@@ -99,18 +161,28 @@ def worker(arguments: argparse.Namespace) -> int:
 
 
 def _add_worker_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--processes", "-p", type=int, default=2, help="worker processes (default: 2)")
-    sub.add_argument("--threads", "-t", type=int, default=4, help="threads per process (default: 4)")
+    sub.add_argument("--processes", "-p", type=_whole_number(1, 256), default=2, help="worker processes (default: 2)")
+    sub.add_argument("--threads", "-t", type=_whole_number(1, 256), default=4, help="threads per process (default: 4)")
     sub.add_argument(
-        "--metrics-listen", default="127.0.0.1:9465", help="worker metrics address (default: 127.0.0.1:9465)"
+        "--metrics-listen",
+        type=_listen_address,
+        default="127.0.0.1:9465",
+        help="worker metrics address (default: 127.0.0.1:9465)",
     )
     sub.add_argument(
         "--shutdown-timeout",
-        type=int,
+        type=_whole_number(0, 86400),
         default=300,
         metavar="SECONDS",
         help="how long in-flight jobs may take to finish on SIGTERM (default: 300)",
     )
+
+
+def _log_for_a_shell(settings: Settings) -> None:
+    """Warnings only, on stderr; pika's own connection errors stay silent, as the exception it raises
+    ends the command with the one line ``main`` prints."""
+    configure_logging(settings.logging.format, "warning", sys.stderr)
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
 def sync_now(arguments: argparse.Namespace) -> int:
@@ -118,7 +190,7 @@ def sync_now(arguments: argparse.Namespace) -> int:
     from cmsync.daemon.sync_now import sync_now as start
 
     settings = _settings(arguments)
-    configure_logging(settings.logging.format, "warning", sys.stderr)
+    _log_for_a_shell(settings)
     return start(settings, wait=arguments.wait, full=arguments.full)
 
 
@@ -193,7 +265,16 @@ def status(arguments: argparse.Namespace) -> int:
     from cmsync.workers.state import StateStore
 
     settings = _settings(arguments, reads_state_only=True)
-    store = StateStore.open(settings.state.url.get_secret_value())
+    url = settings.state.url.get_secret_value()
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        print(
+            f"cmsync status: no state store at {path.absolute()} (state.url: {url}); nothing has run with it yet, "
+            "or the path is relative to another working directory (absolute: sqlite:////path/state.db)",
+            file=sys.stderr,
+        )
+        return 1
+    store = StateStore.open(url)
     try:
         report = status_report(settings, store)
     finally:
@@ -214,7 +295,7 @@ def disconnect(arguments: argparse.Namespace) -> int:
     from cmsync.workers.state import StateStore
 
     settings = _settings(arguments)
-    configure_logging(settings.logging.format, "warning", sys.stderr)
+    _log_for_a_shell(settings)
     url = settings.broker.url.get_secret_value()
     broker = None if url == "embedded" else make_broker(url)
     store = StateStore.open(settings.state.url.get_secret_value())
@@ -250,7 +331,7 @@ def purge_tracking(arguments: argparse.Namespace) -> int:
     from cmsync.daemon.purge_tracking import purge_now
 
     settings = _settings(arguments)
-    configure_logging(settings.logging.format, "warning", sys.stderr)
+    _log_for_a_shell(settings)
     return purge_now(settings, confirm=arguments.confirm, dry_run=arguments.dry_run)
 
 
@@ -267,7 +348,7 @@ def reimport_tracking(arguments: argparse.Namespace) -> int:
     from cmsync.workers.retention.reimport import Reimport
 
     settings = _settings(arguments)
-    configure_logging(settings.logging.format, "warning", sys.stderr)
+    _log_for_a_shell(settings)
     request = Reimport(
         arguments.since,
         arguments.until or datetime.now(UTC),
@@ -343,7 +424,7 @@ _OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand; each has its own ``--help``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cmsync",
         description="Keeps a Campaign Monitor account and a Salesforce org in sync.",
     )
@@ -366,15 +447,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``cmsync`` console script."""
-    from cmsync.workers.state import StateStoreUnavailableError
-
-    arguments = build_parser().parse_args(argv)
+    """Entry point of the ``cmsync`` console script: every failure ends as one redacted line on stderr and
+    exit status 1 (78 for a configuration or option error of ``run`` and ``worker``)."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    try:
+        arguments = build_parser().parse_args(given)
+    except UsageError as error:
+        print(REDACTOR.text(str(error)), file=sys.stderr)
+        command = error.command or next((word for word in given if word in _SUBCOMMANDS), None)
+        return EX_CONFIG if command in SERVICES else 1
     handler: Command = arguments.handler
     try:
         return handler(arguments)
-    except StateStoreUnavailableError as error:
-        print(f"cmsync: {error}", file=sys.stderr)
+    except RefusedConfigurationError as refused:
+        return refused.status
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        print(f"cmsync {arguments.command}: {describe_failure(error)}", file=sys.stderr)
         return 1
 
 

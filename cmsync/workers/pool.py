@@ -1,8 +1,8 @@
 """``cmsync worker``: Dramatiq worker processes against RabbitMQ, supervised by Dramatiq's own CLI.
 
 Dramatiq forks the processes, forwards SIGTERM, lets in-flight jobs finish within the shutdown timeout
-and requeues what they held. Worker metrics (Dramatiq's and cmsync's) go to one Prometheus folder, wiped
-at start, and are served on ``metrics_listen`` by Dramatiq's exposition process.
+and requeues what they held. Worker metrics (Dramatiq's and cmsync's) go to a Prometheus folder of this
+worker's own, emptied at start, and are served on ``metrics_listen`` by Dramatiq's exposition process.
 """
 
 import os
@@ -13,10 +13,41 @@ from pathlib import Path
 
 
 def prometheus_folder() -> Path:
-    """systemd's ``$RUNTIME_DIRECTORY`` when there is one (wiped by systemd at start), else a temp folder."""
+    """An empty folder for this worker supervisor's Prometheus files.
+
+    Under systemd it is ``$RUNTIME_DIRECTORY/prometheus`` (the unit's own, wiped at every start). Outside
+    it, ``cmsync-worker-<uid>/<pid>/prometheus`` in the temporary directory: ``exec`` keeps the pid, so
+    each running ``cmsync worker`` on a host has a folder of its own, and folders of exited ones go.
+    """
     runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
-    base = Path(runtime) if runtime else Path(tempfile.gettempdir()) / f"cmsync-worker-{os.getuid()}"
-    return base / "prometheus"
+    if runtime:
+        folder = Path(runtime) / "prometheus"
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        base = Path(tempfile.gettempdir()) / f"cmsync-worker-{os.getuid()}"
+        base.mkdir(mode=0o700, exist_ok=True)
+        _remove_exited(base)
+        folder = base / str(os.getpid()) / "prometheus"
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _remove_exited(base: Path) -> None:
+    """Remove the folders of worker supervisors that are no longer running."""
+    for folder in base.iterdir():
+        if folder.name.isdigit() and not _running(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def exec_workers(
@@ -24,8 +55,6 @@ def exec_workers(
 ) -> None:
     """Replace this process with Dramatiq's supervisor running cmsync's actors (does not return)."""
     folder = prometheus_folder()
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
     host, _, port = metrics_listen.rpartition(":")
     environment = {
         **os.environ,

@@ -43,7 +43,7 @@ def test_unreadable_or_empty_file(tmp_path: Path, clean_environment: pytest.Monk
     ]
     missing = tmp_path / "missing"
     assert errors_of(_cm_key(f"file:{missing}")) == [
-        f"campaign_monitor.auth.api_key: file:{missing}: cannot read {missing}: No such file or directory"
+        f"campaign_monitor.auth.api_key: file:{missing}: {missing}: cannot read the file: No such file or directory"
     ]
 
 

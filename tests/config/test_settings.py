@@ -9,6 +9,9 @@ from cmsync.config import ConfigError, load_settings, parse_settings
 from tests.config.builders import CLIENT, LIST, MINIMAL, errors_of, load, with_settings
 
 REPOSITORY = Path(__file__).resolve().parents[2]
+STORE_FORMS = (
+    "the state store is sqlite:////absolute/path.db (four slashes), sqlite:///relative/path.db or a postgresql:// URL"
+)
 
 
 def test_defaults_follow_the_app() -> None:
@@ -244,8 +247,8 @@ class TestRunning:
         ("section", "value", "message"),
         [
             ("broker", "redis://localhost", "the broker is 'embedded' or an amqp:// or amqps:// URL (RabbitMQ)"),
-            ("state", "mysql://db/cmsync", "the state store is sqlite:///path/to/file.db or a postgresql:// URL"),
-            ("state", "sqlite:///", "the state store is sqlite:///path/to/file.db or a postgresql:// URL"),
+            ("state", "mysql://db/cmsync", STORE_FORMS),
+            ("state", "sqlite:///", STORE_FORMS),
         ],
     )
     def test_unknown_urls(self, section: str, value: str, message: str) -> None:

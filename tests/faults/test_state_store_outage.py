@@ -115,7 +115,7 @@ def test_stopping_during_an_outage_exits_cleanly(
     status = cmsync("status", "--config", str(config))
     assert status.returncode == 1 and "Traceback" not in status.stderr
     assert status.stderr.strip() == (
-        f"cmsync: state store postgresql://127.0.0.1:{postgres_proxy.port}/postgres unavailable: "
+        f"cmsync status: state store postgresql://127.0.0.1:{postgres_proxy.port}/postgres unavailable: "
         f'connection failed: connection to server at "127.0.0.1", port {postgres_proxy.port} failed: '
         "server closed the connection unexpectedly"
     )

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+from cmsync.config.urls import sqlite_path
+
 Row = tuple[Any, ...]
 _SQLITE_OUTAGES = ("locked", "busy", "disk", "full", "readonly", "read-only", "unable to open", "i/o")
 """Words of SQLite errors that come from the file or its disk, not from the SQL."""
@@ -179,9 +181,11 @@ class PostgresDatabase:
 
 
 def connect(url: str) -> SqliteDatabase | PostgresDatabase:
-    """Open the database ``state.url`` names: ``sqlite:///path`` or ``postgresql://…``."""
-    if url.startswith("sqlite:///"):
-        return SqliteDatabase(Path(url[len("sqlite:///") :]))
+    """Open the database ``state.url`` names: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
+    ``postgresql://…`` (SQLAlchemy's spelling; see ``sqlite_path``)."""
+    path = sqlite_path(url)
+    if path is not None:
+        return SqliteDatabase(path)
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresDatabase(url)
     raise ValueError("the state store is sqlite:///path/to/file.db or a postgresql:// URL")
