@@ -142,12 +142,20 @@ def run(arguments: argparse.Namespace) -> int:
             f"  status:   cmsync status --config {path}\n"
             f"  sync now: cmsync sync-now --config {path}\n"
             f"  metrics:  http://{settings.metrics.listen}/metrics\n"
+            f"{_console_line(settings, path)}"
             "  stop:     Ctrl-C (or SIGTERM); reload: SIGHUP"
         )
         return supervisor.run(banner)
     finally:
         if stop_sandbox is not None:
             stop_sandbox()
+
+
+def _console_line(settings: Settings, path: str) -> str:
+    """The banner's console line: where it is and how to sign in (the password itself is never printed)."""
+    if settings.console.listen is None:
+        return ""
+    return f"  console:  http://{settings.console.listen}/ (sign in with console.password from {path})\n"
 
 
 def _start_sandbox(settings: Settings) -> Callable[[], None]:

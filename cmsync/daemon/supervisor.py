@@ -65,6 +65,9 @@ class Supervisor:
         self.outbound = OutboundLoop()
         self.scheduler, self.sync_job = self._schedule(settings)
         self.metrics: MetricsServer | None = None
+        from cmsync.console.service import Console  # the console calls back into cmsync.daemon
+
+        self.console = Console(config_path)
         self.signals: deque[int] = deque()
         self.wakeup = threading.Event()
         self.stopping = False
@@ -189,6 +192,7 @@ class Supervisor:
         self.settings, self.engine, self.scheduler, self.sync_job = settings, engine, scheduler, job
         install(engine)
         previous.close()
+        self.console.reload(settings)
         self._enqueue("purge_tracking", lambda: request_purge_after_reload(previous_settings, settings))
         configure_from(settings)
         metrics.RELOADS.labels("applied").inc()
@@ -274,6 +278,7 @@ class Supervisor:
             log.error("cannot serve metrics", listen=self.settings.metrics.listen, error=error.strerror)
             self.store.release_lock(LEASE, self.owner)
             return 1
+        self.console.start(self.settings)
         self._install_signal_handlers()
         self._abandon_interrupted_run()
         if self.workers is not None:
@@ -317,6 +322,7 @@ class Supervisor:
             self.workers.stop(timeout_ms=SHUTDOWN_SECONDS * 1000)
         if self.metrics is not None:
             self.metrics.stop()
+        self.console.stop()
         self.store.set_fact("schedule", {"frequency": self.settings.sync.import_frequency, "next_run": None})
         self.store.release_lock(LEASE, self.owner)
         self.engine.close()
