@@ -70,6 +70,18 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         folder / "cmsync.yaml",
         metrics={"listen": f"127.0.0.1:{free_port()}"},
         console={"listen": listen, "password": "${CMSYNC_TEST_CONSOLE_PASSWORD}"},
+        subscription_rules=[
+            {
+                "name": "Partners join the first list",
+                "list": first_list.list_id,
+                "object": "Contact",
+                "action": "add",
+                "criteria": [
+                    {"field": "Email", "op": "contains", "value": "@"},
+                    {"field": "LeadSource", "op": "equals", "value": "Partner (console test)"},
+                ],
+            }
+        ],
         logging={"format": "json", "level": "info"},
     )
     daemon = Daemon(config, folder, {"CMSYNC_TEST_CONSOLE_PASSWORD": PASSWORD})

@@ -131,6 +131,31 @@ def test_an_email_with_a_rejected_record_is_explained_with_its_reason(console: C
     )
 
 
+def test_an_email_on_a_list_is_explained_with_its_links_and_the_rule_that_does_not_match(
+    console: Console, page
+) -> None:
+    world = console.world
+    first_list = world.cm.state.clients[world.clients[0]].lists[0]
+    contacts = {row["Email"].lower(): row["Id"] for row in world.query("SELECT Id, Email FROM Contact")}
+    leads = {row["Email"].lower() for row in world.query("SELECT Email FROM Lead")}
+    email = next(key for key in sorted(first_list.members) if key in contacts and key in leads)
+    sign_in(page, console, "/explain")
+    page.fill("#email", email.upper())
+    page.click("form.filters button")
+    on_list = page.locator(".list-answer", has_text=first_list.list_id).inner_text()
+    key = f"{first_list.list_id}:{email}"
+    member = world.query(f"SELECT CM_Contact__c, CM_Lead__c FROM CM_List_Member__c WHERE CM_Member_Key__c = '{key}'")[0]
+    assert member["CM_Contact__c"] in on_list and member["CM_Lead__c"] in on_list
+    assert (
+        f"Contact {member['CM_Contact__c']}" in on_list
+        and "a Contact and a Lead both match: both are linked" in on_list
+    )
+    rules = page.locator("#explain-rules").inner_text()
+    assert "Partners join the first list on Contact" in rules
+    assert "does not match: criterion 2 (LeadSource equals 'Partner (console test)') fails" in rules
+    assert "No record with this email is kept as rejected." in page.locator("#explain-rejections").inner_text()
+
+
 def test_a_forged_post_without_the_csrf_token_is_refused(console: Console, page) -> None:
     sign_in(page, console)
     without = page.evaluate("fetch('/disconnect', {method: 'POST'}).then(r => r.status)")
