@@ -2,6 +2,8 @@
 Disconnect and Connect, run history, rejected records explained, and what it refuses."""
 
 import re
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.console.conftest import PASSWORD, PHONE, REJECTED_EMAIL, Console, add_members, sign_in
@@ -154,6 +156,47 @@ def test_an_email_on_a_list_is_explained_with_its_links_and_the_rule_that_does_n
     assert "Partners join the first list on Contact" in rules
     assert "does not match: criterion 2 (LeadSource equals 'Partner (console test)') fails" in rules
     assert "No record with this email is kept as rejected." in page.locator("#explain-rejections").inner_text()
+
+
+def test_tracking_is_reimported_for_a_window_after_its_dry_run_count(console: Console, page) -> None:
+    since = (datetime.now(UTC) - timedelta(days=60)).date().isoformat()
+    sign_in(page, console, "/reimport")
+    page.fill("#since", since)
+    page.click("text=Count first (dry run)")
+    counted = page.locator("#reimport-count").inner_text()
+    events = int(re.search(r"would import (\d+) events", counted).group(1))
+    assert events > 0 and re.search(r"expected API calls: Campaign Monitor \d+, Salesforce \d+", counted)
+    page.click("text=Re-import this window")
+    page.wait_for_url(console.url + "/")
+    assert "re-import queued" in page.locator(".message").first.inner_text()
+    store = console.store()
+    try:
+        deadline = time.monotonic() + 60
+        while (store.fact("last_reimport") or {}).get("since", "")[:10] != since and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        assert store.fact("last_reimport")["events"] == events
+    finally:
+        store.close()
+    page.reload()
+    assert f"{events} events from {since}" in page.locator("#tracking").inner_text()
+
+
+def test_retry_rejected_records_now_offers_them_to_salesforce_again(console: Console, page) -> None:
+    store = console.store()
+    try:
+        (before,) = [r for r in store.rejections() if r.object == "CM_List_Member__c"]
+        sign_in(page, console, "/rejected")
+        page.click("#retry-rejected")
+        page.wait_for_url(console.url + "/rejected")
+        said = page.locator(".message").first.inner_text()
+        run_id = int(re.match(r"run (\d+) started: every run offers the rejected records again", said).group(1))
+        deadline = time.monotonic() + 60
+        while store.run(run_id).in_flight and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        (after,) = [r for r in store.rejections() if r.object == "CM_List_Member__c"]
+        assert after.key == before.key and after.attempts == before.attempts + 1
+    finally:
+        store.close()
 
 
 def test_a_forged_post_without_the_csrf_token_is_refused(console: Console, page) -> None:
