@@ -1,9 +1,11 @@
 """The console's life inside ``cmsync run``: served from a thread when ``console.listen`` is set, rebuilt
 on reload (a new address restarts it, a new password signs everyone out), stopped with the supervisor.
 
-A console that cannot start (its port taken) is logged; the supervisor goes on syncing without it.
+A console that cannot listen (its port taken) is logged; the supervisor goes on syncing without it. The
+socket is bound here, not by Werkzeug, which would end the process when the port is taken.
 """
 
+import socket
 import threading
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -45,16 +47,18 @@ class Console:
         if listen is None:
             return
         host, _, port = listen.rpartition(":")
-        self.store = StateStore.open(settings.state.url.get_secret_value())
-        self.app = ConsoleApp(settings, self.config_path, self.store)
+        host = host.strip("[]")
         try:
-            self._server = make_server(
-                host.strip("[]"), int(port), self.app, threaded=True, request_handler=_QuietHandler
-            )
+            bound = socket.create_server((host, int(port)), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
         except OSError as error:
             log.error("cannot serve the console", listen=listen, error=error.strerror)
-            self._close_store()
             return
+        self.store = StateStore.open(settings.state.url.get_secret_value())
+        self.app = ConsoleApp(settings, self.config_path, self.store)
+        with bound:
+            self._server = make_server(
+                host, int(port), self.app, threaded=True, request_handler=_QuietHandler, fd=bound.fileno()
+            )
         self._listen = listen
         self._thread = threading.Thread(target=self._server.serve_forever, name="console", daemon=True)
         self._thread.start()
