@@ -30,7 +30,7 @@ from cmsync.workers.state import StateStore
 log = get_logger(__name__)
 SIGN_IN_COOKIE = "cmsync_console_signin"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".png": "image/png"}
-PUBLIC = {"signin", "static"}
+PUBLIC = {"signin", "static", "favicon"}
 CSRF_REFUSED = "refused: this request does not carry the page's CSRF token; reload the page and try again"
 
 Handler = Callable[..., Response]
@@ -55,6 +55,7 @@ URLS = Map(
         Rule("/signin", endpoint="signin", methods=["GET", "POST"]),
         Rule("/signout", endpoint="signout", methods=["POST"]),
         Rule("/static/<name>", endpoint="static", methods=["GET"]),
+        Rule("/favicon.ico", endpoint="favicon", methods=["GET"]),
     ]
 )
 
@@ -65,7 +66,9 @@ def _wants_json(request: Request) -> bool:
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this console (never ``//host`` or a URL) is followed after signing in."""
-    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
 
 
 class ConsoleApp:
@@ -79,7 +82,7 @@ class ConsoleApp:
         self.templates = Environment(
             loader=PackageLoader("cmsync.console"), autoescape=select_autoescape(default=True), trim_blocks=True
         )
-        self.templates.globals.update(ago=pages.ago)
+        self.templates.globals.update(ago=pages.ago, rejection_email=pages.rejection_email)
         self._lock = threading.Lock()
         self.settings = settings
         self.client_lists = pages.ClientLists(settings)
@@ -158,6 +161,9 @@ class ConsoleApp:
         response.headers["Content-Type"] = STATIC_TYPES[suffix]
         response.headers["Cache-Control"] = "no-cache"
         return response
+
+    def page_favicon(self, request: Request) -> Response:
+        return Response(status=204)
 
     def page_signin(self, request: Request) -> Response:
         target = _safe_next(request.args.get("next") or request.form.get("next"))

@@ -10,10 +10,13 @@ from typing import Any
 from cmsync.config import Settings
 from cmsync.console.live import object_counts
 from cmsync.daemon.humanize import time_ago
+from cmsync.daemon.status import _duration as status_duration
 from cmsync.daemon.status import status_report
 from cmsync.workers.campaign_monitor.client import CampaignMonitorClient
 from cmsync.workers.campaign_monitor.errors import CampaignMonitorError
-from cmsync.workers.state import Run, StateStore
+from cmsync.workers.outbound.pushes import STREAM as OUTBOUND_STREAM
+from cmsync.workers.outbound.report import LAST_POLL_FACT
+from cmsync.workers.state import Rejection, Run, StateStore
 from cmsync.workers.sync.failures import first_failure
 
 LISTS_KEPT_SECONDS = 300.0
@@ -29,13 +32,14 @@ def ago(moment: datetime | str | None, now: datetime | None = None) -> str:
 
 
 def duration(run: Run) -> str:
-    """How long a run took (or has taken so far), as ``42s``, ``3m 05s`` or ``1h 02m``."""
-    end = run.finished_at or datetime.now(UTC)
-    seconds = int((end - run.started_at).total_seconds())
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{minutes}m {rest:02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
+    """How long a run took (or has taken so far), worded as ``cmsync status`` words it."""
+    return status_duration(((run.finished_at or datetime.now(UTC)) - run.started_at).total_seconds())
+
+
+def rejection_email(rejection: Rejection) -> str:
+    """The email a rejected record is about (its key may end with a digest when the email is long)."""
+    payload = rejection.payload if isinstance(rejection.payload, dict) else {}
+    return str(payload.get("CM_Email__c") or payload.get("email") or rejection.key.split(":", 1)[-1])
 
 
 @dataclass
@@ -93,7 +97,8 @@ def settings_page(settings: Settings, store: StateStore, client_lists: ClientLis
         "clients": clients,
         "last_purge": store.fact("last_purge"),
         "last_reimport": store.fact("last_reimport"),
-        "last_poll": store.fact("outbound_last_poll"),
+        "last_poll": store.fact(LAST_POLL_FACT),
+        "rejected_pushes": store.rejected_count(OUTBOUND_STREAM),
     }
 
 

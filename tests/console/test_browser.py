@@ -120,9 +120,9 @@ def test_an_email_with_a_rejected_record_is_explained_with_its_reason(console: C
     page.fill("#reason", "no such reason")
     page.click("form.filters button")
     assert "None matching the filter." in page.locator("#rejections").inner_text()
-    page.goto(console.url + "/explain")
-    page.fill("#email", REJECTED_EMAIL)
-    page.click("form.filters button")
+    page.goto(console.url + "/rejected")
+    page.click("#rejections a")
+    assert page.input_value("#email") == REJECTED_EMAIL
     rejections = page.locator("#explain-rejections").inner_text()
     assert "STRING_TOO_LONG" in rejections and "CM_List_Member__c" in rejections
     first_list = console.world.cm.state.clients[console.world.clients[0]].lists[0]
