@@ -5,7 +5,6 @@ static files do not."""
 import hmac
 import json
 import secrets
-import threading
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -83,17 +82,15 @@ class ConsoleApp:
             loader=PackageLoader("cmsync.console"), autoescape=select_autoescape(default=True), trim_blocks=True
         )
         self.templates.globals.update(ago=pages.ago, rejection_email=pages.rejection_email)
-        self._lock = threading.Lock()
         self.settings = settings
         self.client_lists = pages.ClientLists(settings)
 
     def apply(self, settings: Settings) -> None:
-        with self._lock:
-            if settings.console.password != self.settings.console.password:
-                self.sessions = Sessions(settings.console.session_lifetime)
-            self.sessions.lifetime = settings.console.session_lifetime
-            self.settings = settings
-            self.client_lists = pages.ClientLists(settings)
+        if settings.console.password != self.settings.console.password:
+            self.sessions = Sessions(settings.console.session_lifetime)
+        self.sessions.lifetime = settings.console.session_lifetime
+        self.client_lists = pages.ClientLists(settings)
+        self.settings = settings
 
     def _password_matches(self, given: str) -> bool:
         password = self.settings.console.password

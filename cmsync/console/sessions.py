@@ -40,15 +40,12 @@ class Sessions:
         self._lock = threading.Lock()
 
     def create(self) -> Session:
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.monotonic() + self.lifetime_s)
+        expires = time.monotonic() + self.lifetime.total_seconds()
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), expires)
         with self._lock:
             self._drop_expired()
             self._sessions[session.token] = session
         return session
-
-    @property
-    def lifetime_s(self) -> float:
-        return self.lifetime.total_seconds()
 
     def find(self, token: str | None) -> Session | None:
         if not token:

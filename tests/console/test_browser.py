@@ -112,6 +112,24 @@ def test_run_history_lists_every_run_and_follows_one_in_flight(console: Console,
     assert re.search(r"list:\w+\s+done", jobs)
 
 
+def test_full_sync_starts_a_full_pass(console: Console, page) -> None:
+    sign_in(page, console)
+    page.click("#full-sync-button")
+    said = page.locator("#action-result")
+    said.filter(has_text=re.compile(r"run \d+ started")).wait_for()
+    run_id = int(re.search(r"run (\d+)", said.inner_text()).group(1))
+    page.wait_for_function(
+        f"() => /Run {run_id} \\(sync-now\\): (succeeded|partial)/.test(document.getElementById('run-line').innerText)"
+    )
+    store = console.store()
+    try:
+        assert store.run(run_id).full_pass
+    finally:
+        store.close()
+    page.goto(console.url + "/runs")
+    assert "sync-now (full)" in page.locator(f"#runs tr:has(a[href='/runs/{run_id}'])").inner_text()
+
+
 def test_an_email_with_a_rejected_record_is_explained_with_its_reason(console: Console, page) -> None:
     sign_in(page, console, "/rejected")
     table = page.locator("#rejections").inner_text()
