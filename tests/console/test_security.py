@@ -37,6 +37,8 @@ def _sign_in(console: Console, password: str = PASSWORD) -> tuple[requests.Sessi
 def test_the_session_cookie_is_httponly_and_samesite_strict_and_pages_load_nothing_from_elsewhere(
     console: Console,
 ) -> None:
+    banner = f"  console:  {console.url}/ (sign in with console.password from {console.config})"
+    assert banner in console.daemon.text()
     http, answer = _sign_in(console)
     assert answer.status_code == 303
     cookie = answer.headers["Set-Cookie"]

@@ -95,6 +95,7 @@ async function submitAction(event) {
   followLive();
 }
 
+// Every second while a run is in flight, every few seconds otherwise (a new run shows up by itself).
 async function refreshFragment(container) {
   try {
     const response = await fetch(container.dataset.refresh, { credentials: "same-origin" });
@@ -102,6 +103,8 @@ async function refreshFragment(container) {
   } catch (error) {
     // The next round tries again.
   }
+  const busy = container.querySelector("[data-in-flight]") !== null;
+  window.setTimeout(() => refreshFragment(container), busy ? POLL_MS : 5 * POLL_MS);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -112,5 +115,5 @@ document.addEventListener("DOMContentLoaded", () => {
     window.setInterval(followLive, POLL_MS);
   }
   const history = document.querySelector("[data-refresh]");
-  if (history) window.setInterval(() => refreshFragment(history), POLL_MS);
+  if (history) window.setTimeout(() => refreshFragment(history), POLL_MS);
 });
