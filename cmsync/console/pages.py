@@ -4,7 +4,7 @@ clients' lists) a Campaign Monitor read kept for a few minutes."""
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cmsync.config import Settings
@@ -14,12 +14,16 @@ from cmsync.daemon.status import _duration as status_duration
 from cmsync.daemon.status import status_report
 from cmsync.workers.campaign_monitor.client import CampaignMonitorClient
 from cmsync.workers.campaign_monitor.errors import CampaignMonitorError
+from cmsync.workers.campaign_monitor.retry import RetryPolicy
 from cmsync.workers.outbound.pushes import STREAM as OUTBOUND_STREAM
 from cmsync.workers.outbound.report import LAST_POLL_FACT
 from cmsync.workers.state import Rejection, Run, StateStore
 from cmsync.workers.sync.failures import first_failure
 
 LISTS_KEPT_SECONDS = 300.0
+ERROR_KEPT_SECONDS = 30.0
+LISTS_READ_TIMEOUT = timedelta(seconds=5)
+ONE_TRY = RetryPolicy(attempts=1, rate_limit_patience=0.0)
 RUNS_SHOWN = 50
 
 
@@ -44,7 +48,8 @@ def rejection_email(rejection: Rejection) -> str:
 
 @dataclass
 class ClientLists:
-    """The lists of each connected client, read from Campaign Monitor at most every few minutes."""
+    """The lists of each connected client, read from Campaign Monitor at most every few minutes, with one
+    short try: a page must not hang on Campaign Monitor being slow or down."""
 
     settings: Settings
     _read: dict[str, tuple[float, list[tuple[str, str]] | str]] = field(default_factory=dict)
@@ -54,14 +59,17 @@ class ClientLists:
         """``[(list ID, name)]``, or why they could not be read."""
         with self._lock:
             kept = self._read.get(client_id)
-            if kept is not None and kept[0] > time.monotonic() - LISTS_KEPT_SECONDS:
+            if kept is not None and kept[0] > time.monotonic():
                 return kept[1]
+            section = self.settings.campaign_monitor
+            quick = section.model_copy(update={"timeout": min(section.timeout, LISTS_READ_TIMEOUT)})
             try:
-                with CampaignMonitorClient.from_settings(self.settings.campaign_monitor) as client:
+                with CampaignMonitorClient.from_settings(quick, retry=ONE_TRY) as client:
                     found: list[tuple[str, str]] | str = [(s.list_id, s.name) for s in client.lists(client_id)]
+                    keep = LISTS_KEPT_SECONDS
             except CampaignMonitorError as error:
-                found = f"lists could not be read from Campaign Monitor: {error}"
-            self._read[client_id] = (time.monotonic(), found)
+                found, keep = f"lists could not be read from Campaign Monitor: {error}", ERROR_KEPT_SECONDS
+            self._read[client_id] = (time.monotonic() + keep, found)
             return found
 
 
