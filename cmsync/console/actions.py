@@ -7,14 +7,12 @@ from datetime import UTC, datetime
 
 from cmsync.config import Settings
 from cmsync.console.live import DISCONNECTED_REASON
-from cmsync.daemon.connection import DisconnectReport, connect, disconnect
+from cmsync.daemon.connection import connect
 from cmsync.daemon.reimport_tracking import parse_moment, report_lines
 from cmsync.daemon.sync_now import sync_now
-from cmsync.workers.broker import make_broker
 from cmsync.workers.engine import Engine
 from cmsync.workers.retention.reimport import Reimport, ReimportRefusedError, check, reimport_tracking
 from cmsync.workers.retention.requests import request_reimport
-from cmsync.workers.salesforce.client import SalesforceClient
 from cmsync.workers.state import StateStore
 
 
@@ -30,19 +28,6 @@ def start_sync(settings: Settings, *, full: bool) -> str:
     if status != 0:
         raise ActionRefusedError(said)
     return said
-
-
-def disconnect_installation(settings: Settings, store: StateStore) -> DisconnectReport:
-    """``cmsync disconnect``: recorded first, then the run cancelled, queues purged and Salesforce reset."""
-    url = settings.broker.url.get_secret_value()
-    broker = None if url == "embedded" else make_broker(url)
-    salesforce = SalesforceClient.from_settings(settings.salesforce)
-    try:
-        return disconnect(store, salesforce, broker.flush_all if broker else None)
-    finally:
-        salesforce.close()
-        if broker is not None:
-            broker.close()
 
 
 def connect_installation(store: StateStore) -> str:

@@ -23,6 +23,7 @@ from cmsync.console.live import live_state
 from cmsync.console.security import harden
 from cmsync.console.sessions import COOKIE, Session, Sessions
 from cmsync.console.throttle import SignInThrottle
+from cmsync.daemon.connection import disconnect_installation
 from cmsync.logs import get_logger
 from cmsync.workers.state import StateStore
 
@@ -263,7 +264,7 @@ class ConsoleApp:
         return self._done(request, session, "ok", text, "/rejected")
 
     def page_disconnect(self, request: Request, session: Session) -> Response:
-        report = actions.disconnect_installation(self.settings, self.store)
+        report = disconnect_installation(self.settings, self.store)
         log.info("disconnected from the console", cancelled_run=report.cancelled_run)
         return self._done(request, session, "error" if report.errors else "ok", "; ".join(report.lines()))
 

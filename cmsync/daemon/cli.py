@@ -210,24 +210,16 @@ def _add_status_options(sub: argparse.ArgumentParser) -> None:
 
 def disconnect(arguments: argparse.Namespace) -> int:
     """Stop all syncing both ways; reset Salesforce's user overrides and client ownership permissions."""
-    from cmsync.daemon.connection import disconnect as disconnect_installation
-    from cmsync.workers.broker import make_broker, purge_queued
-    from cmsync.workers.salesforce.client import SalesforceClient
+    from cmsync.daemon.connection import disconnect_installation
     from cmsync.workers.state import StateStore
 
     settings = _settings(arguments)
     configure_logging(settings.logging.format, "warning", sys.stderr)
-    url = settings.broker.url.get_secret_value()
-    broker = None if url == "embedded" else make_broker(url)
     store = StateStore.open(settings.state.url.get_secret_value())
-    salesforce = SalesforceClient.from_settings(settings.salesforce)
     try:
-        report = disconnect_installation(store, salesforce, (lambda: purge_queued(broker)) if broker else None)
+        report = disconnect_installation(settings, store)
     finally:
-        salesforce.close()
         store.close()
-        if broker is not None:
-            broker.close()
     print("\n".join(report.lines()))
     return 1 if report.errors else 0
 

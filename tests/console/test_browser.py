@@ -76,10 +76,10 @@ def test_sync_now_shows_records_growing_without_a_reload_then_the_outcome(consol
     running = [state for state in seen if "sync-now): running" in state["text"]]
     assert running, seen
     assert all(state["syncNowDisabled"] for state in running)
-    totals = [sum(map(int, re.findall(r"(\d+) (?:imported|rejected|unchanged)", state["text"]))) for state in running]
+    totals = [sum(map(int, re.findall(r"(\d+) [a-z]+", state["text"]))) for state in running]
     assert totals == sorted(totals) and len(set(totals)) >= 2, f"the records never grew on the page: {seen}"
     final = page.locator("#run-counts").inner_text()
-    assert f"{lists * 40} imported" in final.split("CM_List_Member__c")[1].splitlines()[0]
+    assert f"{lists * 40} created" in final.split("CM_List_Member__c")[1].splitlines()[0]
     assert not page.locator("#sync-now-button").is_disabled()
     in_salesforce = world.query("SELECT CM_Email__c FROM CM_List_Member__c WHERE CM_Email__c LIKE 'grow.%'")
     assert len(in_salesforce) == lists * 40
@@ -103,7 +103,7 @@ def test_run_history_lists_every_run_and_follows_one_in_flight(console: Console,
         world.cm.faults.set_latency(0)
     assert page.evaluate("window.__stillThisPage") is True
     text = row.inner_text()
-    assert "sync-now" in text and "CM_List_Member__c: 100 imported, 1 rejected" in text
+    assert "sync-now" in text and "CM_List_Member__c: 100 created, 1 rejected" in text
     assert re.search(r"\d+s", text)
     first = page.locator("#runs tr:has(a[href='/runs/1'])").inner_text()
     assert "schedule" in first and "partial" in first
