@@ -74,13 +74,21 @@ def rejections_of(store: StateStore, email: str) -> list[Rejection]:
     ]
 
 
+def _fields(subscriber: Subscriber) -> dict[str, str]:
+    """Custom field values by key; the several values of a multi-select field joined."""
+    fields: dict[str, list[str]] = {}
+    for value in subscriber.custom_fields:
+        fields.setdefault(value.key, []).append(value.value)
+    return {key: ", ".join(values) for key, values in fields.items()}
+
+
 def _subscriber(subscriber: Subscriber) -> dict[str, Any]:
     return {
         "state": subscriber.state.value,
         "date": subscriber.date.isoformat(sep=" "),
         "joined": subscriber.joined.isoformat(sep=" ") if subscriber.joined else None,
         "name": subscriber.name,
-        "fields": {value.key: value.value for value in subscriber.custom_fields},
+        "fields": _fields(subscriber),
     }
 
 
