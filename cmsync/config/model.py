@@ -330,6 +330,29 @@ class LoggingSettings(BaseModel):
     level: Annotated[Literal["debug", "info", "warning", "error"], LowerCase] = "info"
 
 
+class ConsoleSettings(BaseModel):
+    """The web console: the settings page, its actions and run history, behind a password (off by default)."""
+
+    model_config = SECTION
+
+    listen: ListenAddress | None = None
+    password: Secret | None = None
+    session_lifetime: Duration = timedelta(hours=8)
+
+    @field_validator("password")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 8:
+            raise ValueError("the console password is too short; use 8 characters or more")
+        return value
+
+    @model_validator(mode="after")
+    def _password_when_served(self) -> "ConsoleSettings":
+        if self.listen is not None and self.password is None:
+            raise ValueError("listen is set but password is not; every console page needs signing in")
+        return self
+
+
 class Settings(BaseModel):
     """One installation: both systems, what to sync and when, and how the service runs."""
 
@@ -348,6 +371,7 @@ class Settings(BaseModel):
     state: StateSettings = StateSettings()
     metrics: MetricsSettings = MetricsSettings()
     logging: LoggingSettings = LoggingSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @field_validator("subscription_rules")
     @classmethod

@@ -220,12 +220,20 @@ def run(arguments: argparse.Namespace) -> int:
             f"  status:   cmsync status --config {path}\n"
             f"  sync now: cmsync sync-now --config {path}\n"
             f"  metrics:  http://{settings.metrics.listen}/metrics\n"
+            f"{_console_line(settings, path)}"
             "  stop:     Ctrl-C (or SIGTERM); reload: SIGHUP"
         )
         return supervisor.run(banner)
     finally:
         if stop_sandbox is not None:
             stop_sandbox()
+
+
+def _console_line(settings: Settings, path: str) -> str:
+    """The banner's console line: where it is and how to sign in (the password itself is never printed)."""
+    if settings.console.listen is None:
+        return ""
+    return f"  console:  http://{settings.console.listen}/ (sign in with console.password from {path})\n"
 
 
 def _start_sandbox(settings: Settings) -> Callable[[], None]:
@@ -289,24 +297,16 @@ def _add_status_options(sub: argparse.ArgumentParser) -> None:
 
 def disconnect(arguments: argparse.Namespace) -> int:
     """Stop all syncing both ways; reset Salesforce's user overrides and client ownership permissions."""
-    from cmsync.daemon.connection import disconnect as disconnect_installation
-    from cmsync.workers.broker import make_broker, purge_queued
-    from cmsync.workers.salesforce.client import SalesforceClient
+    from cmsync.daemon.connection import disconnect_installation
     from cmsync.workers.state import StateStore
 
     settings = _settings(arguments)
     _log_for_a_shell(settings)
-    url = settings.broker.url.get_secret_value()
-    broker = None if url == "embedded" else make_broker(url)
     store = StateStore.open(settings.state.url.get_secret_value())
-    salesforce = SalesforceClient.from_settings(settings.salesforce)
     try:
-        report = disconnect_installation(store, salesforce, (lambda: purge_queued(broker)) if broker else None)
+        report = disconnect_installation(settings, store)
     finally:
-        salesforce.close()
         store.close()
-        if broker is not None:
-            broker.close()
     print("\n".join(report.lines()))
     return 1 if report.errors else 0
 

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
+from cmsync.config import Settings
+from cmsync.workers.broker import make_broker, purge_queued
 from cmsync.workers.salesforce.client import SalesforceClient
 from cmsync.workers.salesforce.errors import SalesforceError
 from cmsync.workers.salesforce.results import RecordResult
@@ -83,6 +85,20 @@ def disconnect(
     except SalesforceError as error:
         report.errors.append(f"Salesforce reset incomplete, run `cmsync disconnect` again: {error}")
     return report
+
+
+def disconnect_installation(settings: Settings, store: StateStore) -> DisconnectReport:
+    """Disconnect the installation ``settings`` describes: its Salesforce org, and its RabbitMQ queues
+    (the embedded broker's messages live in the daemon, which drops them itself)."""
+    url = settings.broker.url.get_secret_value()
+    broker = None if url == "embedded" else make_broker(url)
+    salesforce = SalesforceClient.from_settings(settings.salesforce)
+    try:
+        return disconnect(store, salesforce, (lambda: purge_queued(broker)) if broker else None)
+    finally:
+        salesforce.close()
+        if broker is not None:
+            broker.close()
 
 
 def connect(store: StateStore) -> None:

@@ -75,6 +75,9 @@ class Supervisor:
         self.outbound = OutboundLoop()
         self.scheduler, self.sync_job = self._schedule(settings)
         self.metrics: MetricsServer | None = None
+        from cmsync.console.service import Console  # the console calls back into cmsync.daemon
+
+        self.console = Console(config_path)
         self.signals: deque[int] = deque()
         self.wakeup = threading.Event()
         self.stopping = False
@@ -205,6 +208,7 @@ class Supervisor:
         self.settings, self.engine, self.scheduler, self.sync_job = settings, engine, scheduler, job
         install(engine)
         previous.close()
+        self.console.reload(settings)
         self._enqueue("purge_tracking", lambda: request_purge_after_reload(previous_settings, settings))
         configure_from(settings)
         metrics.RELOADS.labels("applied").inc()
@@ -341,6 +345,7 @@ class Supervisor:
             log.error("cannot serve metrics", listen=self.settings.metrics.listen, error=error.strerror)
             self.store.release_lock(LEASE, self.owner)
             return 1
+        self.console.start(self.settings)
         self._install_signal_handlers()
         self._abandon_interrupted_run()
         if self.workers is not None:
@@ -407,6 +412,7 @@ class Supervisor:
             self.workers.stop(timeout_ms=SHUTDOWN_SECONDS * 1000)
         if self.metrics is not None:
             self.metrics.stop()
+        self.console.stop()
         self._while_store_answers(self._record_stop, "releasing the supervisor lease")
         self.engine.close()
         self.store.close()

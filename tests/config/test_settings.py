@@ -77,7 +77,7 @@ def test_ten_mistakes_are_all_reported_with_their_paths() -> None:
 def test_unknown_top_level_key_is_an_error() -> None:
     assert errors_of({**MINIMAL, "trackin": {"enabled": False}}) == [
         "trackin: unknown setting (a typo?); allowed here: campaign_monitor, salesforce, sync, tracking, advanced, "
-        "subscription_rules, field_mappings, email_opt_out, outbound, broker, state, metrics, logging"
+        "subscription_rules, field_mappings, email_opt_out, outbound, broker, state, metrics, logging, console"
     ]
 
 

@@ -233,6 +233,12 @@ class StateStore:
                 transaction.execute("SELECT COUNT(*) FROM run_jobs WHERE run_id = ? AND done = 0", (run_id,))[0][0]
             )
 
+    def run_jobs(self, run_id: int) -> list[tuple[str, bool]]:
+        """The jobs a run fanned out to, each with whether it is done, in name order."""
+        with self.database.transaction() as transaction:
+            rows = transaction.execute("SELECT job, done FROM run_jobs WHERE run_id = ? ORDER BY job", (run_id,))
+        return [(job, bool(done)) for job, done in rows]
+
     def count(self, run_id: int, object_name: str, outcome: str, n: int = 1) -> None:
         """Add ``n`` to a run's count of ``outcome`` (imported, rejected, unchanged …) for an object."""
         if n <= 0:
