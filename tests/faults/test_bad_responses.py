@@ -126,7 +126,7 @@ def test_a_bad_tracking_event_is_rejected_alone(world: World, embedded) -> None:
 
 PLANNING_FAULTS = {
     "500 burst": {"kind": "server_error", "calls": 5},
-    "read timeouts": {"kind": "slow_body", "calls": 5, "stall": 1.5},
+    "read timeouts": {"kind": "slow_body", "calls": 5, "stall": 1.5},  # past the 1 s timeout below
     "html page": {"kind": "html", "calls": 5},
     "broken json": {"kind": "truncated_json", "calls": 5},
 }
@@ -137,7 +137,7 @@ def test_transient_errors_while_planning_are_retried_and_the_run_converges(
     world: World, embedded, fault: dict[str, Any]
 ) -> None:
     set_faults(world, {"bad_responses": {**fault, "endpoint": CLIENT_PLANNING}})
-    cmsync = embedded(campaign_monitor={"timeout": 0.5})
+    cmsync = embedded(campaign_monitor={"timeout": 1})
 
     run = cmsync.sync()
 
