@@ -32,6 +32,17 @@ class Batches:
         return id(push) in self._batched
 
 
+def address(push: Push) -> str:
+    """The address a push names, as CM compares addresses."""
+    return push.email.strip().lower()
+
+
+def addresses(push: Push) -> set[str]:
+    """The addresses a push touches: the one it names and, for an address change, the new one."""
+    new = {push.details.email.strip().lower()} if push.details is not None else set()
+    return {address(push), *new}
+
+
 def _importable(push: Push) -> bool:
     if push.refused is not None or push.details is None:
         return False
@@ -43,7 +54,7 @@ def batches(pushes: Sequence[Push]) -> Batches:
     candidates: dict[str, list[Push]] = defaultdict(list)
     seen: set[tuple[str, str]] = set()
     for push in pushes:
-        place = (push.list_id, push.email.strip().lower())
+        place = (push.list_id, address(push))
         if _importable(push) and place not in seen:
             candidates[push.list_id].append(push)
         seen.add(place)

@@ -29,7 +29,7 @@ from cmsync.workers.campaign_monitor.errors import (
     ServerError,
 )
 from cmsync.workers.engine import Engine
-from cmsync.workers.outbound.batches import Batches, batches
+from cmsync.workers.outbound.batches import Batches, address, addresses, batches
 from cmsync.workers.outbound.ledger import Ledger
 from cmsync.workers.outbound.planning import Push
 from cmsync.workers.outbound.report import PollReport
@@ -81,13 +81,13 @@ class Pusher:
         holds: then the imports go first, so that each address sees its pushes in order.
         """
         grouped = batches(pushes)
-        waiting = {_address(push) for group in grouped.pushes.values() for push in group}
+        waiting = {address(push) for group in grouped.pushes.values() for push in group}
         try:
             for push in pushes:
                 if push.refused is not None:
                     self._reject(push, push.refused)
                 elif not grouped.holds(push):
-                    if not waiting.isdisjoint(_addresses(push)):
+                    if not waiting.isdisjoint(addresses(push)):
                         self._imports(grouped)
                         waiting.clear()
                     self._single(push)
@@ -195,24 +195,13 @@ class Pusher:
                 continue
             failures = {failure.email.strip().lower(): failure for failure in result.failures}
             for push in batch:
-                failure = failures.get(_address(push))
+                failure = failures.get(address(push))
                 if failure is None:
                     self._done(push)
                 elif failure.code in NOT_ACTIVE and push.kind == "update":
                     self._single(push)
                 else:
                     self._reject(push, f"code {failure.code}: {failure.message}", reached_cm=True)
-
-
-def _address(push: Push) -> str:
-    """The address a push names, as CM compares addresses."""
-    return push.email.strip().lower()
-
-
-def _addresses(push: Push) -> set[str]:
-    """The addresses a push touches: the one it names and, for an address change, the new one."""
-    new = {push.details.email.strip().lower()} if push.details is not None else set()
-    return {_address(push), *new}
 
 
 def rejected_keys(engine: Engine) -> set[str]:
