@@ -2,13 +2,14 @@
 pushes it, and the CM calls a hundred changes take.
 
 Run: ``.venv/bin/python bench/outbound_lag.py [--interval 15] [--seconds 60] [--rates 1 10 100]
-[--repeats 3]``. Both emulators run on real HTTP; cmsync's poller runs on a thread as the supervisor runs
-it (``poll_once`` every ``--interval`` seconds). Every change is an edit, by a person, of a mapped field of
-a Contact already subscribed to the one list (an Add rule subscribed them all first), so each change is an
-update push on that list. The CM calls are timed as the emulator receives them; the lag of a change is
-that moment less its SystemModstamp. For each rate it prints, over ``--repeats`` runs, the min and median
-of p50 and p95 lag and of CM write calls per 100 changes, against the targets p95 ≤ poll interval + 1 s
-and ≤ 5 calls per 100 changes.
+[--repeats 3] [--cm-latency 0]``. Both emulators run on real HTTP; cmsync's poller runs on a thread as the
+supervisor runs it (``poll_once`` every ``--interval`` seconds). Every change is an edit, by a person, of a
+mapped field of a Contact already subscribed to the one list (an Add rule subscribed them all first), so
+each change is an update push on that list; ``--cm-latency`` adds a real CM round trip to every call. The
+CM calls are timed as the emulator receives them; the lag of a change is that moment less its
+SystemModstamp. For each rate it prints, over ``--repeats`` runs, the min and median of p50 and p95 lag and
+of CM write calls per 100 changes, against the targets p95 ≤ poll interval + 1 s and ≤ 5 calls per 100
+changes.
 """
 
 import argparse
@@ -214,10 +215,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="how long each run at a rate lasts")
     parser.add_argument("--rates", type=int, nargs="+", default=[1, 10, 100], help="changes per second")
     parser.add_argument("--repeats", type=int, default=3, help="runs per rate")
+    parser.add_argument("--cm-latency", type=float, default=0.0, help="seconds each CM call takes")
     arguments = parser.parse_args()
     configure_logging("console", "warning")
 
     bench = LagBench(max(arguments.rates) * arguments.seconds, arguments.interval)
+    bench.cm.faults.set_latency(arguments.cm_latency)
     bench.start()
     print(f"{len(bench.ids)} Contacts subscribed; poll interval {arguments.interval} s, {arguments.seconds} s a run")
     print(f"targets: p95 <= {arguments.interval + 1} s; <= 5 CM calls per 100 adds/updates on one list")
