@@ -1,17 +1,19 @@
 """Sends planned pushes to Campaign Monitor and records each outcome.
 
-Adds of more than one subscriber to a list in a chunk go through the import API, 1000 at a time, with
-``QueueSubscriptionBasedAutoResponders`` as ``trigger_journeys_on_bulk_add`` says; a single add starts the
-list's journeys as CM does. Everything else is one call per push, oldest change first.
+Adds and updates go to each list in one import call per 1000 (see ``batches``), with
+``QueueSubscriptionBasedAutoResponders`` as ``trigger_journeys_on_bulk_add`` says when the import adds more
+than one subscriber; a lone add is a single add, which starts the list's journeys as CM does. Address
+changes, unsubscribes and deletes are one call per push, oldest change first.
 
 A subscriber CM refuses (invalid email, suppressed, deleted, unsubscribed, bounced, unconfirmed: codes 1 and
 204–208, or any other 400) is rejected alone, with CM's reason, and not sent again until its record
-changes. The transport already retries 429 and 5xx with backoff; a push that still fails stops the poll so
-that the next one retries it (the watermark has not moved, and the ledger skips what went through), up to
-``TRANSIENT_ATTEMPTS`` polls, after which it is rejected too: one bad record never blocks the rest.
+changes; but an update an import leaves out only because the subscriber is not active (204–208) is sent
+again alone, and updates the subscriber where it is, as a single update does. The transport already
+retries 429 and 5xx with backoff; a push that still fails stops the poll so that the next one retries it
+(the watermark has not moved, and the ledger skips what went through), up to ``TRANSIENT_ATTEMPTS`` polls,
+after which it is rejected too: one bad record never blocks the rest.
 """
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -27,6 +29,7 @@ from cmsync.workers.campaign_monitor.errors import (
     ServerError,
 )
 from cmsync.workers.engine import Engine
+from cmsync.workers.outbound.batches import Batches, address, addresses, batches
 from cmsync.workers.outbound.ledger import Ledger
 from cmsync.workers.outbound.planning import Push
 from cmsync.workers.outbound.report import PollReport
@@ -37,6 +40,11 @@ STREAM = "outbound"
 TRANSIENT_ATTEMPTS = 5
 REFUSED = (BadRequestError, NotFoundError)
 TRANSIENT = (RateLimitedError, ServerError, ConnectionFailedError)
+NOT_ACTIVE = frozenset(
+    {ErrorCode.IN_SUPPRESSION_LIST, ErrorCode.IS_DELETED, ErrorCode.IS_UNSUBSCRIBED, ErrorCode.IS_BOUNCED,
+     ErrorCode.IS_UNCONFIRMED}
+)  # fmt: skip
+"""Import failures of a subscriber CM holds but not as active: a single update still updates it there."""
 _FAILURES_FACT = "outbound_transient_failures"
 Result = TypeVar("Result")
 
@@ -67,21 +75,24 @@ class Pusher:
         self._failures_changed = False
 
     def run(self, pushes: Sequence[Push]) -> None:
-        """Send every push (adds grouped into imports per list), then write the ledger, even when interrupted."""
-        adds: dict[str, list[Push]] = defaultdict(list)
-        for push in pushes:
-            if push.kind == "add" and push.refused is None:
-                adds[push.list_id].append(push)
-        imports = {list_id: group for list_id, group in adds.items() if len(group) > 1}
+        """Send every push (adds and updates imported per list), then write the ledger, even when interrupted.
+
+        An import waits until the chunk's other pushes are sent, unless one of them names an address it
+        holds: then the imports go first, so that each address sees its pushes in order.
+        """
+        grouped = batches(pushes)
+        waiting = {address(push) for group in grouped.pushes.values() for push in group}
         try:
             for push in pushes:
                 if push.refused is not None:
                     self._reject(push, push.refused)
-                elif push.list_id in imports and push.kind == "add":
-                    if push is imports[push.list_id][0]:
-                        self._import(push.list_id, imports[push.list_id])
-                else:
+                elif not grouped.holds(push):
+                    if not waiting.isdisjoint(addresses(push)):
+                        self._imports(grouped)
+                        waiting.clear()
                     self._single(push)
+            if waiting:
+                self._imports(grouped)
         finally:
             self.ledger.flush()
             if self._failures_changed:
@@ -160,8 +171,12 @@ class Pusher:
                     raise
                 cm.update_subscriber(list_id, push.details.email, push.details)
 
-    def _import(self, list_id: str, pushes: list[Push]) -> None:
-        start_journeys = self.engine.settings.advanced.trigger_journeys_on_bulk_add
+    def _imports(self, grouped: Batches) -> None:
+        journeys_setting = self.engine.settings.advanced.trigger_journeys_on_bulk_add
+        for list_id, group in grouped.pushes.items():
+            self._import(list_id, group, start_journeys=journeys_setting and grouped.bulk_add[list_id])
+
+    def _import(self, list_id: str, pushes: list[Push], *, start_journeys: bool) -> None:
         for start in range(0, len(pushes), IMPORT_BATCH):
             batch = pushes[start : start + IMPORT_BATCH]
             details = [push.details for push in batch if push.details is not None]
@@ -178,11 +193,13 @@ class Pusher:
                 for push in batch:
                     self._reject(push, _reason(refusal), reached_cm=True)
                 continue
-            failures = {failure.email.lower(): failure for failure in result.failures}
+            failures = {failure.email.strip().lower(): failure for failure in result.failures}
             for push in batch:
-                failure = failures.get(push.email.lower())
+                failure = failures.get(address(push))
                 if failure is None:
                     self._done(push)
+                elif failure.code in NOT_ACTIVE and push.kind == "update":
+                    self._single(push)
                 else:
                     self._reject(push, f"code {failure.code}: {failure.message}", reached_cm=True)
 
