@@ -250,10 +250,14 @@ class AdvancedSettings(BaseModel):
 
 
 class OutboundSettings(BaseModel):
-    """The near-real-time Salesforce → CM poller."""
+    """The near-real-time Salesforce → CM feed: Change Data Capture over the Pub/Sub API (``cdc``, which
+    polls instead when the org cannot give change events) or a poll every ``poll_interval`` (``poll``)."""
 
     model_config = SECTION
 
+    source: Annotated[Literal["cdc", "poll"], LowerCase] = "cdc"
+    pubsub_endpoint: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-]+:\d{1,5}$")] | None = None
+    """host:port of the Pub/Sub API; unset, api.pubsub.salesforce.com:7443 for an org on salesforce.com."""
     poll_interval: Duration = timedelta(seconds=15)
 
     @field_validator("poll_interval")
@@ -358,6 +362,6 @@ class Settings(BaseModel):
         return (
             f"{clients} client{'s' if clients != 1 else ''}, {self.sync.import_frequency} import, {tracking}, "
             f"{len(self.subscription_rules)} rules, {len(self.field_mappings)} mappings, "
-            f"broker {'embedded' if broker == 'embedded' else 'rabbitmq'}, "
+            f"outbound {self.outbound.source}, broker {'embedded' if broker == 'embedded' else 'rabbitmq'}, "
             f"state {self.state.url.get_secret_value().split(':', 1)[0]}"
         )

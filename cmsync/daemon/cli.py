@@ -168,6 +168,8 @@ def _start_sandbox(settings: Settings) -> Callable[[], None]:
 
     def stop() -> None:
         for emulator in running:
+            for companion in emulator.companions:
+                companion.stop()
             emulator.server.stop()
 
     return stop
