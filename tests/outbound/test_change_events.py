@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from cmsync.daemon.connection import connect
 from cmsync.sandbox.salesforce.pubsub import PubSubServer
 from cmsync.workers.campaign_monitor.records import SubscriberState
 from cmsync.workers.outbound.cdc import SOURCE_FACT
 from tests.outbound.change_events import following, pushed, start_pubsub, subscribers, until
+from tests.outbound.test_advanced import _as_admin, _bulk_of_contacts, _edited_web_rule
 from tests.sync.world import World
 
 LONG_DOMAIN = "customer-relations.harbour-outfitters-intl.example.com"
@@ -179,3 +181,39 @@ def test_an_expired_replay_id_catches_up_with_a_poll(
     assert REGISTRY.get_sample_value("cmsync_outbound_fallbacks_total", {"reason": "replay_expired"}) == fallbacks + 2
     world.sf.create("Contact", {"LastName": "Later", "Email": "later@expired.example"})
     until(lambda: "later@expired.example" in subscribers(world, mailing_list.list_id), "a change event after it")
+
+
+def test_disable_bulk_triggers_pushes_the_first_record_of_one_persons_transaction(
+    world: World, daemon, pubsub: PubSubServer
+) -> None:
+    mailing_list, ids = _bulk_of_contacts(world)
+    daemon(
+        subscription_rules=[_edited_web_rule(mailing_list)],
+        advanced={"disable_bulk_triggers": True},
+        outbound=following(pubsub),
+    )
+    person = _as_admin(world)
+    person.session.headers.pop("Sforce-Call-Options")  # a data loader, not cmsync
+    results = person.update("Contact", [{"Id": record_id, "LeadSource": "Web"} for record_id in ids])
+    person.close()
+    assert all(result.success for result in results)
+    world.sf.update(ids[5], {"LeadSource": "Web", "Title": "Edited alone"})
+    until(lambda: subscribers(world, mailing_list.list_id) == {"bulk0@bulk.example", "bulk5@bulk.example"}, "firsts")
+    assert set(mailing_list.members) == {"bulk0@bulk.example", "bulk5@bulk.example"}
+
+
+def test_a_save_made_while_disconnected_is_never_pushed(world: World, daemon, pubsub: PubSubServer) -> None:
+    mailing_list = world.cm.state.add_list(world.clients[0], "CDC disconnected")
+    running = daemon(subscription_rules=[_add_rule(mailing_list.list_id, "Contact")], outbound=following(pubsub))
+    world.sf.create("Contact", {"LastName": "Before", "Email": "before@off.example"})
+    until(lambda: subscribers(world, mailing_list.list_id) == {"before@off.example"}, "the first Contact in CM")
+    running.store.set_connected(False)
+    until(lambda: (running.store.fact("outbound_last_poll") or {}).get("reason") == "disconnected", "outbound off")
+    saved_off = world.sf.create("Contact", {"LastName": "D'Off", "Email": "while.off@off.example"})
+    stamp = world.sf.store.find(saved_off)[1][world.sf.store.table("Contact").slot["SystemModstamp"]]
+    until(lambda: world.sf.clock.milliseconds() > stamp, "the org's clock past the save")  # as a person is slower
+    connect(running.store)
+    world.sf.create("Contact", {"LastName": "After", "Email": "after@off.example"})
+    until(lambda: "after@off.example" in subscribers(world, mailing_list.list_id), "the Contact saved after connect")
+    assert subscribers(world, mailing_list.list_id) == {"before@off.example", "after@off.example"}
+    assert _source(running)["active"] == "cdc"
