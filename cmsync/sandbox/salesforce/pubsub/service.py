@@ -138,17 +138,17 @@ class _PubSub(service.PubSubServicer):
 
 
 def _read_requests(requests: Iterator[Any], bus: EventBus, state: dict[str, Any]) -> None:
-    """Add each later request's ``num_requested`` to what the stream may send."""
+    """Add each later request's ``num_requested`` to what the stream may send. A client that closes its side
+    keeps receiving what it asked for; a cancelled call ends the stream."""
     try:
         for request in requests:
             with bus.condition:
                 state["pending"] = min(MAX_REQUESTED, state["pending"] + max(0, request.num_requested))
                 bus.condition.notify_all()
     except grpc.RpcError:
-        pass
-    with bus.condition:
-        state["open"] = False
-        bus.condition.notify_all()
+        with bus.condition:
+            state["open"] = False
+            bus.condition.notify_all()
 
 
 def _consumer_event(event: StoredEvent) -> Any:
@@ -171,7 +171,10 @@ class PubSubServer:
         service.add_PubSubServicer_to_server(_PubSub(bus, oauth, org_id, self._stopping), self._server)
         self.tls = ca_file is not None
         if ca_file is not None:
-            issued = _certificate_authority().issue_cert(host, "localhost")
+            authority = _certificate_authority()
+            issued = authority.issue_cert(host, "localhost")
+            ca_file.parent.mkdir(parents=True, exist_ok=True)
+            authority.cert_pem.write_to_path(str(ca_file))
             credentials = grpc.ssl_server_credentials(
                 [(issued.private_key_pem.bytes(), b"".join(blob.bytes() for blob in issued.cert_chain_pems))]
             )
