@@ -21,6 +21,7 @@ import random
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,8 @@ RENEW_EVERY = 20.0
 FIRST_RESPONSE_WAIT = 10.0
 """Seconds a catch-up poll waits for the new streams to answer (so it covers the moment they started)."""
 MAX_BACKOFF = 60.0
+MAX_BATCH = 10
+"""Responses (of up to 100 events each) acted on as one batch when they are already waiting."""
 SOURCE_FACT = "outbound_source"
 PRODUCTION_ENDPOINT = "api.pubsub.salesforce.com:7443"
 _PER_QUERY = 200
@@ -91,6 +94,7 @@ class _Feed:
         self.client = PubSubClient(endpoint, engine.salesforce, tls=not plain, ca_file=settings.salesforce.ca_file)
         self.decoder = Decoder(self.client.schema_json)
         self.inbox: queue.Queue[Received] = queue.Queue()
+        self.backlog: deque[Received] = deque()
         self.streams: dict[str, Stream] = {}
         self.progress: dict[str, CdcProgress] = {}
         self.retry_at: dict[str, float] = {}
@@ -172,16 +176,35 @@ class _Feed:
             if self.catch_up is not None and self._streams_started():
                 self._catch_up()
             try:
-                received = self.inbox.get(timeout=0.05 if self.catch_up is not None else CHECK_EVERY)
+                received = self._next(0.05 if self.catch_up is not None else CHECK_EVERY)
             except queue.Empty:
                 continue
             if self.streams.get(received.stream.object_name) is not received.stream:
                 continue
             if received.error is not None:
                 self._lost(received.stream, received.error)
+            elif received.response.events:
+                self._received(received.stream, [received.response, *self._more_events(received.stream)])
             else:
-                self._received(received.stream, received.response)
+                self._idle(received.stream, received.response)
         return Ended("stopped")
+
+    def _next(self, timeout: float) -> Received:
+        return self.backlog.popleft() if self.backlog else self.inbox.get(timeout=timeout)
+
+    def _more_events(self, stream: Stream) -> list[Any]:
+        """The stream's further responses with events already waiting, to act on them as one batch."""
+        more: list[Any] = []
+        while len(more) < MAX_BATCH and not self.backlog:
+            try:
+                received = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            if received.stream is stream and received.response is not None and received.response.events:
+                more.append(received.response)
+            else:
+                self.backlog.append(received)
+        return more
 
     def _streams_started(self) -> bool:
         """Whether every stream has answered (or long enough has passed): a catch-up poll then covers the moment
@@ -205,18 +228,22 @@ class _Feed:
         else:
             self.stop.wait(min(MAX_BACKOFF, 5.0))
 
-    def _received(self, stream: Stream, response: Any) -> None:
+    def _idle(self, stream: Stream, response: Any) -> None:
+        """A keepalive: nothing is waiting, so its latest replay ID is where the feed resumes."""
+        progress = self.progress[stream.object_name]
+        self.failures.pop(stream.object_name, None)
+        if response.latest_replay_id:
+            progress.replay_id = bytes(response.latest_replay_id)
+            progress.at = datetime.now(UTC)
+            progress.save(self.engine)
+        OUTBOUND_SOURCE_LAG.set(0)
+
+    def _received(self, stream: Stream, responses: list[Any]) -> None:
         object_name = stream.object_name
         progress = self.progress[object_name]
         self.failures.pop(object_name, None)
-        if not response.events:
-            if response.latest_replay_id:
-                progress.replay_id = bytes(response.latest_replay_id)
-                progress.at = datetime.now(UTC)
-                progress.save(self.engine)
-            OUTBOUND_SOURCE_LAG.set(0)
-            return
-        notices = [self.decoder.notice(event.event.schema_id, event.event.payload) for event in response.events]
+        events = [event for response in responses for event in response.events]
+        notices = [self.decoder.notice(event.event.schema_id, event.event.payload) for event in events]
         report = PollReport()
         try:
             self._act(object_name, notices, progress, report)
@@ -226,14 +253,14 @@ class _Feed:
             report.finish(self.engine.store)
             self._retry(stream, "the pushes did not all go through")
             return
-        progress.replay_id = bytes(response.events[-1].replay_id)
+        progress.replay_id = bytes(events[-1].replay_id)
         progress.at = max(notice.committed_at for notice in notices)
         progress.save(self.engine)
         report.finish(self.engine.store)
         lag = max(0.0, (datetime.now(UTC) - progress.at).total_seconds())
         OUTBOUND_SOURCE_LAG.set(lag)
         note_source(self.engine, "cdc", None, lag)
-        stream.request(len(response.events))
+        stream.request(len(events))
 
     def _act(self, object_name: str, notices: list[ChangeNotice], progress: CdcProgress, report: PollReport) -> None:
         """Plan and push the changes the events name, as one poll's chunk."""
