@@ -3,13 +3,16 @@ Monitor as they do with polling, a person's edit between two of cmsync's own wri
 overflow events are read, a dropped stream resumes from the stored replay ID with nothing lost or pushed
 twice, and an expired replay ID or an object without CDC falls back to polling, saying so."""
 
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 
 from cmsync.daemon.connection import connect
+from cmsync.daemon.status import status_report, status_text
 from cmsync.sandbox.salesforce.pubsub import PubSubServer
 from cmsync.workers.campaign_monitor.records import SubscriberState
 from cmsync.workers.outbound.cdc import SOURCE_FACT
@@ -217,3 +220,29 @@ def test_a_save_made_while_disconnected_is_never_pushed(world: World, daemon, pu
     until(lambda: "after@off.example" in subscribers(world, mailing_list.list_id), "the Contact saved after connect")
     assert subscribers(world, mailing_list.list_id) == {"before@off.example", "after@off.example"}
     assert _source(running)["active"] == "cdc"
+
+
+def test_an_expired_token_resubscribes_from_the_stored_replay_id(world: World, daemon, pubsub: PubSubServer) -> None:
+    mailing_list = world.cm.state.add_list(world.clients[0], "CDC tokens")
+    daemon(subscription_rules=[_add_rule(mailing_list.list_id, "Contact")], outbound=following(pubsub))
+    world.sf.create("Contact", {"LastName": "First", "Email": "first@token.example"})
+    until(lambda: subscribers(world, mailing_list.list_id) == {"first@token.example"}, "the first Contact in CM")
+    world.sf.expire_tokens()
+    world.sf.create("Contact", {"LastName": "Second", "Email": "second@token.example"})
+    until(
+        lambda: subscribers(world, mailing_list.list_id) == {"first@token.example", "second@token.example"},
+        "the Contact saved after the token expired",
+    )
+
+
+def test_status_and_check_config_name_the_source_and_its_lag(world: World, daemon, pubsub: PubSubServer) -> None:
+    mailing_list = world.cm.state.add_list(world.clients[0], "CDC status")
+    running = daemon(subscription_rules=[_add_rule(mailing_list.list_id, "Contact")], outbound=following(pubsub))
+    assert "outbound cdc" in running.cmsync.engine.settings.summary()
+    world.sf.create("Contact", {"LastName": "Shown", "Email": "shown@status.example"})
+    until(lambda: _source(running).get("lag_seconds") is not None, "a change acted on")
+    text = status_text(status_report(running.cmsync.engine.settings, running.store), datetime.now(UTC))
+    line = next(line for line in text.splitlines() if line.startswith("outbound:"))
+    assert re.fullmatch(r"outbound: +active, following change events \(CDC\), lag \d+\.\ds, last poll .+", line)
+    assert REGISTRY.get_sample_value("cmsync_outbound_source", {"source": "cdc"}) == 1
+    assert REGISTRY.get_sample_value("cmsync_outbound_source", {"source": "poll"}) == 0
