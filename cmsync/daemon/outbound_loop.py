@@ -17,6 +17,8 @@ from cmsync.workers.engine import Engine, current
 from cmsync.workers.metrics import OUTBOUND_FALLBACKS, OUTBOUND_SOURCE
 from cmsync.workers.outbound import poll_once
 from cmsync.workers.outbound.cdc import SourceUnavailableError, note_source, run_cdc
+from cmsync.workers.outbound.cdc_progress import forget_progress
+from cmsync.workers.outbound.poller import STREAMS
 
 log = get_logger(__name__)
 OFF_REASONS = ("disconnected", "disable_triggers")
@@ -74,8 +76,10 @@ class OutboundLoop:
     def _poll(self, engine: Engine) -> None:
         OUTBOUND_SOURCE.labels("poll").set(1)
         OUTBOUND_SOURCE.labels("cdc").set(0)
-        if engine.settings.outbound.source == "poll" and self._noted is not engine:
-            note_source(engine, "poll", None)
+        if self._noted is not engine:
+            forget_progress(engine, STREAMS)  # replay IDs from before the polling would replay what it pushed
+            if engine.settings.outbound.source == "poll":
+                note_source(engine, "poll", None)
             self._noted = engine
         started = time.monotonic()
         report = poll_once(engine)
