@@ -178,10 +178,12 @@ def test_an_expired_replay_id_catches_up_with_a_poll(
         "the Contact saved while down in CM",
     )
     warned = [line for line in capfd.readouterr().out.splitlines() if "no longer reach back" in line]
-    assert sorted(line.rsplit("object=", 1)[1].split()[0] for line in warned) == ["Contact", "Lead"]
+    expired = {line.rsplit("object=", 1)[1].split()[0] for line in warned}
+    assert "Contact" in expired and expired <= {"Contact", "Lead"}  # Lead too if a keepalive stored its replay ID
     assert "catching up with a poll, then following change events again" in warned[0]
-    # Both objects cmsync follows (Lead for the email opt-out) had expired.
-    assert REGISTRY.get_sample_value("cmsync_outbound_fallbacks_total", {"reason": "replay_expired"}) == fallbacks + 2
+    assert REGISTRY.get_sample_value(
+        "cmsync_outbound_fallbacks_total", {"reason": "replay_expired"}
+    ) == fallbacks + len(expired)
     world.sf.create("Contact", {"LastName": "Later", "Email": "later@expired.example"})
     until(lambda: "later@expired.example" in subscribers(world, mailing_list.list_id), "a change event after it")
 

@@ -235,8 +235,14 @@ class _Feed:
         if response.latest_replay_id:
             progress.replay_id = bytes(response.latest_replay_id)
             progress.at = datetime.now(UTC)
-            progress.save(self.engine)
+            self._keep(progress)
         OUTBOUND_SOURCE_LAG.set(0)
+
+    def _keep(self, progress: CdcProgress) -> None:
+        """Store where the feed resumes, unless a catch-up poll is still due: until it has run, a restart must
+        catch up again rather than resume past the time it covers."""
+        if self.catch_up is None:
+            progress.save(self.engine)
 
     def _received(self, stream: Stream, responses: list[Any]) -> None:
         object_name = stream.object_name
@@ -255,7 +261,7 @@ class _Feed:
             return
         progress.replay_id = bytes(events[-1].replay_id)
         progress.at = max(notice.committed_at for notice in notices)
-        progress.save(self.engine)
+        self._keep(progress)
         report.finish(self.engine.store)
         lag = max(0.0, (datetime.now(UTC) - progress.at).total_seconds())
         OUTBOUND_SOURCE_LAG.set(lag)
