@@ -4,6 +4,7 @@ Every section forbids unknown keys and is frozen, so a loaded ``Settings`` can b
 swapped whole on reload. Defaults follow the app: hourly import, all tracking types, 90 days kept.
 """
 
+import re
 import zoneinfo
 from datetime import time, timedelta
 from typing import Annotated, Literal
@@ -256,9 +257,16 @@ class OutboundSettings(BaseModel):
     model_config = SECTION
 
     source: Annotated[Literal["cdc", "poll"], LowerCase] = "cdc"
-    pubsub_endpoint: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-]+:\d{1,5}$")] | None = None
+    pubsub_endpoint: str | None = None
     """host:port of the Pub/Sub API; unset, api.pubsub.salesforce.com:7443 for an org on salesforce.com."""
     poll_interval: Duration = timedelta(seconds=15)
+
+    @field_validator("pubsub_endpoint")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}", value):
+            raise ValueError(f"{value!r} is not host:port (for example api.pubsub.salesforce.com:7443)")
+        return value
 
     @field_validator("poll_interval")
     @classmethod
