@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean pubsub-stubs
 
 $(BIN)/cmsync: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,6 @@ lint: $(BIN)/cmsync
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+pubsub-stubs: $(BIN)/cmsync
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. cmsync/workers/salesforce/pubsub/pubsub_api.proto

@@ -10,6 +10,10 @@ CM calls are timed as the emulator receives them; the lag of a change is that mo
 SystemModstamp. For each rate it prints, over ``--repeats`` runs, the min and median of p50 and p95 lag and
 of CM write calls per 100 changes, against the targets p95 ≤ poll interval + 1 s and ≤ 5 calls per 100
 changes.
+
+``--source cdc`` measures Change Data Capture instead: the Salesforce emulator's Pub/Sub API (gRPC) runs
+too, and cmsync's outbound loop follows its change events (target p95 ≤ 1.5 s). It then counts the
+Salesforce REST calls outbound makes while nothing changes (``--idle`` seconds; target 0 per hour).
 """
 
 import argparse
@@ -28,11 +32,12 @@ from typing import Any
 import yaml
 
 from cmsync.config import parse_settings
+from cmsync.daemon.outbound_loop import OutboundLoop
 from cmsync.logs import configure_logging
 from cmsync.sandbox.campaign_monitor import CampaignMonitorEmulator, SeedSpec
 from cmsync.sandbox.salesforce import SalesforceEmulator
 from cmsync.sandbox.server import SandboxServer
-from cmsync.workers.engine import Engine
+from cmsync.workers.engine import Engine, install
 from cmsync.workers.outbound import poll_once
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -216,8 +221,13 @@ def main() -> None:
     parser.add_argument("--rates", type=int, nargs="+", default=[1, 10, 100], help="changes per second")
     parser.add_argument("--repeats", type=int, default=3, help="runs per rate")
     parser.add_argument("--cm-latency", type=float, default=0.0, help="seconds each CM call takes")
+    parser.add_argument("--source", choices=["poll", "cdc"], default="poll", help="outbound.source to measure")
+    parser.add_argument("--idle", type=int, default=120, help="with --source cdc: seconds of no change measured")
     arguments = parser.parse_args()
     configure_logging("console", "warning")
+    if arguments.source == "cdc":
+        measure_change_events(arguments)
+        return
 
     bench = LagBench(max(arguments.rates) * arguments.seconds, arguments.interval)
     bench.cm.faults.set_latency(arguments.cm_latency)
@@ -230,6 +240,74 @@ def main() -> None:
             print(f"       run: p50 {run.p50:5.2f} s  p95 {run.p95:5.2f} s  {run.writes} calls for {run.changes}")
         print(summary(rate, runs))
     bench.stop()
+
+
+def measure_change_events(arguments: argparse.Namespace) -> None:
+    """The lag at each rate with ``outbound.source: cdc``, then the REST calls outbound makes while idle."""
+    cm = CampaignMonitorEmulator(
+        size=SeedSpec(clients=1, lists_per_client=1, subscribers_per_list=10, campaigns_per_client=0,
+                      journeys_per_client=0, months=1)
+    )  # fmt: skip
+    (client,) = cm.state.clients.values()
+    mailing_list = client.lists[0]
+    sf = SalesforceEmulator()
+    people = max(arguments.rates) * arguments.seconds
+    ids = [sf.create("Contact", {"LastName": f"Person {n}", "Email": f"p{n}@lag.example"}) for n in range(people)]
+    timing = PushTimes(cm.app)
+    cm_server = SandboxServer(timing, cm.calls).start()
+    sf_server = sf.serve().start()
+    pubsub = sf.serve_pubsub().start()
+    folder = Path(tempfile.mkdtemp(prefix="cmsync-bench-"))
+    polled = settings_for(
+        CampaignMonitorEmulator.api_url(cm_server), sf_server.url, folder, mailing_list.list_id,
+        client.client_id, arguments.interval,
+    )  # fmt: skip
+    outbound = polled.outbound.model_copy(update={"source": "cdc", "pubsub_endpoint": pubsub.address})
+    engine = Engine.from_settings(polled.model_copy(update={"outbound": outbound}))
+    install(engine)
+    loop = OutboundLoop().start()
+    while engine.store.fact("outbound_last_poll") is None:
+        time.sleep(0.1)
+    for record_id in ids:
+        sf.update(record_id, {"Title": "subscribed"})
+    while len(mailing_list.members) < people + 10:
+        time.sleep(0.5)
+    print(f"{people} Contacts subscribed; following change events, {arguments.seconds} s per rate")
+    print("target: p95 <= 1.5 s from commit to the CM call")
+    turn = 0
+    for rate in arguments.rates:
+        changed: dict[str, float] = {}
+        started = time.monotonic()
+        for n in range(rate * arguments.seconds):
+            time.sleep(max(0.0, started + n / rate - time.monotonic()))
+            token = f"r{rate}-{n}"
+            record_id = ids[(turn + n) % people]
+            sf.update(record_id, {"Title": token})
+            changed[token] = datetime.fromisoformat(sf.get(record_id)["SystemModstamp"]).timestamp()
+        turn += rate * arguments.seconds
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not changed.keys() <= timing.first_seen.keys():
+            time.sleep(0.2)
+        lags = sorted(
+            timing.first_seen[token] - stamp for token, stamp in changed.items() if token in timing.first_seen
+        )
+        missing = len(changed) - len(lags)
+        print(
+            f"{rate:>4} changes/s: {len(lags):>5} pushes  p50 {statistics.median(lags):5.2f} s  "
+            f"p95 {percentile(lags, 0.95):5.2f} s  p99 {percentile(lags, 0.99):5.2f} s  max {lags[-1]:5.2f} s"
+            + (f"  ({missing} not pushed)" if missing else "")
+        )
+    rest_before = sum(1 for call in sf.calls.calls() if call.call_class == "rest")
+    time.sleep(arguments.idle)
+    idle_calls = sum(1 for call in sf.calls.calls() if call.call_class == "rest") - rest_before
+    hourly = idle_calls * 3600 / arguments.idle
+    print(f"idle: {idle_calls} Salesforce REST calls in {arguments.idle} s ({hourly:g} per hour)")
+    loop.stop()
+    engine.close()
+    pubsub.stop()
+    cm_server.stop()
+    sf_server.stop()
+    sf.close()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Every section forbids unknown keys and is frozen, so a loaded ``Settings`` can b
 swapped whole on reload. Defaults follow the app: hourly import, all tracking types, 90 days kept.
 """
 
+import re
 import zoneinfo
 from datetime import time, timedelta
 from typing import Annotated, Literal
@@ -255,11 +256,22 @@ class AdvancedSettings(BaseModel):
 
 
 class OutboundSettings(BaseModel):
-    """The near-real-time Salesforce → CM poller."""
+    """The near-real-time Salesforce → CM feed: Change Data Capture over the Pub/Sub API (``cdc``, which
+    polls instead when the org cannot give change events) or a poll every ``poll_interval`` (``poll``)."""
 
     model_config = SECTION
 
+    source: Annotated[Literal["cdc", "poll"], LowerCase] = "cdc"
+    pubsub_endpoint: str | None = None
+    """host:port of the Pub/Sub API; unset, api.pubsub.salesforce.com:7443 for an org on salesforce.com."""
     poll_interval: Duration = timedelta(seconds=15)
+
+    @field_validator("pubsub_endpoint")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}", value):
+            raise ValueError(f"{value!r} is not host:port (for example api.pubsub.salesforce.com:7443)")
+        return value
 
     @field_validator("poll_interval")
     @classmethod
@@ -397,6 +409,6 @@ class Settings(BaseModel):
         return (
             f"{clients} client{'s' if clients != 1 else ''}, {self.sync.import_frequency} import, {tracking}, "
             f"{len(self.subscription_rules)} rules, {len(self.field_mappings)} mappings, "
-            f"broker {'embedded' if broker == 'embedded' else 'rabbitmq'}, "
+            f"outbound {self.outbound.source}, broker {'embedded' if broker == 'embedded' else 'rabbitmq'}, "
             f"state {self.state.url.get_secret_value().split(':', 1)[0]}"
         )

@@ -98,6 +98,7 @@ def sandbox(arguments: argparse.Namespace) -> int:
         size=arguments.size,
         cm_port=arguments.cm_port,
         sf_port=arguments.sf_port,
+        sf_pubsub_port=arguments.sf_pubsub_port,
         ca_file=Path(arguments.tls) if arguments.tls else None,
     )
     return run_sandbox(options)
@@ -113,6 +114,9 @@ def _add_sandbox_options(sub: argparse.ArgumentParser) -> None:
         "--cm-port", "--port", type=port, default=8701, help="Campaign Monitor emulator port (default: 8701)"
     )
     sub.add_argument("--sf-port", type=port, default=8702, help="Salesforce emulator port (default: 8702)")
+    sub.add_argument(
+        "--sf-pubsub-port", type=int, default=8703, help="Salesforce Pub/Sub API (gRPC) port (default: 8703)"
+    )
     sub.add_argument(
         "--tls",
         nargs="?",
@@ -254,6 +258,8 @@ def _start_sandbox(settings: Settings) -> Callable[[], None]:
 
     def stop() -> None:
         for emulator in running:
+            for companion in emulator.companions:
+                companion.stop()
             emulator.server.stop()
 
     return stop

@@ -63,6 +63,7 @@ def status_report(settings: Settings, store: StateStore) -> dict[str, Any]:
             "state": _outbound_state(settings, connected),
             "poll_interval_seconds": settings.outbound.poll_interval.total_seconds(),
             "last_poll": store.fact("outbound_last_poll"),
+            "source": store.fact("outbound_source"),
         },
         "rejected_records": store.rejected_count(),
     }
@@ -133,8 +134,14 @@ def status_text(report: dict[str, Any], now: datetime) -> str:
     outbound = report["outbound"]
     last_poll = outbound["last_poll"]
     polled = f", last poll {_when(last_poll.get('at'), now)}" if isinstance(last_poll, dict) else ""
-    if outbound["state"] == "active":
-        lines.append(f"outbound:      active, every {outbound['poll_interval_seconds']:g}s{polled}")
+    source = outbound.get("source") or {}
+    if outbound["state"] == "active" and source.get("active") == "cdc":
+        lag = source.get("lag_seconds")
+        lagging = f", lag {lag:.1f}s" if isinstance(lag, int | float) else ""
+        lines.append(f"outbound:      active, following change events (CDC){lagging}{polled}")
+    elif outbound["state"] == "active":
+        why = f" (change events unavailable: {source['reason']})" if source.get("reason") else ""
+        lines.append(f"outbound:      active, every {outbound['poll_interval_seconds']:g}s{why}{polled}")
     else:
         lines.append(f"outbound:      {outbound['state']}: nothing is pushed to Campaign Monitor")
     lines.append(f"rejected:      {report['rejected_records']} records kept to retry")

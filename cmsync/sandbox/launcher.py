@@ -8,10 +8,10 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from cmsync.sandbox.campaign_monitor import (
     DEFAULT_API_KEY,
@@ -26,6 +26,10 @@ from cmsync.sandbox.salesforce import SalesforceEmulator, SeedPlan
 from cmsync.sandbox.server import SandboxServer
 
 
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class SandboxOptions:
     """What ``cmsync sandbox`` was asked for (port 0 picks a free port)."""
@@ -35,6 +39,7 @@ class SandboxOptions:
     host: str = "127.0.0.1"
     cm_port: int = 8701
     sf_port: int = 8702
+    sf_pubsub_port: int = 8703
     ca_file: Path | None = None
 
 
@@ -45,6 +50,8 @@ class RunningEmulator:
     name: str
     server: SandboxServer
     details: list[str]
+    companions: list[Stoppable] = field(default_factory=list)
+    """Further servers of the same emulator, stopped with it."""
 
 
 EmulatorStarter = Callable[[SandboxOptions], RunningEmulator]
@@ -71,12 +78,15 @@ def start_campaign_monitor(options: SandboxOptions) -> RunningEmulator:
 
 
 def start_salesforce(options: SandboxOptions) -> RunningEmulator:
-    """The Salesforce emulator on ``options.sf_port``; its Contacts and Leads overlap the CM seed's people."""
+    """The Salesforce emulator on ``options.sf_port`` (its Pub/Sub API on ``options.sf_pubsub_port``); its Contacts
+    and Leads overlap the CM seed's people."""
     emulator = SalesforceEmulator()
     pool = people_pool_size(spec_for(options.size))
     plan = SeedPlan(people_count=pool, people_seed=options.seed, extra_contacts=pool // 10, extra_leads=pool // 20)
     report = emulator.seed(plan)
     server = emulator.serve(host=options.host, port=options.sf_port, ca_file=options.ca_file).start()
+    pubsub_port = options.sf_pubsub_port if options.sf_port else 0  # a free port for both, as tests ask
+    pubsub = emulator.serve_pubsub(host=options.host, port=pubsub_port, ca_file=options.ca_file).start()
     info = emulator.info(server.url)
     overlap = len(report.contact_emails) + len(report.lead_emails) + len(report.both_emails)
     return RunningEmulator(
@@ -87,12 +97,14 @@ def start_salesforce(options: SandboxOptions) -> RunningEmulator:
             f"oauth          client_id {info['client_id']}, client_secret {info['client_secret']}, "
             f"refresh_token {info['refresh_token']}",
             f"user           {info['integration_username']} (Id {info['integration_user_id']})",
+            f"pubsub (gRPC)  {pubsub.address}{' (TLS)' if pubsub.tls else ''}: change events of Contact, Lead, Account",
             f"jwt bearer     PUT the connected app's certificate (PEM) to {server.url}/_sandbox/jwt-certificate",
             f"controls       {server.url}/_sandbox/",
             f"seeded         seed {options.seed}: {report.accounts} accounts, {report.contacts} contacts, "
             f"{report.leads} leads; {overlap} of the {pool} CM people ({len(report.both_emails)} as Contact and Lead, "
             f"{len(report.duplicate_emails)} with a duplicate Contact)",
         ],
+        [pubsub],
     )
 
 
@@ -131,6 +143,8 @@ def run_sandbox(
         stop.wait()
     finally:
         for emulator in reversed(running):
+            for companion in emulator.companions:
+                companion.stop()
             emulator.server.stop()
         for signal_number, handler in previous.items():
             signal.signal(signal_number, handler)

@@ -12,9 +12,11 @@ from typing import get_args
 from cmsync.workers.metrics import (
     API_RETRIES,
     OUTBOUND_CHANGES,
+    OUTBOUND_FALLBACKS,
     OUTBOUND_POLLS,
     OUTBOUND_PUSHES,
     OUTBOUND_SKIPPED,
+    OUTBOUND_SOURCE,
     RECORDS,
 )
 from cmsync.workers.outbound.planning import PushKind
@@ -48,3 +50,7 @@ def create_known_series() -> None:
         OUTBOUND_SKIPPED.labels(reason)
     for object_name in CHANGED_OBJECTS:
         OUTBOUND_CHANGES.labels(object_name)
+    for source in ("cdc", "poll"):
+        OUTBOUND_SOURCE.labels(source)
+    for reason in ("replay_expired", "cdc_unavailable"):
+        OUTBOUND_FALLBACKS.labels(reason)

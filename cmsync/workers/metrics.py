@@ -71,3 +71,19 @@ OUTBOUND_LAG = Histogram(
     "Time from a record's SystemModstamp in Salesforce to the Campaign Monitor call that pushed it.",
     buckets=(0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 120, 300, 900),
 )
+OUTBOUND_SOURCE = Gauge(
+    "cmsync_outbound_source",
+    "1 for the outbound source in use (cdc: Change Data Capture over the Pub/Sub API; poll), 0 for the other.",
+    ["source"],
+)
+OUTBOUND_SOURCE_LAG = Gauge(
+    "cmsync_outbound_source_lag_seconds",
+    "From the commit of the last Salesforce change acted on to when the pushes for it were done (change events; "
+    "0 while there is nothing waiting).",
+)
+OUTBOUND_FALLBACKS = Counter(
+    "cmsync_outbound_fallbacks",
+    "Times change events handed over to polling, by reason (replay_expired: a catch-up poll, then change events "
+    "again; cdc_unavailable: polls, trying change events again after 10 minutes or a reload).",
+    ["reason"],
+)

@@ -290,5 +290,6 @@ def test_summary_names_what_the_file_does() -> None:
         )
     )
     assert settings.summary() == (
-        "1 client, daily import, tracking 1 types kept 30 days, 0 rules, 1 mappings, broker embedded, state sqlite"
+        "1 client, daily import, tracking 1 types kept 30 days, 0 rules, 1 mappings, outbound cdc, broker embedded, "
+        "state sqlite"
     )

@@ -112,6 +112,7 @@ class Job:
 @dataclass
 class IngestJob(Job):
     external_id_field: str | None = None
+    origin: str = ""
     data: str | None = None
     header: list[str] = field(default_factory=list)
     successes: list[tuple[str, bool, list[str]]] = field(default_factory=list)
@@ -270,6 +271,7 @@ class BulkJobs:
                 job.unprocessed = body[start:]
                 return
             with self.org.store.lock:
+                self.org.store.origin = job.origin
                 end = min(start + self.chunk_size, len(body))
                 for first in range(start, end, RECORDS_PER_TRANSACTION):
                     with self.org.store.clock.held():
@@ -407,6 +409,7 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
             delimiter,
             line_ending,
             external_id_field=external_id if operation == "upsert" else None,
+            origin=org.store.origin.replace("/api/rest/", "/api/bulk/"),
         )
         jobs.jobs[job.id] = job
         return json_response(job.info(), 200)

@@ -29,6 +29,8 @@ from cmsync.sandbox.salesforce.errors import ApiError
 from cmsync.sandbox.salesforce.faults import Faults
 from cmsync.sandbox.salesforce.ids import make_id
 from cmsync.sandbox.salesforce.oauth import OAuthError, OAuthServer
+from cmsync.sandbox.salesforce.pubsub import EventBus, PubSubServer, change_origin
+from cmsync.sandbox.salesforce.pubsub import controls as pubsub_controls
 from cmsync.sandbox.salesforce.query import QueryEngine
 from cmsync.sandbox.salesforce.rest import Cursors, record_json
 from cmsync.sandbox.salesforce.seeding import SeedPlan, SeedReport, seed
@@ -67,6 +69,8 @@ class SalesforceEmulator:
         self.schema = load_schema(schema_dir)
         self.clock = ServerClock()
         self.store = RecordStore(self.schema, self.clock)
+        self.events = EventBus(self.schema, self.clock)
+        self.store.committed = self.events.commit
         self.integration_username = integration_username
         self._fault_defaults = {"token_ttl": token_ttl, "daily_api_limit": daily_api_limit}
         self.faults = Faults(token_ttl=token_ttl, daily_api_limit=daily_api_limit)
@@ -99,6 +103,7 @@ class SalesforceEmulator:
             *composite_resource.routes(self),
             *bulk.routes(self),
             *control.routes(self),
+            *pubsub_controls.routes(self.events),
             *self._auth_routes(),
         ]
         rules = [
@@ -202,7 +207,12 @@ class SalesforceEmulator:
         elif not self.faults.spend_api_call():
             response = error_response(ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."))
         else:
-            response = self._handle(route, Call(request, version, session.user_id), arguments)
+            with self.store.lock:
+                self.store.origin = change_origin(version, request.headers.get("Sforce-Call-Options"))
+                try:
+                    response = self._handle(route, Call(request, version, session.user_id), arguments)
+                finally:
+                    self.store.origin = ""
         used, limit = self.faults.usage()
         response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
         return response
@@ -292,6 +302,10 @@ class SalesforceEmulator:
         """A server for this org (start it, or use it as a context manager); HTTPS when ``ca_file`` is given."""
         return SandboxServer(self.app, self.calls, host=host, port=port, ca_file=ca_file)
 
+    def serve_pubsub(self, *, host: str = "127.0.0.1", port: int = 0, ca_file: Path | None = None) -> PubSubServer:
+        """The Pub/Sub API (gRPC) for this org's change events; TLS when ``ca_file`` is given. Start it."""
+        return PubSubServer(self.events, self.oauth, self.org_id, host=host, port=port, ca_file=ca_file)
+
     def info(self, base_url: str) -> dict[str, Any]:
         """Where to sign in and with what: the sandbox's refresh-token credentials and its users."""
         return {
@@ -316,6 +330,7 @@ class SalesforceEmulator:
             self._add_users()
             self.delete_log_start = self.store.clock.now()
         self.bulk.clear()
+        self.events.clear()
         self.cursors.clear()
         self.calls.clear()
         self.calls.latency = 0.0
@@ -354,6 +369,15 @@ class SalesforceEmulator:
         """Delete a record directly (to the recycle bin, logged for getDeleted)."""
         with self.store.lock:
             self.writer.delete(record_id, user_id or self.admin_user_id)
+
+    def undelete(self, record_id: str, *, user_id: str | None = None) -> None:
+        """Bring a deleted record back from the recycle bin, as a person does."""
+        with self.store.lock:
+            found = self.store.find(record_id, include_deleted=True)
+            if found is None:
+                raise KeyError(record_id)
+            table, row = found
+            self.store.undelete(table, str(row[table.slot["Id"]]), user_id or self.admin_user_id)
 
     def get(self, record_id: str) -> dict[str, Any] | None:
         """A record with every field, deleted or not, or None."""

@@ -6,7 +6,7 @@ The store does not lock: callers hold ``RecordStore.lock`` around every read or 
 """
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +26,12 @@ class Clock:
         self._source = source or ServerClock()
         self._last = 0
         self._held: int | None = None
+        self.released: Callable[[], None] = lambda: None
+        """Called when the outermost ``held()`` ends: the transaction is over."""
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
 
     def now(self) -> int:
         if self._held is not None:
@@ -45,6 +51,8 @@ class Clock:
             yield self._held
         finally:
             self._held = outer
+            if outer is None:
+                self.released()
 
 
 def index_key(definition: Field, value: Any) -> Any:
@@ -153,12 +161,32 @@ class Table:
             yield record_id
 
 
+@dataclass(frozen=True)
+class SavedChange:
+    """One record written in a transaction, as Change Data Capture reports it: the kind of change, the
+    fields it set (name → stored value) and the ones it set to null, who saved it and when."""
+
+    sobject: str
+    record_id: str
+    kind: str
+    values: tuple[tuple[str, Any], ...]
+    nulled: tuple[str, ...]
+    user_id: str
+    stamp: int
+    origin: str
+
+
+_UNREPORTED = frozenset({"Id", "IsDeleted", "SystemModstamp"})
+"""Fields a change event never carries (the Id is in its header)."""
+
+
 @dataclass
 class _Journal:
     """What a transaction changed, to put back on rollback: each touched row's first pre-image."""
 
     before: dict[str, tuple[Table, Row | None, bool]] = field(default_factory=dict)
     log_lengths: dict[str, int] = field(default_factory=dict)
+    saved_length: int = 0
 
 
 class RecordStore:
@@ -167,9 +195,41 @@ class RecordStore:
     def __init__(self, schema: Schema, source: ServerClock | None = None) -> None:
         self.schema = schema
         self.lock = threading.RLock()
+        self.committed: Callable[[list[SavedChange]], None] = lambda _changes: None
+        """Receives the changes of each committed transaction (the change events' source)."""
+        self._saved: list[SavedChange] = []
+        self.origin = ""
+        """Who writes now, as ``changeOrigin`` names it (set by the API serving the write; empty for a person)."""
         self.clock = Clock(source)
         self.tables: dict[str, Table] = {sobject.name.lower(): Table(sobject) for sobject in schema}
         self._journal: _Journal | None = None
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+        clock.released = self._commit
+
+    def _commit(self) -> None:
+        saved, self._saved = self._saved, []
+        if saved:
+            self.committed(saved)
+
+    def _save(self, table: Table, record_id: str, kind: str, values: dict[str, Any], nulled: tuple[str, ...]) -> None:
+        """Note a write for the change events; a write outside a held instant is a transaction of its own."""
+        row = table.rows[record_id]
+        reported = tuple((name, value) for name, value in values.items() if name not in _UNREPORTED)
+        self._saved.append(
+            SavedChange(
+                table.sobject.name, record_id, kind, reported, nulled,
+                row[table.slot["LastModifiedById"]], row[table.slot["SystemModstamp"]], self.origin,
+            )
+        )  # fmt: skip
+        if not self._clock.holding:
+            self._commit()
 
     def table(self, name: str) -> Table | None:
         return self.tables.get(name.lower())
@@ -239,6 +299,10 @@ class RecordStore:
         table.rows[record_id] = row
         table._index(record_id, row)
         table._touch(record_id)
+        created = {definition.name: row[position] for position, definition in enumerate(table.fields)}
+        self._save(
+            table, record_id, "CREATE", {name: value for name, value in created.items() if value is not None}, ()
+        )
         return record_id
 
     def update(self, table: Table, record_id: str, values: dict[str, Any], user_id: str) -> None:
@@ -249,6 +313,7 @@ class RecordStore:
         self._check_unique(table, values, record_id)
         self._remember(table, record_id)
         table._unindex(record_id, row)
+        changed = {name: value for name, value in values.items() if row[table.slot[name]] != value}
         for name, value in values.items():
             row[table.slot[name]] = value
         stamp = self.clock.now()
@@ -257,6 +322,9 @@ class RecordStore:
         row[table.slot["LastModifiedById"]] = user_id
         table._index(record_id, row)
         table._touch(record_id)
+        nulled = tuple(name for name, value in changed.items() if value is None)
+        changed.update(LastModifiedDate=stamp, LastModifiedById=user_id)
+        self._save(table, record_id, "UPDATE", changed, nulled)
 
     def delete(self, table: Table, record_id: str, user_id: str, *, hard: bool = False) -> None:
         """Move a record to the recycle bin (or drop it for good), logging the delete for getDeleted."""
@@ -269,6 +337,10 @@ class RecordStore:
             table._unindex(record_id, row)
             table.delete_log.append((stamp, record_id))
         if hard:
+            if record_id not in table.recycle_bin:
+                row[table.slot["SystemModstamp"]] = stamp
+                row[table.slot["LastModifiedById"]] = user_id
+                self._save(table, record_id, "DELETE", {}, ())
             del table.rows[record_id]
             table.modstamp_order.pop(record_id, None)
             table.recycle_bin.pop(record_id, None)
@@ -278,13 +350,30 @@ class RecordStore:
         row[table.slot["LastModifiedById"]] = user_id
         table.recycle_bin[record_id] = None
         table._touch(record_id)
+        self._save(table, record_id, "DELETE", {}, ())
+
+    def undelete(self, table: Table, record_id: str, user_id: str) -> None:
+        """Bring a record back from the recycle bin, as a person does from the Recycle Bin page."""
+        row = table.rows.get(record_id)
+        if row is None or record_id not in table.recycle_bin:
+            raise RecordError(Problem("UNDELETE_FAILED", "entity is not in the recycle bin"))
+        self._check_unique(table, {name: row[table.slot[name]] for name in table.unique}, record_id)
+        self._remember(table, record_id)
+        stamp = self.clock.now()
+        del table.recycle_bin[record_id]
+        row[table.slot["IsDeleted"]] = False
+        row[table.slot["SystemModstamp"]] = stamp
+        row[table.slot["LastModifiedById"]] = user_id
+        table._index(record_id, row)
+        table._touch(record_id)
+        self._save(table, record_id, "UNDELETE", {}, ())
 
     @contextmanager
     def transaction(self) -> Iterator["Transaction"]:
         """Group writes so that ``rollback()`` puts every touched record back as it was. A transaction opened
         inside another hands what it kept to the outer one, so rolling back the outer undoes both."""
         outer = self._journal
-        journal = _Journal()
+        journal = _Journal(saved_length=len(self._saved))
         self._journal = journal
         try:
             yield Transaction(self, journal)
@@ -315,6 +404,7 @@ class RecordStore:
                 table._index(record_id, before)
         for name, length in journal.log_lengths.items():
             del self.tables[name.lower()].delete_log[length:]
+        del self._saved[journal.saved_length :]
         journal.before.clear()
 
     def clear(self) -> None:

@@ -41,6 +41,9 @@ from cmsync.workers.salesforce.writes import RecordWriter
 SYSTEM = "salesforce"
 BULK_JOB_STATES = frozenset({"Open", "UploadComplete", "InProgress", "JobComplete", "Failed", "Aborted"})
 """The states of a Bulk API 2.0 ingest or query job."""
+CALL_OPTIONS = "client=cmsync"
+"""Every call names cmsync as its client: change events carry it in ``changeOrigin``, so cmsync knows its own
+writes from a person's (DESIGN.md §5)."""
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 _log = get_logger(__name__)
 
@@ -156,7 +159,9 @@ class SalesforceClient:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        self.session.headers.update({"User-Agent": f"cmsync/{__version__}", "Accept": "application/json"})
+        self.session.headers.update(
+            {"User-Agent": f"cmsync/{__version__}", "Accept": "application/json", "Sforce-Call-Options": CALL_OPTIONS}
+        )
         self._sign_in_lock = threading.Lock()
         self._signed_in: SignIn | None = None
         self.writer = RecordWriter(self)
@@ -246,6 +251,10 @@ class SalesforceClient:
     @property
     def instance_url(self) -> str:
         return self._sign_in().instance_url
+
+    def sign_in(self, stale: SignIn | None = None) -> SignIn:
+        """The current sign-in, or a new one when ``stale`` was refused (the Pub/Sub client signs its calls)."""
+        return self._sign_in(stale)
 
     # One call.
 
