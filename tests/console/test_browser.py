@@ -55,6 +55,13 @@ def test_the_settings_page_shows_last_sync_humanized_at_desktop_and_phone_width(
     assert (tmp_path / "console-phone.png").stat().st_size > 10_000
 
 
+def test_the_outbound_card_says_which_source_runs_and_why(console: Console, page) -> None:
+    """The sandbox world's org signs in on 127.0.0.1 with no Pub/Sub endpoint: outbound polls, and says why."""
+    sign_in(page, console)
+    card = page.locator("#outbound").inner_text()
+    assert "polling every 15s (change events unavailable: outbound.pubsub_endpoint is not set" in card, card
+
+
 def test_sync_now_shows_records_growing_without_a_reload_then_the_outcome(console: Console, page) -> None:
     world = console.world
     add_members(world, 40, "grow")
