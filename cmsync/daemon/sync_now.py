@@ -52,6 +52,8 @@ def follow(store: StateStore, run_id: int, out: TextIO) -> Run:
 
 
 def _announce(start: RunStart, out: TextIO) -> None:
+    for run_id in start.interrupted:
+        print(f"run {run_id} lost its owner: closed as interrupted; the next run resumes from here", file=out)
     if start.replayed:
         verb = "started (recorded earlier by a process that stopped before sending it)"
     elif start.started:
@@ -86,7 +88,6 @@ class Follower:
                 ended = follow(self.store, start.run.id, self.out)
             if not ended.in_flight:
                 return 0 if ended.status in ("succeeded", "partial") else 1
-            print(f"run {ended.id} lost its owner ({ended.owner}): closing it and resuming", file=self.out, flush=True)
             start = self.request()
             _announce(start, self.out)
 

@@ -66,11 +66,13 @@ class Run:
 class RunStart:
     """The run a request started, or the one already in flight (``started`` False).
 
-    ``replayed``: the run was recorded by a process that died before sending it; this request sends it."""
+    ``replayed``: the run was recorded by a process that died before sending it; this request sends it.
+    ``interrupted``: runs this request closed because their owner was gone."""
 
     run: Run
     started: bool
     replayed: bool = False
+    interrupted: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,10 +121,10 @@ class StateStore:
         now = self._now()
         stale_before = _text(self.clock() - stale_after)
         with self.database.transaction() as transaction:
-            self._close_abandoned(transaction, stale_before, stale_after)
+            interrupted = tuple(self._close_abandoned(transaction, stale_before, stale_after))
             claimed = self._claim_unsent(transaction, owner, stale_before, any_age_if_owned=False)
             if claimed is not None:
-                return RunStart(claimed, started=True, replayed=True)
+                return RunStart(claimed, started=True, replayed=True, interrupted=interrupted)
             in_flight = transaction.execute("SELECT id FROM runs WHERE in_flight = 1")
             created = (
                 []
@@ -137,7 +139,7 @@ class StateStore:
             run_id = created[0][0] if created else transaction.execute("SELECT id FROM runs WHERE in_flight = 1")[0][0]
             run = self._run(transaction, run_id)
         assert run is not None
-        return RunStart(run, bool(created))
+        return RunStart(run, bool(created), interrupted=interrupted)
 
     def close_abandoned_runs(self, stale_after: timedelta) -> list[int]:
         """Close, as interrupted, sent runs whose owner showed no sign of life for ``stale_after``."""
