@@ -180,7 +180,7 @@ def _remove_departed(engine: Engine, run_id: int, digests: str, marker: str) -> 
         ]
         results = engine.salesforce.delete(records.MEMBER, ids) if ids else []
         if all(result.success or "ENTITY_IS_DELETED" in result.status_codes for result in results):
-            engine.store.forget_keys(digests, keys)
+            engine.store.forget_digests(digests, keys)
         deleted = sum(result.success for result in results)
         engine.store.count(run_id, records.MEMBER, "deleted", deleted)
         RECORDS.labels(records.MEMBER, "deleted").inc(deleted)

@@ -109,11 +109,6 @@ def activity_key(source_id: str, email: str, activity: str, date: datetime | Non
     return hashlib.sha256(identity.encode()).hexdigest()
 
 
-def content_hash(record: Record) -> str:
-    """A digest of what a record would write, to skip writes that would change nothing."""
-    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
 def id18(record_id: str) -> str:
     """The 18-character form of a Salesforce Id (the one queries return); other text is returned as it is."""
     if len(record_id) != 15:
@@ -139,25 +134,27 @@ def _fields(record: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
 def _as_held(name: str, value: Any) -> str:
     """A value as Salesforce gives it back, in one spelling: null and empty alike, date-times to the second
     in UTC, booleans and numbers as text, lookups as 18-character Ids."""
-    if value is None or value == "":
+    if type(value) is str:
+        if name in _DATETIME_FIELDS:
+            return value[:19]
+        if name in _LOOKUP_FIELDS and value:
+            return id18(value)
+        return value
+    if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | Decimal):
         return format(Decimal(str(value)).normalize(), "f")
-    text = str(value)
-    if name in _DATETIME_FIELDS:
-        return text[:19]
-    if name in _LOOKUP_FIELDS:
-        return id18(text)
-    return text
+    return _as_held(name, str(value))
 
 
-def held_digest(record: Mapping[str, Any]) -> str:
-    """A digest of a record as Salesforce holds it: the same for a record cmsync would write and for the row
-    a query (REST or Bulk CSV) returns once it is written, so agreement is recognised without a write."""
-    held = sorted((name, _as_held(name, value)) for name, value in _fields(record))
-    return hashlib.sha256(json.dumps(held, ensure_ascii=False).encode()).hexdigest()[:32]
+def held_digest(record: Mapping[str, Any]) -> bytes:
+    """A 16-byte digest of a record as Salesforce holds it: the same for a record cmsync would write and for
+    the row a query (REST or Bulk CSV) or a Bulk job's results return, so agreement is recognised without
+    a write."""
+    held = sorted(f"{name}\x1e{_as_held(name, value)}" for name, value in _fields(record))
+    return hashlib.blake2b("\x1f".join(held).encode(), digest_size=16).digest()
 
 
 def client_record(client: ClientDetails) -> Record:

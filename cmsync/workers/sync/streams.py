@@ -92,7 +92,7 @@ class StreamWriter:
     keep_hashes: bool = True
     seen_marker: str | None = None
     digest_stream: str | None = None
-    digest: Callable[[Record], str] = held_digest
+    digest: Callable[[Record], bytes] = held_digest
     totals: StreamTotals = field(default_factory=StreamTotals)
     _pending: list[Record] = field(default_factory=list)
     _changed: list[Record] = field(default_factory=list)
@@ -177,7 +177,7 @@ class StreamWriter:
             changed = list(unique.values())
             if self.keep_hashes:
                 hashes = {key: self.digest(record) for key, record in unique.items()}
-                known = self.store.content_hashes(self.digests, hashes)
+                known = self.store.digests(self.digests, hashes)
                 changed = [record for key, record in unique.items() if known.get(key) != hashes[key]]
             if self.seen_marker is not None:
                 self.store.mark_seen(self.digests, list(unique), self.seen_marker)
@@ -242,13 +242,13 @@ class StreamWriter:
     def _apply(self, results: Iterable[RowResult]) -> set[str]:
         """Record the outcome of a job's rows; return the keys of rows worth one more write."""
         key_field = self.key_field
-        written: dict[str, str] = {}
+        written: dict[str, bytes] = {}
         created = 0
         again: set[str] = set()
         for result in results:
             key = result.row.get(key_field, "")
             if result.success:
-                written[key] = self.digest(_record_of(result.row)) if self.keep_hashes else ""
+                written[key] = self.digest(_record_of(result.row)) if self.keep_hashes else b""
                 created += bool(result.created)
                 if len(written) >= _SAVE_EVERY:
                     self._written(written, created)
@@ -266,22 +266,22 @@ class StreamWriter:
         unique = {str(record[key_field]): record for record in records}
         keys = list(unique)
         results = self.salesforce.upsert(self.object_name, key_field, list(unique.values()))
-        written: dict[str, str] = {}
+        written: dict[str, bytes] = {}
         created = 0
         for result in results:
             key = keys[result.index]
             if result.success:
-                written[key] = self.digest(unique[key]) if self.keep_hashes else ""
+                written[key] = self.digest(unique[key]) if self.keep_hashes else b""
                 created += bool(result.created)
             else:
                 self._refused(key, result.errors, unique[key])
         self._written(written, created)
 
-    def _written(self, written: dict[str, str], created: int) -> None:
+    def _written(self, written: dict[str, bytes], created: int) -> None:
         if not written:
             return
         if self.keep_hashes:
-            self.store.save_content_hashes(self.digests, written, seen=self.seen_marker)
+            self.store.save_digests(self.digests, written, seen=self.seen_marker)
         self.store.resolve(self.object_name, written)
         self._count("created", created)
         self._count("rewritten", len(written) - created)
