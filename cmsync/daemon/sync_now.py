@@ -72,7 +72,7 @@ def sync_now(settings: Settings, *, wait: bool, full: bool, out: TextIO | None =
             return _outcome(store, start, wait, out)
         engine = Engine.from_settings(settings, store)
         install(engine)
-        workers = EmbeddedWorkers(broker)
+        workers = EmbeddedWorkers(broker, settings.broker.embedded_workers)
         workers.start()
         try:
             start = request_run(store, "sync-now", full_pass=full)
