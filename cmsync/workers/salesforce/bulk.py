@@ -41,6 +41,8 @@ _log = get_logger(__name__)
 
 def csv_value(value: Any) -> str:
     """A record value as Bulk CSV text; None is ``#N/A`` (set the field empty)."""
+    if type(value) is str:
+        return value
     if value is None:
         return NULL
     if isinstance(value, bool):
@@ -341,17 +343,19 @@ class IngestSpool:
         self._file = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 (kept open until the job is answered)
         self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="", write_through=True)
         self._writer = csv.writer(self._text, lineterminator="\n")
-        self._writer.writerow(self.header)
-        self.size = self._file.tell()
+        self._characters = self._writer.writerow(self.header)
 
     def fits(self, cells: Sequence[str]) -> bool:
-        """Whether one more row keeps the file under ``MAX_JOB_BYTES`` (an empty spool takes any row)."""
-        return not self.rows or self.size + sum(len(cell) * 4 + 3 for cell in cells) + 1 <= MAX_JOB_BYTES
+        """Whether one more row keeps the file under ``MAX_JOB_BYTES`` (an empty spool takes any row). A
+        character is at most 4 bytes of UTF-8, so the file's exact size is asked only near the limit."""
+        row = sum(len(cell) + 3 for cell in cells) + 1
+        if not self.rows or 4 * (self._characters + row) <= MAX_JOB_BYTES:
+            return True
+        return self._file.tell() + 4 * row <= MAX_JOB_BYTES
 
     def add(self, cells: Sequence[str]) -> None:
-        self._writer.writerow(cells)
+        self._characters += self._writer.writerow(cells)
         self.rows += 1
-        self.size = self._file.tell()
 
     def upload(self) -> IO[bytes]:
         """The file, rewound, for a streamed upload."""

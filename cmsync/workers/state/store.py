@@ -309,11 +309,15 @@ class StateStore:
     def mark_seen(self, stream: str, keys: Iterable[str], marker: str) -> None:
         """Note that a full pass (``marker``) found ``keys`` in the source, so they are not stale."""
         stream_id = self._stream_id(stream)
+        wanted = list(keys)
         with self.database.transaction() as transaction:
-            transaction.execute_many(
-                "UPDATE record_digests SET seen = ? WHERE stream_id = ? AND record_key = ?",
-                [(marker, stream_id, key) for key in keys],
-            )
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                transaction.execute(
+                    f"UPDATE record_digests SET seen = ? WHERE stream_id = ? AND record_key IN ({marks})",
+                    (marker, stream_id, *chunk),
+                )
 
     def unseen_keys(self, stream: str, marker: str) -> list[str]:
         """Keys of ``stream`` that the full pass ``marker`` did not see: gone from the source."""

@@ -7,7 +7,7 @@ time zone of the client that owns them; they are written to Salesforce as UTC.
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -69,7 +69,7 @@ MEMBER_KEY_LENGTH = 255
 
 def _salesforce_length(text: str) -> int:
     """A text's length as Salesforce counts it against a field's length: in UTF-16 units (an emoji is 2)."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
 
 def _head(text: str, length: int) -> str:
@@ -88,7 +88,7 @@ def to_utc(moment: datetime | None, offset: timedelta | None) -> str | None:
     """A CM date (client time) as a Salesforce DateTime in UTC; the client's zone offset is known or 0."""
     if moment is None:
         return None
-    return (moment - (offset or timedelta(0))).replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return (moment - (offset or timedelta(0))).replace(tzinfo=None).isoformat(timespec="seconds") + ".000Z"
 
 
 def member_key(list_id: str, email: str) -> str:
