@@ -6,7 +6,7 @@ time zone of the client that owns them; they are written to Salesforce as UTC.
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -120,17 +120,6 @@ def id18(record_id: str) -> str:
     return record_id + suffix
 
 
-def _fields(record: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    """``(name, value)`` of a record, a parent by external ID flattened to ``Rel__r.Key__c`` as queries name it."""
-    for name, value in record.items():
-        if name in ("attributes", "Id"):
-            continue
-        if isinstance(value, Mapping):
-            yield from ((f"{name}.{key}", item) for key, item in value.items() if key != "attributes")
-        else:
-            yield name, value
-
-
 def _as_held(name: str, value: Any) -> str:
     """A value as Salesforce gives it back, in one spelling: null and empty alike, date-times to the second
     in UTC, booleans and numbers as text, lookups as 18-character Ids."""
@@ -152,8 +141,18 @@ def _as_held(name: str, value: Any) -> str:
 def held_digest(record: Mapping[str, Any]) -> bytes:
     """A 16-byte digest of a record as Salesforce holds it: the same for a record cmsync would write and for
     the row a query (REST or Bulk CSV) or a Bulk job's results return, so agreement is recognised without
-    a write."""
-    held = sorted(f"{name}\x1e{_as_held(name, value)}" for name, value in _fields(record))
+    a write. A parent by external ID counts as ``Rel__r.Key__c``, as queries name it."""
+    held = []
+    for name, value in record.items():
+        if name == "attributes" or name == "Id":
+            continue
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key != "attributes":
+                    held.append(f"{name}.{key}\x1e{_as_held(f'{name}.{key}', item)}")
+        else:
+            held.append(f"{name}\x1e{_as_held(name, value)}")
+    held.sort()
     return hashlib.blake2b("\x1f".join(held).encode(), digest_size=16).digest()
 
 

@@ -282,7 +282,8 @@ class StreamWriter:
             return
         if self.keep_hashes:
             self.store.save_digests(self.digests, written, seen=self.seen_marker)
-        self.store.resolve(self.object_name, written)
+        if self.store.rejected_count():
+            self.store.resolve(self.object_name, written)
         self._count("created", created)
         self._count("rewritten", len(written) - created)
 
