@@ -32,6 +32,20 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _key_prefix(stream: str) -> str:
+    """The start of a key that repeats the stream's own ID (``members:<list>`` → ``<list>:``), or ""."""
+    return stream.partition(":")[2] + ":" if ":" in stream else ""
+
+
+def _short(prefix: str, key: str) -> str:
+    """A key as kept: without ``prefix`` but its colon (``:<email>``), so no kept key is two keys' form."""
+    return key[len(prefix) - 1 :] if prefix and key.startswith(prefix) else key
+
+
+def _long(prefix: str, kept: str) -> str:
+    return prefix[:-1] + kept if prefix and kept.startswith(":") else kept
+
+
 @dataclass(frozen=True)
 class Run:
     """One main sync: what started it, how it ended, and what it wrote per object."""
@@ -266,7 +280,8 @@ class StateStore:
                 rows,
             )
 
-    # The main sync's digests: one 16-byte digest per record key of a stream, of what Salesforce holds
+    # The main sync's digests: one 16-byte digest per record key of a stream, of what Salesforce holds. A key
+    # that starts with the stream's own ID (``members:<list>`` keeps ``<list>:<email>``) is kept without it.
 
     def _stream_id(self, stream: str) -> int:
         """The number a stream's digests are kept under (numbered on first use, remembered once committed)."""
@@ -282,7 +297,8 @@ class StateStore:
 
     def digests(self, stream: str, keys: Iterable[str]) -> dict[str, bytes]:
         """The digests kept for those of ``keys`` that have one."""
-        wanted = list(keys)
+        prefix = _key_prefix(stream)
+        wanted = [_short(prefix, key) for key in keys]
         found: dict[str, bytes] = {}
         stream_id = self._stream_id(stream)
         with self.database.transaction() as transaction:
@@ -293,23 +309,23 @@ class StateStore:
                     f"SELECT record_key, digest FROM record_digests WHERE stream_id = ? AND record_key IN ({marks})",
                     (stream_id, *chunk),
                 ):
-                    found[key] = bytes(digest)
+                    found[_long(prefix, key)] = bytes(digest)
         return found
 
     def save_digests(self, stream: str, digests: Mapping[str, bytes], *, seen: str | None = None) -> None:
         """Keep ``digests`` (replacing those kept for the same keys), marked as seen by ``seen`` when given."""
-        stream_id = self._stream_id(stream)
+        stream_id, prefix = self._stream_id(stream), _key_prefix(stream)
         with self.database.transaction() as transaction:
             transaction.execute_many(
                 "INSERT INTO record_digests (stream_id, record_key, digest, seen) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (stream_id, record_key) DO UPDATE SET digest = excluded.digest, seen = excluded.seen",
-                [(stream_id, key, digest, seen) for key, digest in digests.items()],
+                [(stream_id, _short(prefix, key), digest, seen) for key, digest in digests.items()],
             )
 
     def mark_seen(self, stream: str, keys: Iterable[str], marker: str) -> None:
         """Note that a full pass (``marker``) found ``keys`` in the source, so they are not stale."""
-        stream_id = self._stream_id(stream)
-        wanted = list(keys)
+        stream_id, prefix = self._stream_id(stream), _key_prefix(stream)
+        wanted = [_short(prefix, key) for key in keys]
         with self.database.transaction() as transaction:
             for start in range(0, len(wanted), _IN_CHUNK):
                 chunk = wanted[start : start + _IN_CHUNK]
@@ -328,7 +344,8 @@ class StateStore:
                 "ORDER BY record_key",
                 (stream_id, marker),
             )
-        return [row[0] for row in rows]
+        prefix = _key_prefix(stream)
+        return sorted(_long(prefix, row[0]) for row in rows)
 
     def forget_digests(self, stream: str, keys: Iterable[str] | None = None) -> None:
         """Forget the digests of ``keys`` of ``stream``, or all of them (a full pass reads them again)."""
@@ -337,9 +354,10 @@ class StateStore:
             if keys is None:
                 transaction.execute("DELETE FROM record_digests WHERE stream_id = ?", (stream_id,))
             else:
+                prefix = _key_prefix(stream)
                 transaction.execute_many(
                     "DELETE FROM record_digests WHERE stream_id = ? AND record_key = ?",
-                    [(stream_id, key) for key in keys],
+                    [(stream_id, _short(prefix, key)) for key in keys],
                 )
 
     # The Contact and Lead directory: who has which email, for linking without a query per page.
