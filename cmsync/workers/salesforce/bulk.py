@@ -1,5 +1,6 @@
 """Bulk API 2.0 from the client side: one ingest job per chunk (create, one PUT of CSV, UploadComplete,
-poll, read the result CSVs) mapped back to per-record results, and query jobs read page by page.
+poll, read the result CSVs) mapped back to per-record results, and query jobs read page by page, each
+page row by row as it arrives.
 
 A long stream of rows goes through an ``IngestSpool``: its CSV is written to a temporary file as rows
 come (memory stays flat), one job takes the whole file (a new one only at the upload limit), the upload
@@ -30,6 +31,8 @@ from cmsync.workers.salesforce.results import NOT_PROCESSED, RecordError, Record
 from cmsync.workers.salesforce.soql import literal
 
 if TYPE_CHECKING:
+    import requests
+
     from cmsync.workers.salesforce.client import SalesforceClient
 
 TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
@@ -259,8 +262,7 @@ class BulkRunner:
         """The rows of a result CSV after its header, read line by line as they arrive."""
         response = self.client.call("bulk_job", "GET", path, headers={"Accept": "text/csv"}, stream=True)
         with response:
-            lines = codecs.iterdecode(response.iter_content(chunk_size=1 << 16), "utf-8")
-            rows = csv.reader(_lines(lines))
+            rows = csv.reader(_text_lines(response))
             next(rows, None)
             yield from (row for row in rows if row)
 
@@ -298,10 +300,11 @@ class BulkRunner:
             if locator:
                 params["locator"] = locator
             response = self.client.call(
-                "bulk_query", "GET", f"{job_path}/results", params=params, headers={"Accept": "text/csv"}
+                "bulk_query", "GET", f"{job_path}/results", params=params, headers={"Accept": "text/csv"}, stream=True
             )
-            yield from csv.DictReader(io.StringIO(csv_text(response.content), newline=""))
-            locator = response.headers.get("Sforce-Locator")
+            with response:
+                locator = response.headers.get("Sforce-Locator")
+                yield from csv.DictReader(_text_lines(response))
             if not locator or locator == "null":
                 return
 
@@ -309,6 +312,11 @@ class BulkRunner:
 def _failures(info: Mapping[str, Any]) -> bool:
     """Whether a finished job may have failed rows to read (the count is missing on a job that failed whole)."""
     return info["state"] != "JobComplete" or int(info.get("numberRecordsFailed") or 0) > 0
+
+
+def _text_lines(response: "requests.Response") -> Iterator[str]:
+    """The lines of a streamed CSV body as they arrive, read as UTF-8 whatever charset it names (see ``csv_text``)."""
+    return _lines(codecs.iterdecode(response.iter_content(chunk_size=1 << 16), "utf-8"))
 
 
 def _lines(chunks: Iterable[str]) -> Iterator[str]:
