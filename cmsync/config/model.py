@@ -287,6 +287,8 @@ class BrokerSettings(BaseModel):
     model_config = SECTION
 
     url: SecretUrl = SecretStr("embedded")
+    embedded_workers: Annotated[int, Field(ge=1, le=32, strict=True)] = 4
+    """Jobs (lists, tracking sources) run side by side when the broker is ``embedded``."""
 
     @field_validator("url")
     @classmethod

@@ -71,7 +71,7 @@ class Supervisor:
         actors.bind(self.broker)
         self.engine = Engine.from_settings(settings, self.store)
         install(self.engine)
-        self.workers = EmbeddedWorkers(self.broker) if self.embedded else None
+        self.workers = EmbeddedWorkers(self.broker, settings.broker.embedded_workers) if self.embedded else None
         self.outbound = OutboundLoop()
         self.scheduler, self.sync_job = self._schedule(settings)
         self.metrics: MetricsServer | None = None

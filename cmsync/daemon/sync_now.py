@@ -165,7 +165,7 @@ def _run_here(
     """Embedded broker and no supervisor: run the workers in this process until the run ends."""
     engine = Engine.from_settings(settings, store)
     install(engine)
-    workers = EmbeddedWorkers(broker)
+    workers = EmbeddedWorkers(broker, settings.broker.embedded_workers)
     workers.start()
     try:
 

@@ -254,6 +254,14 @@ class TestRunning:
     def test_unknown_urls(self, section: str, value: str, message: str) -> None:
         assert errors_of(with_settings(**{section: {"url": value}})) == [f"{section}.url: {message}"]
 
+    def test_embedded_workers(self) -> None:
+        assert load(MINIMAL).broker.embedded_workers == 4
+        assert load(with_settings(broker={"url": "embedded", "embedded_workers": 8})).broker.embedded_workers == 8
+        for wrong in (0, 33, "many"):
+            assert errors_of(with_settings(broker={"embedded_workers": wrong}))[0].startswith(
+                "broker.embedded_workers: "
+            ), wrong
+
     def test_postgres_state(self) -> None:
         url = "postgresql://cmsync@db.internal/cmsync"
         assert load(with_settings(state={"url": url})).state.url.get_secret_value() == url

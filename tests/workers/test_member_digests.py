@@ -26,7 +26,9 @@ def test_a_store_keeping_digests_per_state_is_converted_to_one_per_member(
         old.save_content_hashes("campaigns:client", {"campaign": "c7"})
         old.close()
 
-    store = StateStore.open(state_url, clock)
+    with monkeypatch.context() as after:
+        after.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[: _PER_MEMBER + 1])
+        store = StateStore.open(state_url, clock)
     first = ["l1:o'brien@example.com", "l1:twice@example.com", "l1:田中@example.jp"]
     assert store.content_hashes("members:l1", first) == {"l1:o'brien@example.com": "a1", "l1:田中@example.jp": "u3"}
     second = ["l2:zoë@example.org", "l2:b@example.org", "l2:d@example.org"]
@@ -37,11 +39,11 @@ def test_a_store_keeping_digests_per_state_is_converted_to_one_per_member(
 
 
 def test_a_full_pass_replaces_the_digests_of_a_list(store: StateStore) -> None:
-    store.save_content_hashes("members:l1", {"l1:a@example.com": "a", "l1:b@example.com": "b"})
-    store.save_content_hashes("members:l2", {"l2:a@example.com": "a"})
-    store.forget_stream_hashes("members:l1")
-    assert store.content_hashes("members:l1", ["l1:a@example.com", "l1:b@example.com"]) == {}
-    assert store.content_hashes("members:l2", ["l2:a@example.com"]) == {"l2:a@example.com": "a"}
+    store.save_digests("members:l1", {"l1:a@example.com": b"a" * 16, "l1:b@example.com": b"b" * 16})
+    store.save_digests("members:l2", {"l2:a@example.com": b"a" * 16})
+    store.forget_digests("members:l1")
+    assert store.digests("members:l1", ["l1:a@example.com", "l1:b@example.com"]) == {}
+    assert store.digests("members:l2", ["l2:a@example.com"]) == {"l2:a@example.com": b"a" * 16}
 
 
 def test_rejections_of_every_state_of_a_list(store: StateStore) -> None:

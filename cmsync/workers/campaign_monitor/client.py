@@ -123,21 +123,30 @@ class CampaignMonitorClient:
     ) -> Any:
         return self.transport.read(endpoint, "GET", path, params=params, shape=shape)
 
-    def _pages(self, endpoint: str, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, endpoint: str, path: str, params: dict[str, str], *, read_ahead: bool = False
+    ) -> Iterator[dict[str, Any]]:
         def fetch(number: int) -> dict[str, Any]:
             page: dict[str, Any] = self._get(
                 endpoint, path, {**params, "page": str(number), "pagesize": str(self.page_size)}, shape=json_page
             )
             return page
 
-        return iterate_pages(fetch)
+        return iterate_pages(fetch, read_ahead=read_ahead)
 
     def _records(
-        self, endpoint: str, path: str, params: dict[str, str], parse: Callable[[Any], T], unreadable: Unreadable
+        self,
+        endpoint: str,
+        path: str,
+        params: dict[str, str],
+        parse: Callable[[Any], T],
+        unreadable: Unreadable,
+        *,
+        read_ahead: bool = False,
     ) -> Iterator[T]:
         """The parsed records of a paged read; a record that cannot be read goes to ``unreadable`` (the rest
         of its page is still read), or is raised when no ``unreadable`` is given."""
-        for item in self._pages(endpoint, path, params):
+        for item in self._pages(endpoint, path, params, read_ahead=read_ahead):
             try:
                 yield parse(item)
             except UnreadableRecordError as error:
@@ -209,7 +218,7 @@ class CampaignMonitorClient:
 
         ``since`` is naive, in the client's time zone, like the dates CM returns; ordered by date (oldest
         first) by default, so the last record read is the next watermark. A subscriber that cannot be read
-        goes to ``unreadable`` (raised when it is None).
+        goes to ``unreadable`` (raised when it is None). The next page is read while this one is worked on.
         """
         params = {
             "orderfield": order_field,
@@ -219,7 +228,7 @@ class CampaignMonitorClient:
         if since is not None:
             params["date"] = records.date_parameter(since)
         path = f"/lists/{_id(list_id)}/{state.value.lower()}.json"
-        return self._records("list_subscribers", path, params, records.subscriber, unreadable)
+        return self._records("list_subscribers", path, params, records.subscriber, unreadable, read_ahead=True)
 
     def subscriber(self, list_id: str, email: str) -> Subscriber:
         """One subscriber of a list (``BadRequestError`` code 203 when the email is not on it)."""

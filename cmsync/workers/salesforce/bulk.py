@@ -1,19 +1,28 @@
 """Bulk API 2.0 from the client side: one ingest job per chunk (create, one PUT of CSV, UploadComplete,
-poll, read the result CSVs) mapped back to per-record results, and query jobs read page by page.
+poll, read the result CSVs) mapped back to per-record results, and query jobs read page by page, each
+page row by row as it arrives.
+
+A long stream of rows goes through an ``IngestSpool``: its CSV is written to a temporary file as rows
+come (memory stays flat), one job takes the whole file (a new one only at the upload limit), the upload
+is streamed from the file and the result CSVs are read line by line. The failed results are asked for
+only when the job counted failures.
 
 Polling re-reads the session on every request, so a token that expires while a job runs is renewed.
 Result rows come back in any order; each is matched to its input by the upsert key, the Id, or (for
 inserts) the whole row as sent.
 """
 
+import codecs
 import csv
 import io
+import tempfile
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from cmsync.config.names import check_salesforce_field_path
 from cmsync.logs import get_logger
@@ -22,6 +31,8 @@ from cmsync.workers.salesforce.results import NOT_PROCESSED, RecordError, Record
 from cmsync.workers.salesforce.soql import literal
 
 if TYPE_CHECKING:
+    import requests
+
     from cmsync.workers.salesforce.client import SalesforceClient
 
 TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
@@ -33,6 +44,8 @@ _log = get_logger(__name__)
 
 def csv_value(value: Any) -> str:
     """A record value as Bulk CSV text; None is ``#N/A`` (set the field empty)."""
+    if type(value) is str:
+        return value
     if value is None:
         return NULL
     if isinstance(value, bool):
@@ -179,7 +192,7 @@ class BulkRunner:
                 results[position] = RecordResult(
                     first_index + position, record[0] or None, True, record[1].lower() == "true"
                 )
-        for record in self._results(f"{job_path}/failedResults/"):
+        for record in self._results(f"{job_path}/failedResults/") if _failures(info) else ():
             position = claim(record[2:])
             if position is not None:
                 results[position] = bulk_error(first_index + position, record[0], record[1])
@@ -194,6 +207,64 @@ class BulkRunner:
         response = self.client.call("bulk_job", "GET", path, headers={"Accept": "text/csv"})
         rows = list(csv.reader(io.StringIO(csv_text(response.content), newline="")))
         return [row for row in rows[1:] if row]
+
+    def send_spool(
+        self, operation: str, sobject: str, spool: "IngestSpool", external_id_field: str | None = None
+    ) -> Iterator["RowResult"]:
+        """Run one job over ``spool`` and yield a result per row, in the order Salesforce lists them; rows
+        the job never reached come last, as not processed."""
+        spec: dict[str, Any] = {"object": sobject, "operation": operation, "contentType": "CSV", "lineEnding": "LF"}
+        if external_id_field:
+            spec["externalIdFieldName"] = external_id_field
+        job = self.client.call("bulk_job", "POST", self._path("jobs/ingest"), json=spec, idempotent=False).json()
+        job_path = self._path(f"jobs/ingest/{job['id']}")
+        self.client.call(
+            "bulk_job",
+            "PUT",
+            f"{job_path}/batches",
+            data=spool.upload(),
+            headers={"Content-Type": "text/csv"},
+            idempotent=False,
+        )
+        self.client.call("bulk_job", "PATCH", job_path, json={"state": "UploadComplete"})
+        info = self._wait(job_path, "bulk_job")
+        _log.info(
+            "salesforce bulk job finished",
+            job=job["id"],
+            sobject=sobject,
+            operation=operation,
+            state=info["state"],
+            processed=info.get("numberRecordsProcessed"),
+            failed=info.get("numberRecordsFailed"),
+        )
+        complete = info["state"] == "JobComplete" and int(info.get("numberRecordsProcessed") or 0) >= spool.rows
+        answered: set[tuple[str, ...]] | None = None if complete else set()
+        for cells in self._streamed_results(f"{job_path}/successfulResults/"):
+            if answered is not None:
+                answered.add(tuple(cells[2:]))
+            row = dict(zip(spool.header, cells[2:], strict=False))
+            yield RowResult(row, True, cells[0] or None, cells[1] == "true")
+        if _failures(info):
+            for cells in self._streamed_results(f"{job_path}/failedResults/"):
+                if answered is not None:
+                    answered.add(tuple(cells[2:]))
+                failure = bulk_error(0, cells[0], cells[1])
+                yield RowResult(dict(zip(spool.header, cells[2:], strict=False)), False, None, None, failure.errors)
+        if answered is None:
+            return
+        reason = info.get("errorMessage") or f"the Bulk job ended {info['state']} before reaching this record"
+        for cells in spool.read():
+            if tuple(cells) not in answered:
+                row = dict(zip(spool.header, cells, strict=False))
+                yield RowResult(row, False, None, None, (RecordError(NOT_PROCESSED, reason),))
+
+    def _streamed_results(self, path: str) -> Iterator[list[str]]:
+        """The rows of a result CSV after its header, read line by line as they arrive."""
+        response = self.client.call("bulk_job", "GET", path, headers={"Accept": "text/csv"}, stream=True)
+        with response:
+            rows = csv.reader(_text_lines(response))
+            next(rows, None)
+            yield from (row for row in rows if row)
 
     def _wait(self, job_path: str, endpoint: str) -> dict[str, Any]:
         """Poll a job until it ends, first after ``initial`` seconds, since no job ends at once (every request
@@ -234,10 +305,11 @@ class BulkRunner:
             if locator:
                 params["locator"] = locator
             response = self.client.call(
-                "bulk_query", "GET", f"{job_path}/results", params=params, headers={"Accept": "text/csv"}
+                "bulk_query", "GET", f"{job_path}/results", params=params, headers={"Accept": "text/csv"}, stream=True
             )
-            yield from csv.DictReader(io.StringIO(csv_text(response.content), newline=""))
-            locator = response.headers.get("Sforce-Locator")
+            with response:
+                locator = response.headers.get("Sforce-Locator")
+                yield from csv.DictReader(_text_lines(response))
             if not locator or locator == "null":
                 return
 
@@ -256,6 +328,81 @@ def _report_slow_job(job_path: str, info: Mapping[str, Any], running: float, tim
 
 def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.1f} s"
+
+
+def _failures(info: Mapping[str, Any]) -> bool:
+    """Whether a finished job may have failed rows to read (the count is missing on a job that failed whole)."""
+    return info["state"] != "JobComplete" or int(info.get("numberRecordsFailed") or 0) > 0
+
+
+def _text_lines(response: "requests.Response") -> Iterator[str]:
+    """The lines of a streamed CSV body as they arrive, read as UTF-8 whatever charset it names (see ``csv_text``)."""
+    return _lines(codecs.iterdecode(response.iter_content(chunk_size=1 << 16), "utf-8"))
+
+
+def _lines(chunks: Iterable[str]) -> Iterator[str]:
+    """Text chunks cut into lines with their line ends (what ``csv.reader`` reads, quoted line breaks included)."""
+    rest = ""
+    for chunk in chunks:
+        rest += chunk
+        *whole, rest = rest.split("\n")
+        for line in whole:
+            yield line + "\n"
+    if rest:
+        yield rest
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """What Salesforce answered for one spooled row: the row as sent (header → CSV text) and the outcome."""
+
+    row: dict[str, str]
+    success: bool
+    record_id: str | None
+    created: bool | None
+    errors: tuple[RecordError, ...] = ()
+
+
+class IngestSpool:
+    """The CSV of one job, written row by row to a temporary file that stays under the upload limit."""
+
+    def __init__(self, header: Sequence[str]) -> None:
+        self.header = list(header)
+        self.rows = 0
+        self._file = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 (kept open until the job is answered)
+        self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="", write_through=True)
+        self._writer = csv.writer(self._text, lineterminator="\n")
+        self._characters = self._writer.writerow(self.header)
+
+    def fits(self, cells: Sequence[str]) -> bool:
+        """Whether one more row keeps the file under ``MAX_JOB_BYTES`` (an empty spool takes any row). A
+        character is at most 4 bytes of UTF-8, so the file's exact size is asked only near the limit."""
+        row = sum(len(cell) + 3 for cell in cells) + 1
+        if not self.rows or 4 * (self._characters + row) <= MAX_JOB_BYTES:
+            return True
+        return self._file.tell() + 4 * row <= MAX_JOB_BYTES
+
+    def add(self, cells: Sequence[str]) -> None:
+        self._characters += self._writer.writerow(cells)
+        self.rows += 1
+
+    def upload(self) -> IO[bytes]:
+        """The file, rewound, for a streamed upload."""
+        self._text.flush()
+        self._file.seek(0)
+        return self._file
+
+    def read(self) -> Iterator[list[str]]:
+        """The rows as written, header left out."""
+        self._text.flush()
+        self._file.seek(0)
+        chunks = iter(lambda: self._file.read(1 << 16), b"")
+        rows = csv.reader(_lines(codecs.iterdecode(chunks, "utf-8")))
+        next(rows, None)
+        yield from rows
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _key_column(operation: str, header: list[str], external_id_field: str | None) -> int | None:

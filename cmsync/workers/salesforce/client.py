@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -266,11 +266,13 @@ class SalesforceClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
-        data: bytes | None = None,
+        data: bytes | IO[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool = True,
+        stream: bool = False,
     ) -> requests.Response:
         """One API call (``path`` relative to the instance); returns the response or raises a SalesforceError.
+        A file as ``data`` is streamed (from its start on every attempt); ``stream`` leaves the body unread.
 
         Not idempotent calls (inserts, job creation) are re-sent only when Salesforce cannot have acted
         on them: 503, a lock, a limit, or a connection that was never made.
@@ -285,6 +287,8 @@ class SalesforceClient:
                 **(headers or {}),
             }
             started = time.perf_counter()
+            if data is not None and not isinstance(data, bytes):
+                data.seek(0)
             try:
                 response = self.session.request(
                     method,
@@ -295,6 +299,7 @@ class SalesforceClient:
                     headers=request_headers,
                     timeout=self.timeout,
                     verify=self.verify,
+                    stream=stream,
                 )
             except requests.RequestException as failure:
                 self._count(endpoint, "connection_error", started)
@@ -308,7 +313,7 @@ class SalesforceClient:
             self._note_usage(response)
             status = response.status_code
             if status < 300:
-                problem = _unreadable_answer(response, request_headers)
+                problem = None if stream else _unreadable_answer(response, request_headers)
                 if problem is None:
                     self._count(endpoint, "ok", started)
                     return response

@@ -35,7 +35,7 @@ class RetryPolicy:
 class PollPolicy:
     """How often a Bulk job is polled: from ``initial`` seconds growing by ``factor`` up to ``maximum``."""
 
-    initial: float = 0.5
+    initial: float = 0.05
     maximum: float = 5.0
     factor: float = 1.5
     timeout: float = 3600.0

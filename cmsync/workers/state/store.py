@@ -35,6 +35,20 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _key_prefix(stream: str) -> str:
+    """The start of a key that repeats the stream's own ID (``members:<list>`` → ``<list>:``), or ""."""
+    return stream.partition(":")[2] + ":" if ":" in stream else ""
+
+
+def _short(prefix: str, key: str) -> str:
+    """A key as kept: without ``prefix`` but its colon (``:<email>``), so no kept key is two keys' form."""
+    return key[len(prefix) - 1 :] if prefix and key.startswith(prefix) else key
+
+
+def _long(prefix: str, kept: str) -> str:
+    return prefix[:-1] + kept if prefix and kept.startswith(":") else kept
+
+
 @dataclass(frozen=True)
 class Run:
     """One main sync: what started it, how it ended, and what it wrote per object."""
@@ -95,6 +109,7 @@ class StateStore:
     def __init__(self, database: SqliteDatabase | PostgresDatabase, clock: Clock = utc_now) -> None:
         self.database = database
         self.clock = clock
+        self._stream_ids: dict[str, int] = {}
         with database.transaction() as transaction:
             if database.dialect == "postgresql":
                 transaction.execute("SELECT pg_advisory_xact_lock(7413021)")
@@ -340,31 +355,85 @@ class StateStore:
                 rows,
             )
 
+    # The main sync's digests: one 16-byte digest per record key of a stream, of what Salesforce holds. A key
+    # that starts with the stream's own ID (``members:<list>`` keeps ``<list>:<email>``) is kept without it.
+
+    def _stream_id(self, stream: str) -> int:
+        """The number a stream's digests are kept under (numbered on first use, remembered once committed)."""
+        known = self._stream_ids.get(stream)
+        if known is None:
+            with self.database.transaction() as transaction:
+                transaction.execute(
+                    "INSERT INTO digest_streams (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (stream,)
+                )
+                known = int(transaction.execute("SELECT id FROM digest_streams WHERE name = ?", (stream,))[0][0])
+            self._stream_ids[stream] = known
+        return known
+
+    def digests(self, stream: str, keys: Iterable[str]) -> dict[str, bytes]:
+        """The digests kept for those of ``keys`` that have one."""
+        prefix = _key_prefix(stream)
+        wanted = [_short(prefix, key) for key in keys]
+        found: dict[str, bytes] = {}
+        stream_id = self._stream_id(stream)
+        with self.database.transaction() as transaction:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                for key, digest in transaction.execute(
+                    f"SELECT record_key, digest FROM record_digests WHERE stream_id = ? AND record_key IN ({marks})",
+                    (stream_id, *chunk),
+                ):
+                    found[_long(prefix, key)] = bytes(digest)
+        return found
+
+    def save_digests(self, stream: str, digests: Mapping[str, bytes], *, seen: str | None = None) -> None:
+        """Keep ``digests`` (replacing those kept for the same keys), marked as seen by ``seen`` when given."""
+        stream_id, prefix = self._stream_id(stream), _key_prefix(stream)
+        with self.database.transaction() as transaction:
+            transaction.execute_many(
+                "INSERT INTO record_digests (stream_id, record_key, digest, seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (stream_id, record_key) DO UPDATE SET digest = excluded.digest, seen = excluded.seen",
+                [(stream_id, _short(prefix, key), digest, seen) for key, digest in digests.items()],
+            )
+
     def mark_seen(self, stream: str, keys: Iterable[str], marker: str) -> None:
         """Note that a full pass (``marker``) found ``keys`` in the source, so they are not stale."""
-        rows = [(marker, stream, key) for key in keys]
+        stream_id, prefix = self._stream_id(stream), _key_prefix(stream)
+        wanted = [_short(prefix, key) for key in keys]
         with self.database.transaction() as transaction:
-            transaction.execute_many("UPDATE content_hashes SET seen = ? WHERE stream = ? AND record_key = ?", rows)
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                transaction.execute(
+                    f"UPDATE record_digests SET seen = ? WHERE stream_id = ? AND record_key IN ({marks})",
+                    (marker, stream_id, *chunk),
+                )
 
-    def unseen_keys(self, stream_prefix: str, marker: str) -> list[str]:
-        """Keys under ``stream_prefix`` that no stream of it saw in the full pass ``marker``: gone from the source."""
+    def unseen_keys(self, stream: str, marker: str) -> list[str]:
+        """Keys of ``stream`` that the full pass ``marker`` did not see: gone from the source."""
+        stream_id = self._stream_id(stream)
         with self.database.transaction() as transaction:
             rows = transaction.execute(
-                "SELECT record_key FROM content_hashes WHERE stream LIKE ? GROUP BY record_key "
-                "HAVING MAX(CASE WHEN seen = ? THEN 1 ELSE 0 END) = 0 ORDER BY record_key",
-                (stream_prefix + "%", marker),
+                "SELECT record_key FROM record_digests WHERE stream_id = ? AND (seen IS NULL OR seen <> ?) "
+                "ORDER BY record_key",
+                (stream_id, marker),
             )
-        return [row[0] for row in rows]
+        prefix = _key_prefix(stream)
+        return sorted(_long(prefix, row[0]) for row in rows)
 
-    def forget_stream_hashes(self, stream: str) -> None:
-        """Forget every digest of ``stream`` (a full pass then reads them again from Salesforce)."""
+    def forget_digests(self, stream: str, keys: Iterable[str] | None = None) -> None:
+        """Forget the digests of ``keys`` of ``stream``, or all of them (a full pass reads them again)."""
+        stream_id = self._stream_id(stream)
         with self.database.transaction() as transaction:
-            transaction.execute("DELETE FROM content_hashes WHERE stream = ?", (stream,))
-
-    def forget_keys(self, stream_prefix: str, keys: Iterable[str]) -> None:
-        rows = [(stream_prefix + "%", key) for key in keys]
-        with self.database.transaction() as transaction:
-            transaction.execute_many("DELETE FROM content_hashes WHERE stream LIKE ? AND record_key = ?", rows)
+            if keys is None:
+                transaction.execute("DELETE FROM record_digests WHERE stream_id = ?", (stream_id,))
+            else:
+                prefix = _key_prefix(stream)
+                transaction.execute_many(
+                    "DELETE FROM record_digests WHERE stream_id = ? AND record_key = ?",
+                    [(stream_id, _short(prefix, key)) for key in keys],
+                )
 
     # The Contact and Lead directory: who has which email, for linking without a query per page.
 

@@ -5,7 +5,8 @@ state). A full pass first reads what Salesforce holds for the list, then every m
 name and custom-field edits the date filter cannot see and edits or deletions made in Salesforce: it
 writes what differs and deletes rows of members CM no longer has. The digest of what Salesforce holds is
 kept once per member, whichever state it was read under, so a member that changed state and back is
-written again. cm2sf mappings update the linked records.
+written again. cm2sf mappings update the linked records. A state's Bulk job runs while the next state
+is read; the jobs of one list run one after another, so a member read under two states ends as the later.
 """
 
 from collections.abc import Iterable, Iterator
@@ -70,6 +71,7 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
         if rejection.object == records.MEMBER
     }
 
+    previous: StreamWriter | None = None
     for state in SubscriberState:
         stream = f"{digests}:{state.value.lower()}"
         watermark = None if whole else store.watermark(stream)
@@ -110,9 +112,14 @@ def import_list(engine: Engine, run_id: int, client_id: str, list_id: str, *, fu
                 for object_name, update in field_updates(mappings, fields, matches).items():
                     updates[object_name].append(update)
             _write_mapped_fields(engine, run_id, list_id, updates)
-        writer.flush()
+        if previous is not None:
+            previous.wait()
+        writer.send()
+        previous = writer
         if whole:
             unreadable.forget_unmet()
+    if previous is not None:
+        previous.wait()
     if whole:
         refused_now = {
             rejection.key
@@ -173,7 +180,7 @@ def _remove_departed(engine: Engine, run_id: int, digests: str, marker: str) -> 
         ]
         results = engine.salesforce.delete(records.MEMBER, ids) if ids else []
         if all(result.success or "ENTITY_IS_DELETED" in result.status_codes for result in results):
-            engine.store.forget_keys(digests, keys)
+            engine.store.forget_digests(digests, keys)
         deleted = sum(result.success for result in results)
         engine.store.count(run_id, records.MEMBER, "deleted", deleted)
         RECORDS.labels(records.MEMBER, "deleted").inc(deleted)

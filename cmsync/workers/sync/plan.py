@@ -123,7 +123,7 @@ def _plan_client(engine: Engine, run_id: int, client_id: str, full_pass: bool) -
     for campaign in cm.campaigns(client_id):
         recent = campaign.sent_date >= window_start
         key = campaign.campaign_id
-        if not (recent or full_pass or tracking.enabled) and store.content_hashes(campaigns.stream, [key]):
+        if not (recent or full_pass or tracking.enabled) and store.digests(campaigns.stream, [key]):
             continue
         stop_if_cancelled(store, run_id)
         summary = cm.campaign_summary(key)

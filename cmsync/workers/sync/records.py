@@ -6,8 +6,8 @@ time zone of the client that owns them; they are written to Salesforce as UTC.
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -69,7 +69,7 @@ MEMBER_KEY_LENGTH = 255
 
 def _salesforce_length(text: str) -> int:
     """A text's length as Salesforce counts it against a field's length: in UTF-16 units (an emoji is 2)."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
 
 def _head(text: str, length: int) -> str:
@@ -88,7 +88,7 @@ def to_utc(moment: datetime | None, offset: timedelta | None) -> str | None:
     """A CM date (client time) as a Salesforce DateTime in UTC; the client's zone offset is known or 0."""
     if moment is None:
         return None
-    return (moment - (offset or timedelta(0))).replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return (moment - (offset or timedelta(0))).replace(tzinfo=None).isoformat(timespec="seconds") + ".000Z"
 
 
 def member_key(list_id: str, email: str) -> str:
@@ -109,11 +109,6 @@ def activity_key(source_id: str, email: str, activity: str, date: datetime | Non
     return hashlib.sha256(identity.encode()).hexdigest()
 
 
-def content_hash(record: Record) -> str:
-    """A digest of what a record would write, to skip writes that would change nothing."""
-    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
 def id18(record_id: str) -> str:
     """The 18-character form of a Salesforce Id (the one queries return); other text is returned as it is."""
     if len(record_id) != 15:
@@ -125,39 +120,40 @@ def id18(record_id: str) -> str:
     return record_id + suffix
 
 
-def _fields(record: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    """``(name, value)`` of a record, a parent by external ID flattened to ``Rel__r.Key__c`` as queries name it."""
-    for name, value in record.items():
-        if name in ("attributes", "Id"):
-            continue
-        if isinstance(value, Mapping):
-            yield from ((f"{name}.{key}", item) for key, item in value.items() if key != "attributes")
-        else:
-            yield name, value
-
-
 def _as_held(name: str, value: Any) -> str:
     """A value as Salesforce gives it back, in one spelling: null and empty alike, date-times to the second
     in UTC, booleans and numbers as text, lookups as 18-character Ids."""
-    if value is None or value == "":
+    if type(value) is str:
+        if name in _DATETIME_FIELDS:
+            return value[:19]
+        if name in _LOOKUP_FIELDS and value:
+            return id18(value)
+        return value
+    if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | Decimal):
         return format(Decimal(str(value)).normalize(), "f")
-    text = str(value)
-    if name in _DATETIME_FIELDS:
-        return text[:19]
-    if name in _LOOKUP_FIELDS:
-        return id18(text)
-    return text
+    return _as_held(name, str(value))
 
 
-def held_digest(record: Mapping[str, Any]) -> str:
-    """A digest of a record as Salesforce holds it: the same for a record cmsync would write and for the row
-    a query (REST or Bulk CSV) returns once it is written, so agreement is recognised without a write."""
-    held = sorted((name, _as_held(name, value)) for name, value in _fields(record))
-    return hashlib.sha256(json.dumps(held, ensure_ascii=False).encode()).hexdigest()[:32]
+def held_digest(record: Mapping[str, Any]) -> bytes:
+    """A 16-byte digest of a record as Salesforce holds it: the same for a record cmsync would write and for
+    the row a query (REST or Bulk CSV) or a Bulk job's results return, so agreement is recognised without
+    a write. A parent by external ID counts as ``Rel__r.Key__c``, as queries name it."""
+    held = []
+    for name, value in record.items():
+        if name == "attributes" or name == "Id":
+            continue
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key != "attributes":
+                    held.append(f"{name}.{key}\x1e{_as_held(f'{name}.{key}', item)}")
+        else:
+            held.append(f"{name}\x1e{_as_held(name, value)}")
+    held.sort()
+    return hashlib.blake2b("\x1f".join(held).encode(), digest_size=16).digest()
 
 
 def client_record(client: ClientDetails) -> Record:
