@@ -19,7 +19,7 @@ test: $(BIN)/cmsync
 	tests/install-prerequisites
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4 --dist loadfile
 
 lint: $(BIN)/cmsync
 	$(BIN)/ruff check --fix .
