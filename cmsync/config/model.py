@@ -201,21 +201,28 @@ class SyncSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check_at(self) -> "SyncSettings":
-        frequency = self.import_frequency
-        if self.weekday is not None and frequency in ("hourly", "daily"):
-            raise ValueError(f"weekday only applies to weekly imports, not {frequency}")
-        if self.at is not None:
-            hourly = frequency == "hourly"
-            try:
-                if hourly:
-                    if not (self.at.startswith(":") and len(self.at) == 3 and 0 <= int(self.at[1:]) < 60):
-                        raise ValueError
-                else:
-                    time.fromisoformat(self.at)
-            except ValueError:
-                wanted = "':MM' (minute of the hour)" if hourly else "'HH:MM' (24-hour time of day)"
-                raise ValueError(f"at {self.at!r} is not a time; for {frequency} imports write {wanted}") from None
+        problem = schedule_problem(self.import_frequency, self.at, self.weekday)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def schedule_problem(frequency: str, at: str | None, weekday: str | None) -> str | None:
+    """What is wrong with ``sync.at`` and ``sync.weekday`` for this import frequency, or None."""
+    if weekday is not None and frequency in ("hourly", "daily"):
+        return f"weekday only applies to weekly imports, not {frequency}"
+    if at is not None:
+        hourly = frequency == "hourly"
+        try:
+            if hourly:
+                if not (at.startswith(":") and len(at) == 3 and 0 <= int(at[1:]) < 60):
+                    raise ValueError
+            else:
+                time.fromisoformat(at)
+        except ValueError:
+            wanted = "':MM' (minute of the hour)" if hourly else "'HH:MM' (24-hour time of day)"
+            return f"at {at!r} is not a time; for {frequency} imports write {wanted}"
+    return None
 
 
 class TrackingSettings(BaseModel):

@@ -12,6 +12,7 @@ from cmsync import __version__
 from cmsync.config import ConfigError, Settings, load_settings
 from cmsync.config.environment import config_path
 from cmsync.config.model import TRACKING_TYPES
+from cmsync.config.rule_warnings import rule_warnings
 from cmsync.config.secrets import secret_values
 from cmsync.config.types import check_listen_address
 from cmsync.config.urls import sqlite_path
@@ -75,7 +76,8 @@ def _listen_address(text: str) -> str:
 
 
 def check_config(arguments: argparse.Namespace) -> int:
-    """Validate a file like ``nginx -t``: exit 0 with a summary, or 1 with every error."""
+    """Validate a file like ``nginx -t``: exit 0 with a summary (after a warning for each rule that cannot
+    fire as written), or 1 with every error."""
     path = config_path(arguments.file or arguments.config)
     unchecked: list[str] = []
     try:
@@ -83,6 +85,8 @@ def check_config(arguments: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error.report(), file=sys.stderr)
         return 1
+    for warning in rule_warnings(settings):
+        print(f"{path}: warning: {warning}", file=sys.stderr)
     note = f" (not readable outside the systemd unit, not checked: {', '.join(unchecked)})" if unchecked else ""
     print(f"{path}: OK: {settings.summary()}{note}")
     return 0
@@ -278,7 +282,7 @@ def status(arguments: argparse.Namespace) -> int:
     from cmsync.daemon.status import status_report, status_text
     from cmsync.workers.state import StateStore
 
-    settings = _settings(arguments, reads_state_only=True)
+    settings = _settings_for_status(config_path(arguments.config))
     url = settings.state.url.get_secret_value()
     path = sqlite_path(url)
     if path is not None and not path.exists():
@@ -295,6 +299,29 @@ def status(arguments: argparse.Namespace) -> int:
         store.close()
     print(json.dumps(report, indent=2) if arguments.json else status_text(report, datetime.now(UTC)))
     return 0
+
+
+def _settings_for_status(path: str) -> Settings:
+    """The configuration ``status`` reads; an invalid file is named with its first error, and its state
+    store still read when the file names one that is valid (refused with every error otherwise)."""
+    from cmsync.config.salvage import settings_despite_errors
+
+    try:
+        settings = load_settings(path, unchecked=[])
+    except ConfigError as error:
+        salvaged = settings_despite_errors(path)
+        if salvaged is None:
+            print(error.report(), file=sys.stderr)
+            raise RefusedConfigurationError(1) from None
+        first = error.report().splitlines()[1]
+        print(
+            f"cmsync status: the configuration file is invalid ({len(error.issues)} "
+            f"error{'s' if len(error.issues) != 1 else ''}; `cmsync check-config {path}` lists them), first: {first}",
+            file=sys.stderr,
+        )
+        settings = salvaged
+    REDACTOR.remember(secret_values(settings))
+    return settings
 
 
 def _add_status_options(sub: argparse.ArgumentParser) -> None:
