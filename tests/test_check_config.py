@@ -20,6 +20,7 @@ sync:
   import_frequency: daily
   at: "25:99"
   timezone: Mars/Olympus_Mons
+tracking: {{days_to_keep: 0, types: []}}
 subscription_rules:
   - {{list: {LIST}, object: Contact, action: add, criteria: [{{field: Bad Name, op: equals, value: x}}]}}
   - {{list: {LIST}, object: Contact, action: add, evaluation: edited}}
@@ -27,6 +28,7 @@ subscription_rules:
 field_mappings:
   - {{list: {LIST}, cm_field: "[Sector]", contact_field: Industry, direction: sideways}}
   - {{list: {LIST}, cm_field: "[sector]", lead_field: Industry, direction: sf2cm}}
+console: {{listen: 127.0.0.1:9466, session_lifetime: forever}}
 """
 )
 
@@ -36,21 +38,25 @@ def test_check_config_reports_cross_field_mistakes_with_field_mistakes_in_one_pa
     result = cmsync("check-config", "broken.yaml", cwd=tmp_path)
     assert result.returncode == 1 and result.stdout == ""
     lines = result.stderr.splitlines()
-    assert lines[0] == "broken.yaml: 8 errors"
+    assert lines[0] == "broken.yaml: 12 errors"
     assert set(lines[1:]) >= {
         "broken.yaml: sync: at '25:99' is not a time; for daily imports write 'HH:MM' (24-hour time of day)",
+        "broken.yaml: tracking: no tracking types are selected; choose some or set enabled: false",
+        "broken.yaml: console: listen is set but password is not; every console page needs signing in",
         "broken.yaml: subscription_rules: subscription_rules[1] is a second add rule for Contact on list "
         f"{LIST} (the first is subscription_rules[0]); a list allows one of each",
         "broken.yaml: subscription_rules[2]: logic is given but the rule has no criteria",
         f"broken.yaml: field_mappings: field_mappings[1] maps [sector] of list {LIST} again (first in "
         "field_mappings[0]); each CM field maps one way only",
     }
-    field_errors = [line.split(": ")[1] for line in lines[1:5]]
+    field_errors = [line.split(": ")[1] for line in lines[1:7]]
     assert field_errors == [
         "sync.timezone",
+        "tracking.days_to_keep",
         "subscription_rules[0].criteria[0].field",
         "subscription_rules[2].list",
         "field_mappings[0].direction",
+        "console.session_lifetime",
     ]
 
 

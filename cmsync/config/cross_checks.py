@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cmsync.config.errors import ConfigIssue
-from cmsync.config.model import schedule_problem
+from cmsync.config.model import console_problem, schedule_problem, tracking_problem
 from cmsync.config.subscriptions import rule_problem, second_mapping_problem, second_rule_problem
 
 _FREQUENCIES = ("never", "hourly", "daily", "weekly")
@@ -16,8 +16,10 @@ def cross_field_issues(data: dict[str, Any]) -> list[ConfigIssue]:
     the wrong type are left to the field checks, which report them."""
     return [
         *_schedule_issues(data.get("sync")),
+        *_tracking_issues(data.get("tracking")),
         *_rule_issues(data.get("subscription_rules")),
         *_mapping_issues(data.get("field_mappings")),
+        *_console_issues(data.get("console")),
     ]
 
 
@@ -38,6 +40,20 @@ def _schedule_issues(sync: object) -> Iterator[ConfigIssue]:
     problem = schedule_problem(frequency, at, weekday)
     if problem:
         yield ConfigIssue("sync", problem)
+
+
+def _tracking_issues(tracking: object) -> Iterator[ConfigIssue]:
+    if isinstance(tracking, dict) and tracking.get("types") == []:
+        problem = tracking_problem(tracking.get("enabled", True) is not False, [])
+        if problem:
+            yield ConfigIssue("tracking", problem)
+
+
+def _console_issues(console: object) -> Iterator[ConfigIssue]:
+    if isinstance(console, dict):
+        problem = console_problem(console.get("listen") is not None, console.get("password") is not None)
+        if problem:
+            yield ConfigIssue("console", problem)
 
 
 def _rule_issues(rules: object) -> Iterator[ConfigIssue]:

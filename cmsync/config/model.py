@@ -246,9 +246,15 @@ class TrackingSettings(BaseModel):
 
     @model_validator(mode="after")
     def _some_types(self) -> "TrackingSettings":
-        if self.enabled and not self.types:
-            raise ValueError("no tracking types are selected; choose some or set enabled: false")
+        problem = tracking_problem(self.enabled, self.types)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def tracking_problem(enabled: bool, types: list[str]) -> str | None:
+    """What is wrong between ``tracking.enabled`` and ``tracking.types``, or None."""
+    return "no tracking types are selected; choose some or set enabled: false" if enabled and not types else None
 
 
 class AdvancedSettings(BaseModel):
@@ -367,9 +373,19 @@ class ConsoleSettings(BaseModel):
 
     @model_validator(mode="after")
     def _password_when_served(self) -> "ConsoleSettings":
-        if self.listen is not None and self.password is None:
-            raise ValueError("listen is set but password is not; every console page needs signing in")
+        problem = console_problem(self.listen is not None, self.password is not None)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def console_problem(listens: bool, has_password: bool) -> str | None:
+    """What is wrong between ``console.listen`` and ``console.password``, or None."""
+    return (
+        "listen is set but password is not; every console page needs signing in"
+        if listens and not has_password
+        else None
+    )
 
 
 class Settings(BaseModel):
