@@ -94,3 +94,14 @@ def _banner(output: Path, daemon: subprocess.Popen[bytes], timeout: float = 60) 
         assert daemon.poll() is None, text
         time.sleep(0.1)
     raise AssertionError(f"no banner within {timeout} s:\n{output.read_text(errors='replace')}")
+
+
+def test_a_taken_metrics_port_names_the_setting_and_the_option(tmp_path: Path, taken_port: int) -> None:
+    config = sandbox_config(tmp_path, **{"listen: 127.0.0.1:9464": f"listen: 127.0.0.1:{taken_port}"})
+    config.write_text(config.read_text().replace("format: auto", "format: json"))
+    arguments = ["run", "--sandbox", "--config", str(config), "--cm-port", "0", "--sf-port", "0"]
+    result = subprocess.run([CMSYNC, *arguments], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1
+    (refusal,) = [line for line in result.stdout.splitlines() if "cannot serve metrics" in line]
+    assert "choose another address with metrics.listen or cmsync run --metrics-listen" in refusal
+    assert f'"listen": "127.0.0.1:{taken_port}"' in refusal and '"error": "Address already in use"' in refusal
