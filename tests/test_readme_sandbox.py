@@ -31,9 +31,9 @@ def test_an_edit_made_as_the_admin_as_the_readme_shows_reaches_campaign_monitor(
             "127.0.0.1:8702": f"127.0.0.1:{sf_port}",
             "listen: 127.0.0.1:9466": f"listen: 127.0.0.1:{free_port()}",
             "listen: 127.0.0.1:9464": f"listen: 127.0.0.1:{free_port()}",
+            "pubsub_endpoint: 127.0.0.1:8703": f"pubsub_endpoint: 127.0.0.1:{free_port()}",
         },
     )
-    config.write_text(config.read_text() + "outbound:\n  poll_interval: 1s\n")
     commands = _readme_commands().replace(":8701/", f":{cm_port}/").replace(":8702\n", f":{sf_port}\n")
     *edit, read = commands.strip().splitlines()
     output = tmp_path / "daemon.log"
