@@ -238,14 +238,17 @@ def run(arguments: argparse.Namespace) -> int:
             get_logger("cmsync.daemon").error(f"not starting: {error}")
             return 1
         command = f"{_own_command()} {{}} --config {path}"
-        banner = (
-            f"cmsync is running ({path}).\n"
-            f"  status:   {command.format('status')}\n"
-            f"  sync now: {command.format('sync-now')}\n"
-            f"  metrics:  http://{settings.metrics.listen}/metrics\n"
-            f"{_console_line(settings, path)}"
-            "  stop:     Ctrl-C (or SIGTERM); reload: SIGHUP"
-        )
+
+        def banner() -> str:
+            return (
+                f"cmsync is running ({path}).\n"
+                f"  status:   {command.format('status')}\n"
+                f"  sync now: {command.format('sync-now')}\n"
+                f"  metrics:  http://{settings.metrics.listen}/metrics\n"
+                f"{_console_line(settings, path, supervisor.console.url)}"
+                "  stop:     Ctrl-C (or SIGTERM); reload: SIGHUP"
+            )
+
         return supervisor.run(banner)
     finally:
         if sandbox is not None:
@@ -266,11 +269,14 @@ def _own_command() -> str:
     return str(started)
 
 
-def _console_line(settings: Settings, path: str) -> str:
-    """The banner's console line: where it is and how to sign in (the password itself is never printed)."""
+def _console_line(settings: Settings, path: str, url: str | None) -> str:
+    """The banner's console line: where it is and how to sign in (the password itself is never printed), or
+    why it is not served."""
     if settings.console.listen is None:
         return ""
-    return f"  console:  http://{settings.console.listen}/ (sign in with console.password from {path})\n"
+    if url is None:
+        return f"  console:  not served: {settings.console.listen} is not free (set console.listen to another)\n"
+    return f"  console:  {url} (sign in with console.password from {path})\n"
 
 
 @dataclass(frozen=True)

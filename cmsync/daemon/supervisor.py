@@ -340,8 +340,9 @@ class Supervisor:
             log.error("outbound thread ended; starting it again")
             self.outbound.start()
 
-    def run(self, banner: str | None = None) -> int:
-        """Serve until SIGTERM or SIGINT; return the exit status. ``banner`` is printed once serving."""
+    def run(self, banner: str | Callable[[], str] | None = None) -> int:
+        """Serve until SIGTERM or SIGINT; return the exit status. ``banner`` is printed once serving (a callable
+        is asked then, so that it can say what is actually served)."""
         previous = self.store.lease(LEASE)
         if not self.store.acquire_lock(LEASE, self.owner, LEASE_TTL, holder_gone=provably_dead):
             self._refuse_start()
@@ -370,7 +371,7 @@ class Supervisor:
             self.sync_now("schedule")
         self.notifier.ready("running")
         if banner:
-            print(banner, flush=True)
+            print(banner() if callable(banner) else banner, flush=True)
         log.info("cmsync is running", metrics=f"{self.metrics.url}/metrics", config=self.config_path)
         try:
             while not self.stopping:

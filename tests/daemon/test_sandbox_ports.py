@@ -52,9 +52,11 @@ def test_run_sandbox_names_a_taken_port_and_the_option_that_moves_it(tmp_path: P
 def test_run_sandbox_ports_move_with_options_and_the_banner_commands_work_as_printed(
     tmp_path: Path, taken_port: int
 ) -> None:
+    console = socket.create_server(("127.0.0.1", 0))
+    console_port = console.getsockname()[1]
     config = sandbox_config(
         tmp_path,
-        **{"127.0.0.1:8701": f"127.0.0.1:{taken_port}", "listen: 127.0.0.1:9466": f"listen: 127.0.0.1:{free_port()}"},
+        **{"127.0.0.1:8701": f"127.0.0.1:{taken_port}", "listen: 127.0.0.1:9466": f"listen: 127.0.0.1:{console_port}"},
     )
     metrics = f"127.0.0.1:{free_port()}"
     output = tmp_path / "daemon.log"
@@ -65,6 +67,7 @@ def test_run_sandbox_ports_move_with_options_and_the_banner_commands_work_as_pri
         )
     try:
         banner = _banner(output, daemon)
+        assert banner["console"] == f"not served: 127.0.0.1:{console_port} is not free (set console.listen to another)"
         assert banner["metrics"] == f"http://{metrics}/metrics"
         assert requests.get(banner["metrics"], timeout=10).status_code == 200
         for name in ("status", "sync now"):
@@ -79,6 +82,7 @@ def test_run_sandbox_ports_move_with_options_and_the_banner_commands_work_as_pri
             ).stdout
         )
     finally:
+        console.close()
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=60) == 0
 
