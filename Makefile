@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean pubsub-stubs
+SANDBOX_CONFIG := config/sandbox.yaml
+# Options of `cmsync run`, e.g. `make run RUN_OPTIONS="--cm-port 0 --sf-port 0 --metrics-listen 127.0.0.1:9474"`.
+RUN_OPTIONS ?=
+
+.PHONY: run status sync-now test lint clean pubsub-stubs
 
 $(BIN)/cmsync: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +17,14 @@ $(BIN)/cmsync: pyproject.toml
 
 run: $(BIN)/cmsync
 	mkdir -p var
-	$(BIN)/cmsync run --config config/sandbox.yaml --sandbox
+	$(BIN)/cmsync run --config $(SANDBOX_CONFIG) --sandbox $(RUN_OPTIONS)
+
+# From a second shell while `make run` runs (or after it: status reads the state store).
+status: $(BIN)/cmsync
+	$(BIN)/cmsync status --config $(SANDBOX_CONFIG)
+
+sync-now: $(BIN)/cmsync
+	$(BIN)/cmsync sync-now --config $(SANDBOX_CONFIG) --wait
 
 test: $(BIN)/cmsync
 	tests/install-prerequisites

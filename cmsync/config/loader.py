@@ -6,6 +6,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from cmsync.config.cross_checks import cross_field_issues
 from cmsync.config.errors import ConfigError, ConfigIssue, issues_from
 from cmsync.config.files import read_small_file
 from cmsync.config.model import Settings
@@ -105,21 +106,31 @@ def parse_settings(text: str, source: str = "<config>", *, unchecked: list[str] 
         context = {UNCHECKED_CREDENTIALS: unchecked} if unchecked is not None else None
         return Settings.model_validate(data, context=context)
     except ValidationError as error:
-        raise ConfigError(source, issues_from(Settings, error)) from None
+        issues = issues_from(Settings, error)
+        issues += [issue for issue in cross_field_issues(data) if issue not in issues]
+        raise ConfigError(source, issues) from None
 
 
 def load_settings(path: str | Path, *, unchecked: list[str] | None = None) -> Settings:
     """Read and validate the configuration file at ``path`` (see ``parse_settings`` for ``unchecked``)."""
+    return parse_settings(_read_text(path), str(path), unchecked=unchecked)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """The file at ``path`` parsed, before any validation; raise ConfigError when it is not YAML text."""
+    return _load_yaml(_read_text(path), str(path))
+
+
+def _read_text(path: str | Path) -> str:
     try:
         data = read_small_file(Path(path))
     except ValueError as error:
         raise ConfigError(str(path), [ConfigIssue("", str(error))]) from None
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ConfigError(
             str(path),
             [ConfigIssue(f"line {line}", f"not UTF-8 text (byte 0x{data[error.start]:02x}); save the file as UTF-8")],
         ) from None
-    return parse_settings(text, str(path), unchecked=unchecked)

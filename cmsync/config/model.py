@@ -201,21 +201,28 @@ class SyncSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check_at(self) -> "SyncSettings":
-        frequency = self.import_frequency
-        if self.weekday is not None and frequency in ("hourly", "daily"):
-            raise ValueError(f"weekday only applies to weekly imports, not {frequency}")
-        if self.at is not None:
-            hourly = frequency == "hourly"
-            try:
-                if hourly:
-                    if not (self.at.startswith(":") and len(self.at) == 3 and 0 <= int(self.at[1:]) < 60):
-                        raise ValueError
-                else:
-                    time.fromisoformat(self.at)
-            except ValueError:
-                wanted = "':MM' (minute of the hour)" if hourly else "'HH:MM' (24-hour time of day)"
-                raise ValueError(f"at {self.at!r} is not a time; for {frequency} imports write {wanted}") from None
+        problem = schedule_problem(self.import_frequency, self.at, self.weekday)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def schedule_problem(frequency: str, at: str | None, weekday: str | None) -> str | None:
+    """What is wrong with ``sync.at`` and ``sync.weekday`` for this import frequency, or None."""
+    if weekday is not None and frequency in ("hourly", "daily"):
+        return f"weekday only applies to weekly imports, not {frequency}"
+    if at is not None:
+        hourly = frequency == "hourly"
+        try:
+            if hourly:
+                if not (at.startswith(":") and len(at) == 3 and 0 <= int(at[1:]) < 60):
+                    raise ValueError
+            else:
+                time.fromisoformat(at)
+        except ValueError:
+            wanted = "':MM' (minute of the hour)" if hourly else "'HH:MM' (24-hour time of day)"
+            return f"at {at!r} is not a time; for {frequency} imports write {wanted}"
+    return None
 
 
 class TrackingSettings(BaseModel):
@@ -239,9 +246,15 @@ class TrackingSettings(BaseModel):
 
     @model_validator(mode="after")
     def _some_types(self) -> "TrackingSettings":
-        if self.enabled and not self.types:
-            raise ValueError("no tracking types are selected; choose some or set enabled: false")
+        problem = tracking_problem(self.enabled, self.types)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def tracking_problem(enabled: bool, types: list[str]) -> str | None:
+    """What is wrong between ``tracking.enabled`` and ``tracking.types``, or None."""
+    return "no tracking types are selected; choose some or set enabled: false" if enabled and not types else None
 
 
 class AdvancedSettings(BaseModel):
@@ -362,9 +375,19 @@ class ConsoleSettings(BaseModel):
 
     @model_validator(mode="after")
     def _password_when_served(self) -> "ConsoleSettings":
-        if self.listen is not None and self.password is None:
-            raise ValueError("listen is set but password is not; every console page needs signing in")
+        problem = console_problem(self.listen is not None, self.password is not None)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def console_problem(listens: bool, has_password: bool) -> str | None:
+    """What is wrong between ``console.listen`` and ``console.password``, or None."""
+    return (
+        "listen is set but password is not; every console page needs signing in"
+        if listens and not has_password
+        else None
+    )
 
 
 class Settings(BaseModel):

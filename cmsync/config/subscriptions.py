@@ -4,6 +4,7 @@ Shapes follow the app (reference/campaign-monitor.md §1.4–1.6): per list at m
 rule each for Contact and Lead, up to five criteria joined by custom logic, one direction per CM field.
 """
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -65,15 +66,11 @@ class SubscriptionRule(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "SubscriptionRule":
-        if self.action == "delete" and self.evaluation not in (None, "edited"):
-            raise ValueError(
-                f"evaluation {self.evaluation!r} is not allowed for a delete rule; delete rules run "
-                "only when a record is edited"
-            )
+        problem = rule_problem(self.action, self.evaluation, len(self.criteria), self.logic)
+        if problem:
+            raise ValueError(problem)
         if self.evaluation is None:
             object.__setattr__(self, "evaluation", "created" if self.action == "add" else "edited")
-        if self.logic is not None and not self.criteria:
-            raise ValueError("logic is given but the rule has no criteria")
         self._expression = (
             parse_logic(self.logic, len(self.criteria)) if self.logic else default_logic(len(self.criteria))
         )
@@ -83,6 +80,22 @@ class SubscriptionRule(BaseModel):
     def expression(self) -> Expression:
         """The parsed logic over this rule's criteria (AND of all when no logic is given)."""
         return self._expression
+
+
+def rule_problem(action: str, evaluation: str | None, criteria: int, logic: str | None) -> str | None:
+    """What is wrong between a rule's action, evaluation, number of criteria and logic, or None."""
+    if action == "delete" and evaluation not in (None, "edited"):
+        return (
+            f"evaluation {evaluation!r} is not allowed for a delete rule; delete rules run only when a record is edited"
+        )
+    if logic is not None and not criteria:
+        return "logic is given but the rule has no criteria"
+    if logic:
+        try:
+            parse_logic(logic, criteria)
+        except ValueError as error:
+            return str(error)
+    return None
 
 
 class FieldMapping(BaseModel):
@@ -136,27 +149,47 @@ class EmailOptOut(BaseModel):
     delete_subscriber_when_record_deleted: bool = False
 
 
+RuleKey = tuple[str, str, str]
+"""A rule's list, object and action: a list allows one rule of each."""
+
+
 def check_rules_unique(rules: list[SubscriptionRule]) -> None:
     """Per list, at most one Add and one Delete rule each for Contact and Lead."""
-    seen: dict[tuple[str, str, str], int] = {}
-    for index, rule in enumerate(rules):
-        key = (rule.list, rule.object, rule.action)
+    problem = second_rule_problem((index, (rule.list, rule.object, rule.action)) for index, rule in enumerate(rules))
+    if problem:
+        raise ValueError(problem)
+
+
+def second_rule_problem(keys: Iterable[tuple[int, RuleKey]]) -> str | None:
+    """The first rule that repeats the list, object and action of an earlier one, as a message, or None."""
+    seen: dict[RuleKey, int] = {}
+    for index, key in keys:
         if key in seen:
-            raise ValueError(
-                f"subscription_rules[{index}] is a second {rule.action} rule for {rule.object} on list "
-                f"{rule.list} (the first is subscription_rules[{seen[key]}]); a list allows one of each"
+            list_id, record_object, action = key
+            return (
+                f"subscription_rules[{index}] is a second {action} rule for {record_object} on list "
+                f"{list_id} (the first is subscription_rules[{seen[key]}]); a list allows one of each"
             )
         seen[key] = index
+    return None
 
 
 def check_mappings_unique(mappings: list[FieldMapping]) -> None:
     """Each CM field of a list is mapped once, in one direction only."""
+    problem = second_mapping_problem((index, mapping.list, mapping.cm_field) for index, mapping in enumerate(mappings))
+    if problem:
+        raise ValueError(problem)
+
+
+def second_mapping_problem(fields: Iterable[tuple[int, str, str]]) -> str | None:
+    """The first mapping of a CM field (list, key) mapped before, as a message, or None."""
     seen: dict[tuple[str, str], int] = {}
-    for index, mapping in enumerate(mappings):
-        key = (mapping.list, mapping.cm_field.lower())
+    for index, list_id, cm_field in fields:
+        key = (list_id, cm_field.lower())
         if key in seen:
-            raise ValueError(
-                f"field_mappings[{index}] maps {mapping.cm_field} of list {mapping.list} again (first in "
+            return (
+                f"field_mappings[{index}] maps {cm_field} of list {list_id} again (first in "
                 f"field_mappings[{seen[key]}]); each CM field maps one way only"
             )
         seen[key] = index
+    return None

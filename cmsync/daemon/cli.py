@@ -4,14 +4,17 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 from cmsync import __version__
 from cmsync.config import ConfigError, Settings, load_settings
 from cmsync.config.environment import config_path
 from cmsync.config.model import TRACKING_TYPES
+from cmsync.config.rule_warnings import rule_warnings
 from cmsync.config.secrets import secret_values
 from cmsync.config.types import check_listen_address
 from cmsync.config.urls import sqlite_path
@@ -75,7 +78,8 @@ def _listen_address(text: str) -> str:
 
 
 def check_config(arguments: argparse.Namespace) -> int:
-    """Validate a file like ``nginx -t``: exit 0 with a summary, or 1 with every error."""
+    """Validate a file like ``nginx -t``: exit 0 with a summary (after a warning for each rule that cannot
+    fire as written), or 1 with every error."""
     path = config_path(arguments.file or arguments.config)
     unchecked: list[str] = []
     try:
@@ -83,6 +87,8 @@ def check_config(arguments: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error.report(), file=sys.stderr)
         return 1
+    for warning in rule_warnings(settings):
+        print(f"{path}: warning: {warning}", file=sys.stderr)
     note = f" (not readable outside the systemd unit, not checked: {', '.join(unchecked)})" if unchecked else ""
     print(f"{path}: OK: {settings.summary()}{note}")
     return 0
@@ -90,7 +96,7 @@ def check_config(arguments: argparse.Namespace) -> int:
 
 def sandbox(arguments: argparse.Namespace) -> int:
     """Start the emulators until SIGINT/SIGTERM (imported here: product code never imports the sandbox)."""
-    from cmsync.sandbox.launcher import SandboxOptions, run_sandbox
+    from cmsync.sandbox.launcher import PortTakenError, SandboxOptions, run_sandbox
 
     configure_logging("auto", "info")
     options = SandboxOptions(
@@ -101,7 +107,11 @@ def sandbox(arguments: argparse.Namespace) -> int:
         sf_pubsub_port=arguments.sf_pubsub_port,
         ca_file=Path(arguments.tls) if arguments.tls else None,
     )
-    return run_sandbox(options)
+    try:
+        return run_sandbox(options)
+    except PortTakenError as error:
+        print(f"cmsync sandbox: {error}", file=sys.stderr)
+        return 1
 
 
 def _add_sandbox_options(sub: argparse.ArgumentParser) -> None:
@@ -210,49 +220,99 @@ def run(arguments: argparse.Namespace) -> int:
     from cmsync.workers.state import StateStoreUnavailableError
 
     path = config_path(arguments.config)
+    if not arguments.sandbox and (arguments.cm_port is not None or arguments.sf_port is not None):
+        print("cmsync run: --cm-port and --sf-port move the sandbox emulators; add --sandbox", file=sys.stderr)
+        return EX_CONFIG
     settings = _settings(arguments)
     configure_from(settings)
-    stop_sandbox = _start_sandbox(settings) if arguments.sandbox else None
+    sandbox = _start_sandbox(settings, arguments) if arguments.sandbox else None
+    if isinstance(sandbox, str):
+        print(f"cmsync run: {sandbox}", file=sys.stderr)
+        return 1
+    adjust = _command_line_settings(arguments, sandbox)
+    settings = adjust(settings)
     try:
         try:
-            supervisor = Supervisor(path, settings)
+            supervisor = Supervisor(path, settings, adjust=adjust)
         except StateStoreUnavailableError as error:
             get_logger("cmsync.daemon").error(f"not starting: {error}")
             return 1
-        banner = (
-            f"cmsync is running ({path}).\n"
-            f"  status:   cmsync status --config {path}\n"
-            f"  sync now: cmsync sync-now --config {path}\n"
-            f"  metrics:  http://{settings.metrics.listen}/metrics\n"
-            f"{_console_line(settings, path)}"
-            "  stop:     Ctrl-C (or SIGTERM); reload: SIGHUP"
-        )
+        command = f"{_own_command()} {{}} --config {path}"
+
+        def banner() -> str:
+            return (
+                f"cmsync is running ({path}).\n"
+                f"  status:   {command.format('status')}\n"
+                f"  sync now: {command.format('sync-now')}\n"
+                f"  metrics:  http://{settings.metrics.listen}/metrics\n"
+                f"{_console_line(settings, path, supervisor.console.url)}"
+                "  stop:     Ctrl-C (or SIGTERM); reload: SIGHUP"
+            )
+
         return supervisor.run(banner)
     finally:
-        if stop_sandbox is not None:
-            stop_sandbox()
+        if sandbox is not None:
+            sandbox.stop()
 
 
-def _console_line(settings: Settings, path: str) -> str:
-    """The banner's console line: where it is and how to sign in (the password itself is never printed)."""
+def _own_command() -> str:
+    """How to run this same ``cmsync`` from a shell in the same directory: ``cmsync`` when that is the one on
+    PATH, else the path it was started by (``.venv/bin/cmsync`` after ``make run``)."""
+    import shutil
+
+    started = Path(sys.argv[0])
+    on_path = shutil.which("cmsync")
+    if started.name != "cmsync":
+        return f"{sys.executable} -m cmsync"
+    if on_path is not None and Path(on_path).resolve() == started.resolve():
+        return "cmsync"
+    return str(started)
+
+
+def _console_line(settings: Settings, path: str, url: str | None) -> str:
+    """The banner's console line: where it is and how to sign in (the password itself is never printed), or
+    why it is not served."""
     if settings.console.listen is None:
         return ""
-    return f"  console:  http://{settings.console.listen}/ (sign in with console.password from {path})\n"
+    if url is None:
+        return f"  console:  not served: {settings.console.listen} is not free (set console.listen to another)\n"
+    return f"  console:  {url} (sign in with console.password from {path})\n"
 
 
-def _start_sandbox(settings: Settings) -> Callable[[], None]:
-    """Start both emulators on the ports of ``campaign_monitor.base_url`` and ``salesforce.login_url``
-    (their log line per call would drown the daemon's own: only their warnings are shown)."""
-    from urllib.parse import urlsplit
+@dataclass(frozen=True)
+class _RunningSandbox:
+    """The emulators ``run --sandbox`` started, and the ports they ended up on."""
 
-    from cmsync.sandbox.launcher import EMULATORS, SandboxOptions
+    cm_port: int
+    sf_port: int
+    pubsub_port: int
+    stop: Callable[[], None]
 
+
+def _start_sandbox(settings: Settings, arguments: argparse.Namespace) -> _RunningSandbox | str:
+    """Start both emulators on ``--cm-port`` and ``--sf-port``, or on the ports of ``campaign_monitor.base_url``
+    and ``salesforce.login_url`` (their log line per call would drown the daemon's own: only their warnings
+    are shown); a port that is taken is returned as the line that says so, with the option that moves it."""
+    from cmsync.sandbox.launcher import PortTakenError, SandboxOptions, start_campaign_monitor, start_salesforce
+
+    def given(option: int | None, url: str, default: int) -> int:
+        return option if option is not None else urlsplit(url).port or default
+
+    endpoint = settings.outbound.pubsub_endpoint
     options = SandboxOptions(
-        cm_port=urlsplit(settings.campaign_monitor.base_url).port or 8701,
-        sf_port=urlsplit(settings.salesforce.login_url).port or 8702,
+        cm_port=given(arguments.cm_port, settings.campaign_monitor.base_url, 8701),
+        sf_port=given(arguments.sf_port, settings.salesforce.login_url, 8702),
+        sf_pubsub_port=given(None, f"//{endpoint}" if endpoint else "", 8703),
     )
     logging.getLogger("cmsync.sandbox").setLevel(logging.WARNING)
-    running = [start(options) for start in EMULATORS]
+    running = []
+    try:
+        running.append(start_campaign_monitor(options))
+        running.append(start_salesforce(options))
+    except PortTakenError as error:
+        for emulator in running:
+            emulator.server.stop()
+        return str(error)
     for emulator in running:
         print(f"sandbox: {emulator.name} on {emulator.server.url}", flush=True)
 
@@ -262,12 +322,55 @@ def _start_sandbox(settings: Settings) -> Callable[[], None]:
                 companion.stop()
             emulator.server.stop()
 
-    return stop
+    cm, sf = (urlsplit(emulator.server.url).port or 0 for emulator in running)
+    pubsub = next((getattr(companion, "port", 0) for companion in running[1].companions), 0)
+    return _RunningSandbox(cm, sf, pubsub, stop)
+
+
+def _with_port(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=f"{parts.hostname}:{port}").geturl()
+
+
+def _command_line_settings(
+    arguments: argparse.Namespace, sandbox: _RunningSandbox | None
+) -> Callable[[Settings], Settings]:
+    """What ``run``'s options change in the file's settings, at start and at every reload: the metrics
+    address, and the sandbox emulators' ports."""
+
+    def adjust(settings: Settings) -> Settings:
+        update: dict[str, object] = {}
+        if arguments.metrics_listen is not None:
+            update["metrics"] = settings.metrics.model_copy(update={"listen": arguments.metrics_listen})
+        if sandbox is not None:
+            cm, sf = settings.campaign_monitor, settings.salesforce
+            update["campaign_monitor"] = cm.model_copy(update={"base_url": _with_port(cm.base_url, sandbox.cm_port)})
+            update["salesforce"] = sf.model_copy(update={"login_url": _with_port(sf.login_url, sandbox.sf_port)})
+            endpoint = settings.outbound.pubsub_endpoint
+            if endpoint and sandbox.pubsub_port:
+                moved = f"{endpoint.rpartition(':')[0]}:{sandbox.pubsub_port}"
+                update["outbound"] = settings.outbound.model_copy(update={"pubsub_endpoint": moved})
+        return settings.model_copy(update=update) if update else settings
+
+    return adjust
 
 
 def _add_run_options(sub: argparse.ArgumentParser) -> None:
+    port = _whole_number(0, 65535, " (0 picks a free port)")
     sub.add_argument(
         "--sandbox", action="store_true", help="also start the sandbox emulators the configuration points at (demo)"
+    )
+    sub.add_argument(
+        "--cm-port", type=port, help="with --sandbox: Campaign Monitor emulator port (default: base_url's; 0: any)"
+    )
+    sub.add_argument(
+        "--sf-port", type=port, help="with --sandbox: Salesforce emulator port (default: login_url's; 0: any)"
+    )
+    sub.add_argument(
+        "--metrics-listen",
+        type=_listen_address,
+        metavar="HOST:PORT",
+        help="serve metrics here instead of at metrics.listen",
     )
 
 
@@ -278,7 +381,7 @@ def status(arguments: argparse.Namespace) -> int:
     from cmsync.daemon.status import status_report, status_text
     from cmsync.workers.state import StateStore
 
-    settings = _settings(arguments, reads_state_only=True)
+    settings = _settings_for_status(config_path(arguments.config))
     url = settings.state.url.get_secret_value()
     path = sqlite_path(url)
     if path is not None and not path.exists():
@@ -295,6 +398,29 @@ def status(arguments: argparse.Namespace) -> int:
         store.close()
     print(json.dumps(report, indent=2) if arguments.json else status_text(report, datetime.now(UTC)))
     return 0
+
+
+def _settings_for_status(path: str) -> Settings:
+    """The configuration ``status`` reads; an invalid file is named with its first error, and its state
+    store still read when the file names one that is valid (refused with every error otherwise)."""
+    from cmsync.config.salvage import settings_despite_errors
+
+    try:
+        settings = load_settings(path, unchecked=[])
+    except ConfigError as error:
+        salvaged = settings_despite_errors(path)
+        if salvaged is None:
+            print(error.report(), file=sys.stderr)
+            raise RefusedConfigurationError(1) from None
+        first = error.report().splitlines()[1]
+        print(
+            f"cmsync status: the configuration file is invalid ({len(error.issues)} "
+            f"error{'s' if len(error.issues) != 1 else ''}; `cmsync check-config {path}` lists them), first: {first}",
+            file=sys.stderr,
+        )
+        settings = salvaged
+    REDACTOR.remember(secret_values(settings))
+    return settings
 
 
 def _add_status_options(sub: argparse.ArgumentParser) -> None:

@@ -56,8 +56,17 @@ RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 class Supervisor:
     """Schedules main syncs, acts on signals, serves metrics, and keeps systemd informed."""
 
-    def __init__(self, config_path: str, settings: Settings, *, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        config_path: str,
+        settings: Settings,
+        *,
+        notifier: Notifier | None = None,
+        adjust: Callable[[Settings], Settings] | None = None,
+    ) -> None:
         self.config_path = config_path
+        # What the command line changes in every configuration read (``run --metrics-listen``, its ports).
+        self.adjust = adjust or (lambda loaded: loaded)
         self.settings = settings
         self.notifier = notifier or Notifier()
         self.owner = ProcessIdentity.this_process().owner
@@ -192,7 +201,7 @@ class Supervisor:
         """Re-read the file; swap the whole configuration in if it is valid, else keep the running one."""
         self.notifier.reloading()
         try:
-            settings = load_settings(self.config_path)
+            settings = self.adjust(load_settings(self.config_path))
             engine = Engine.from_settings(settings, self.store)
         except ConfigError as error:
             metrics.RELOADS.labels("refused").inc()
@@ -331,8 +340,9 @@ class Supervisor:
             log.error("outbound thread ended; starting it again")
             self.outbound.start()
 
-    def run(self, banner: str | None = None) -> int:
-        """Serve until SIGTERM or SIGINT; return the exit status. ``banner`` is printed once serving."""
+    def run(self, banner: str | Callable[[], str] | None = None) -> int:
+        """Serve until SIGTERM or SIGINT; return the exit status. ``banner`` is printed once serving (a callable
+        is asked then, so that it can say what is actually served)."""
         previous = self.store.lease(LEASE)
         if not self.store.acquire_lock(LEASE, self.owner, LEASE_TTL, holder_gone=provably_dead):
             self._refuse_start()
@@ -342,7 +352,11 @@ class Supervisor:
         try:
             self.metrics = MetricsServer(self.settings.metrics.listen, self.health).start()
         except OSError as error:
-            log.error("cannot serve metrics", listen=self.settings.metrics.listen, error=error.strerror)
+            log.error(
+                "cannot serve metrics; choose another address with metrics.listen or cmsync run --metrics-listen",
+                listen=self.settings.metrics.listen,
+                error=error.strerror,
+            )
             self.store.release_lock(LEASE, self.owner)
             return 1
         self.console.start(self.settings)
@@ -357,7 +371,7 @@ class Supervisor:
             self.sync_now("schedule")
         self.notifier.ready("running")
         if banner:
-            print(banner, flush=True)
+            print(banner() if callable(banner) else banner, flush=True)
         log.info("cmsync is running", metrics=f"{self.metrics.url}/metrics", config=self.config_path)
         try:
             while not self.stopping:

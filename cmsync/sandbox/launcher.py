@@ -7,7 +7,8 @@ With a CA file, every emulator serves HTTPS and the certificate authority is wri
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -23,7 +24,7 @@ from cmsync.sandbox.campaign_monitor import (
 )
 from cmsync.sandbox.campaign_monitor.seeding import people_pool_size, spec_for
 from cmsync.sandbox.salesforce import SalesforceEmulator, SeedPlan
-from cmsync.sandbox.server import SandboxServer
+from cmsync.sandbox.server import ListenError, SandboxServer
 
 
 class Stoppable(Protocol):
@@ -57,10 +58,25 @@ class RunningEmulator:
 EmulatorStarter = Callable[[SandboxOptions], RunningEmulator]
 
 
+class PortTakenError(Exception):
+    """An emulator's port is not free: one line naming the port and the option that moves it."""
+
+
+@contextmanager
+def _naming_the_option(emulator: str, option: str) -> Iterator[None]:
+    try:
+        yield
+    except ListenError as error:
+        raise PortTakenError(
+            f"the {emulator} emulator {error}; choose another port with {option} PORT (0 picks a free one)"
+        ) from None
+
+
 def start_campaign_monitor(options: SandboxOptions) -> RunningEmulator:
     """The Campaign Monitor emulator, seeded, on ``options.cm_port``."""
     emulator = CampaignMonitorEmulator(size=options.size, seed=options.seed)
-    server = emulator.serve(host=options.host, port=options.cm_port, ca_file=options.ca_file).start()
+    with _naming_the_option("Campaign Monitor", "--cm-port"):
+        server = emulator.serve(host=options.host, port=options.cm_port, ca_file=options.ca_file).start()
     counts = ", ".join(f"{count} {name}" for name, count in emulator.state.summary().items())
     return RunningEmulator(
         "Campaign Monitor API v3.3",
@@ -84,9 +100,17 @@ def start_salesforce(options: SandboxOptions) -> RunningEmulator:
     pool = people_pool_size(spec_for(options.size))
     plan = SeedPlan(people_count=pool, people_seed=options.seed, extra_contacts=pool // 10, extra_leads=pool // 20)
     report = emulator.seed(plan)
-    server = emulator.serve(host=options.host, port=options.sf_port, ca_file=options.ca_file).start()
+    with _naming_the_option("Salesforce", "--sf-port"):
+        server = emulator.serve(host=options.host, port=options.sf_port, ca_file=options.ca_file).start()
     pubsub_port = options.sf_pubsub_port if options.sf_port else 0  # a free port for both, as tests ask
-    pubsub = emulator.serve_pubsub(host=options.host, port=pubsub_port, ca_file=options.ca_file).start()
+    try:
+        pubsub = emulator.serve_pubsub(host=options.host, port=pubsub_port, ca_file=options.ca_file).start()
+    except RuntimeError as error:
+        server.stop()
+        raise PortTakenError(
+            f"the Salesforce Pub/Sub emulator cannot listen on {options.host}:{pubsub_port} ({error}); choose another "
+            "port with --sf-pubsub-port PORT, or --sf-port 0 to put both on free ports"
+        ) from None
     info = emulator.info(server.url)
     overlap = len(report.contact_emails) + len(report.lead_emails) + len(report.both_emails)
     return RunningEmulator(

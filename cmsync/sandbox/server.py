@@ -8,6 +8,8 @@ With TLS, a private certificate authority (trustme) signs the server certificate
 file, so any client (requests, curl, another library) can be pointed at it with its CA-bundle option.
 """
 
+import os
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -47,6 +49,23 @@ def _tls_adapter(host: str) -> BuiltinSSLAdapter:
         return BuiltinSSLAdapter(str(pem), str(pem))
 
 
+class ListenError(Exception):
+    """An emulator could not listen on its address (most often: another program has the port)."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(f"cannot listen on {host}:{port}: {reason}")
+        self.port = port
+
+
+def _bind_failure(host: str, port: int, fallback: str) -> str:
+    """Why ``host:port`` cannot be bound, as the system words it (cheroot flattens it into a message)."""
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as error:
+        return os.strerror(error.errno) if error.errno else fallback
+    return fallback
+
+
 class SandboxServer:
     """One emulator on ``host:port`` (port 0 picks a free one); ``url`` says where it ended up."""
 
@@ -66,7 +85,10 @@ class SandboxServer:
             self._server.ssl_adapter = _tls_adapter(host)
             ca_file.parent.mkdir(parents=True, exist_ok=True)
             _certificate_authority().cert_pem.write_to_path(str(ca_file))
-        self._server.prepare()
+        try:
+            self._server.prepare()
+        except OSError as error:
+            raise ListenError(host, port, _bind_failure(host, port, str(error))) from None
         self._thread: threading.Thread | None = None
 
     @property

@@ -2,7 +2,7 @@
 and, like the metrics and ``/healthz``, says plainly while disconnected that nothing runs or is pushed."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from cmsync.workers.state import StateStore
 from tests.config.builders import load, with_settings
 from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.sync.world import World, start_world, stop_world
+from tests.waiting import wait_until
 from tests.workers.conftest import OWNER, ManualClock
 
 
@@ -103,15 +104,6 @@ def _metrics(listen: str) -> dict[str, float]:
     return {name: float(value) for name, value in samples}
 
 
-def _wait_until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not {what} within {timeout} s")
-
-
 def test_a_daemon_started_disconnected_shows_no_next_run_and_outbound_stopped_until_connect(
     world: World, tmp_path: Path
 ) -> None:
@@ -123,7 +115,7 @@ def test_a_daemon_started_disconnected_shows_no_next_run_and_outbound_stopped_un
     store.close()
     daemon = Daemon(config, tmp_path).start()
     try:
-        _wait_until(lambda: _metrics(listen).get("cmsync_supervisor_heartbeat_timestamp_seconds", 0) > 0, "observed")
+        wait_until(lambda: _metrics(listen).get("cmsync_supervisor_heartbeat_timestamp_seconds", 0) > 0, "observed")
         seen = _metrics(listen)
         assert seen["cmsync_connected"] == 0 and seen["cmsync_next_run_timestamp_seconds"] == 0
         assert seen.get("cmsync_outbound_active") == 0
@@ -132,8 +124,8 @@ def test_a_daemon_started_disconnected_shows_no_next_run_and_outbound_stopped_un
         status = cmsync("status", "--config", str(config)).stdout
         assert "next run none while disconnected" in status and "outbound:      stopped (disconnected)" in status
         assert cmsync("connect", "--config", str(config)).returncode == 0
-        _wait_until(lambda: _metrics(listen)["cmsync_next_run_timestamp_seconds"] > time.time(), "scheduled")
-        _wait_until(lambda: _metrics(listen)["cmsync_outbound_active"] == 1, "outbound active")
+        wait_until(lambda: _metrics(listen)["cmsync_next_run_timestamp_seconds"] > time.time(), "scheduled")
+        wait_until(lambda: _metrics(listen)["cmsync_outbound_active"] == 1, "outbound active")
         assert "disconnected" not in requests.get(f"http://{listen}/healthz", timeout=5).text
         status = cmsync("status", "--config", str(config)).stdout
         assert "import:        hourly; next run in " in status and "outbound:      active, every 1s" in status

@@ -18,6 +18,10 @@ from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.sync.cmsync_worker import Workers
 from tests.sync.conftest import wait_for_end
 from tests.sync.world import World, start_world, stop_world
+from tests.waiting import wait_until
+
+WORKER_THREADS = 4
+"""The embedded broker's worker threads (cmsync.workers.broker.EmbeddedWorkers)."""
 
 
 @pytest.fixture
@@ -54,6 +58,27 @@ def _metric(config: Path, name: str) -> str:
     return "\n".join(line for line in text.splitlines() if line.startswith(name))
 
 
+def _value(config: Path, sample: str) -> float:
+    """One sample's value from the daemon's metrics (0 when it is not there yet)."""
+    found = [line.rsplit(" ", 1)[1] for line in _metric(config, sample).splitlines() if line.split(" ")[0] == sample]
+    return float(found[0]) if found else 0.0
+
+
+def _wait_for_a_round(config: Path, since: float) -> None:
+    """Until the supervisor's loop has gone round since ``since`` (by then it has started any run due)."""
+    heartbeat = "cmsync_supervisor_heartbeat_timestamp_seconds"
+    wait_until(lambda: _value(config, heartbeat) > since, "a round of the supervisor loop")
+
+
+def _wait_for_jobs(world: World, run_id: int) -> None:
+    """Until the run has fanned out its jobs (it is in the middle of its work)."""
+    store = _store(world)
+    try:
+        wait_until(lambda: getattr(store.run(run_id), "pending_jobs", 0) > 0, f"run {run_id}'s jobs queued")
+    finally:
+        store.close()
+
+
 def test_first_start_runs_the_due_sync_and_serves_metrics(world: World, config: Path, tmp_path, daemons) -> None:
     daemon = Daemon(config, tmp_path).start()
     daemons.append(daemon)
@@ -64,7 +89,7 @@ def test_first_start_runs_the_due_sync_and_serves_metrics(world: World, config: 
     }
     listen = yaml.safe_load(config.read_text())["metrics"]["listen"]
     assert requests.get(f"http://{listen}/healthz", timeout=5).status_code == 200
-    time.sleep(1.5)
+    wait_until(lambda: _value(config, "cmsync_last_success_timestamp_seconds") > 0, "the run observed")
     assert "cmsync_last_success_timestamp_seconds" in _metric(config, "cmsync_last_success")
     assert 'cmsync_api_calls_total{endpoint="list_subscribers",outcome="ok",system="campaign_monitor"}' in _metric(
         config, "cmsync_api_calls_total"
@@ -79,9 +104,10 @@ def test_a_restart_neither_adds_nor_skips_a_run(world: World, config: Path, tmp_
     daemons.append(first)
     first.wait_for("run finished")
     assert first.stop() == 0
+    began = time.time()
     second = Daemon(config, tmp_path).start()
     daemons.append(second)
-    time.sleep(2)
+    _wait_for_a_round(config, began)
     assert not [line for line in second.logs() if line.get("event") == "main sync started"]
     store = _store(world)
     assert len(store.recent_runs()) == 1
@@ -125,9 +151,8 @@ def test_sighup_applies_a_valid_change_and_refuses_a_broken_file(world: World, c
     daemon.signal(signal.SIGHUP)
     (reloaded,) = daemon.wait_for("configuration reloaded")
     assert reloaded["changed"] == ["sync.import_frequency", "sync.at", "tracking.types"]
-    time.sleep(1.5)
     store = _store(world)
-    assert store.fact("schedule")["frequency"] == "daily"
+    wait_until(lambda: store.fact("schedule")["frequency"] == "daily", "the daily schedule recorded")
     assert store.fact("schedule")["next_run"].endswith("03:30:00+00:00")
     store.close()
     config.write_text(config.read_text().replace("import_frequency: daily", "import_frequency: fortnightly")
@@ -136,7 +161,7 @@ def test_sighup_applies_a_valid_change_and_refuses_a_broken_file(world: World, c
     refusals = daemon.wait_for("reload refused")
     assert {line["setting"] for line in refusals} == {"sync.import_frequency", "tracking.types[0]"}
     daemon.wait_for("reload refused; the running configuration stays")
-    time.sleep(1.5)
+    wait_until(lambda: _value(config, 'cmsync_reloads_total{result="refused"}') == 1, "the refusal counted")
     assert 'cmsync_reloads_total{result="refused"} 1.0' in _metric(config, "cmsync_reloads_total")
     assert 'cmsync_reloads_total{result="applied"} 1.0' in _metric(config, "cmsync_reloads_total")
     store = _store(world)
@@ -153,7 +178,7 @@ def test_sigterm_stops_within_the_bound_and_records_the_run(world: World, config
     daemon = Daemon(config, tmp_path).start()
     daemons.append(daemon)
     (started,) = daemon.wait_for("main sync started")
-    time.sleep(1)
+    _wait_for_jobs(world, started["run_id"])
     began = time.monotonic()
     assert daemon.stop(timeout=40) == 0
     assert time.monotonic() - began < 30
@@ -181,26 +206,25 @@ def test_disconnect_cancels_resets_salesforce_writes_nothing_to_cm_and_holds(wor
     daemon = Daemon(config, tmp_path).start()
     daemons.append(daemon)
     (started,) = daemon.wait_for("main sync started")
-    time.sleep(1)
+    _wait_for_jobs(world, started["run_id"])
     writes_before = [c for c in world.cm.calls.calls() if c.method != "GET"]
     result = cmsync("disconnect", "--config", str(config))
+    calls = len(world.cm.calls.calls())
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"run {started['run_id']} cancelled" in result.stdout
     assert f"user overrides cleared: {overrides}" in result.stdout
     assert f"client ownership permissions deleted: {permissions}" in result.stdout
     daemon.wait_for("disconnected: scheduled jobs removed, queued messages purged")
-    time.sleep(2)
-    calls = len(world.cm.calls.calls())
-    time.sleep(2)
-    assert len(world.cm.calls.calls()) - calls <= 2
+    assert daemon.stop() == 0
+    assert len(world.cm.calls.calls()) - calls <= WORKER_THREADS, "each job in flight reads one page at most"
     assert [c for c in world.cm.calls.calls() if c.method != "GET"] == writes_before
     assert world.sf.get(owner)["CM_User_Email__c"] is None
     assert world.records("CM_Client_Access__c") == []
-    assert daemon.stop() == 0
     world.cm.faults.set_latency(0)
+    began = time.time()
     restarted = Daemon(config, tmp_path).start()
     daemons.append(restarted)
-    time.sleep(2)
+    _wait_for_a_round(config, began)
     assert not [line for line in restarted.logs() if line.get("event") == "main sync started"]
     assert "connection:    disconnected" in cmsync("status", "--config", str(config)).stdout
     assert cmsync("sync-now", "--config", str(config)).returncode == 1

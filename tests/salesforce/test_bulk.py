@@ -4,7 +4,6 @@ query jobs with Sforce-Locator, and sessions that expire while a job runs."""
 
 import csv
 import io
-import time
 
 import pytest
 import requests
@@ -12,6 +11,7 @@ import requests
 from cmsync.sandbox.salesforce import SalesforceEmulator
 from cmsync.workers.salesforce import NOT_PROCESSED
 from tests.salesforce.conftest import make_client
+from tests.waiting import wait_until
 
 CLIENT = "5a1f0c3e9b2d4e6f8a7b1c2d3e4f5a6b"
 
@@ -153,11 +153,15 @@ def test_the_ingest_state_machine_over_plain_http(slow_org):
     closed = requests.patch(f"{base}/{job['id']}", json={"state": "UploadComplete"}, headers=headers, timeout=10).json()
     assert closed["state"] == "UploadComplete"
     states, processed = [], []
-    while not states or states[-1] not in ("JobComplete", "Failed", "Aborted"):
-        info = requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json()
-        states.append(info["state"])
-        processed.append(info["numberRecordsProcessed"])
-        time.sleep(0.05)
+
+    def finished() -> bool:
+        seen = requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json()
+        states.append(seen["state"])
+        processed.append(seen["numberRecordsProcessed"])
+        return seen["state"] in ("JobComplete", "Failed", "Aborted")
+
+    wait_until(finished, "the ingest job finished")
+    info = requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json()
     assert states[-1] == "JobComplete" and "InProgress" in states
     assert processed == sorted(processed) and processed[-1] == 5
     assert info["numberRecordsFailed"] == 1
@@ -189,13 +193,19 @@ def test_aborting_a_running_job_leaves_the_rest_unprocessed(slow_org):
         timeout=10,
     )
     requests.patch(f"{base}/{job['id']}", json={"state": "UploadComplete"}, headers=headers, timeout=10)
-    while requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json()["state"] != "InProgress":
-        time.sleep(0.02)
+    wait_until(
+        lambda: requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json()["state"] == "InProgress",
+        "the job in progress",
+    )
     aborted = requests.patch(f"{base}/{job['id']}", json={"state": "Aborted"}, headers=headers, timeout=10).json()
     assert aborted["state"] == "Aborted"
-    time.sleep(0.4)
+
+    def unprocessed_rows() -> list[str]:
+        return requests.get(f"{base}/{job['id']}/unprocessedrecords/", headers=headers, timeout=10).text.splitlines()
+
+    wait_until(lambda: len(unprocessed_rows()) > 1, "the abort reached by the job's worker")
     info = requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json()
-    unprocessed = requests.get(f"{base}/{job['id']}/unprocessedrecords/", headers=headers, timeout=10).text.splitlines()
+    unprocessed = unprocessed_rows()
     assert unprocessed[0] == "Name"
     assert info["numberRecordsProcessed"] + len(unprocessed) - 1 == 10
     assert 0 < len(unprocessed) - 1 < 10
@@ -214,11 +224,14 @@ def test_a_wrong_line_ending_fails_the_job(server, token):
         timeout=10,
     )
     requests.patch(f"{base}/{job['id']}", json={"state": "UploadComplete"}, headers=headers, timeout=10)
-    while (info := requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json())["state"] not in (
-        "Failed",
-        "JobComplete",
-    ):
-        time.sleep(0.01)
+    wait_until(
+        lambda: (
+            requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json()["state"]
+            in ("Failed", "JobComplete")
+        ),
+        "the job finished",
+    )
+    info = requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json()
     assert info["state"] == "Failed"
     assert info["errorMessage"] == "InvalidBatch : LineEnding is invalid on user data. Current LineEnding setting is LF"
 
@@ -238,8 +251,10 @@ def test_query_jobs_page_with_sforce_locator_until_null(slow_org):
     ).json()
     early = requests.get(f"{base}/{job['id']}/results", headers=headers, timeout=10)
     assert early.status_code == 412 and early.json()[0]["errorCode"] == "JOB_NOT_COMPLETE"
-    while requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json()["state"] != "JobComplete":
-        time.sleep(0.05)
+    wait_until(
+        lambda: requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json()["state"] == "JobComplete",
+        "the query job complete",
+    )
     names, locator, pages = [], None, 0
     while locator != "null":
         params = {"maxRecords": "2", **({"locator": locator} if locator else {})}

@@ -3,10 +3,11 @@ what any client, not only ours, would see."""
 
 import csv
 import io
-import time
 from datetime import UTC, datetime, timedelta
 
 import requests
+
+from tests.waiting import wait_until
 
 
 def test_token_response_fields(server, emulator):
@@ -195,8 +196,11 @@ def test_bulk_ingest_upsert_as_in_the_reference(api):
         == 201
     )
     session.patch(f"{base}/jobs/ingest/{job['id']}", json={"state": "UploadComplete"}, timeout=10)
-    while (info := session.get(f"{base}/jobs/ingest/{job['id']}", timeout=10).json())["state"] != "JobComplete":
-        time.sleep(0.02)
+    wait_until(
+        lambda: session.get(f"{base}/jobs/ingest/{job['id']}", timeout=10).json()["state"] == "JobComplete",
+        "the ingest job complete",
+    )
+    info = session.get(f"{base}/jobs/ingest/{job['id']}", timeout=10).json()
     assert (info["numberRecordsProcessed"], info["numberRecordsFailed"]) == (2, 1)
     failed = list(
         csv.reader(io.StringIO(session.get(f"{base}/jobs/ingest/{job['id']}/failedResults/", timeout=10).text))

@@ -50,8 +50,15 @@ class EmbeddedCmsync:
         install(self.engine)
         self.broker = make_broker("embedded")
         actors.bind(self.broker)
-        self.workers = EmbeddedWorkers(self.broker, threads=4)
+        self.threads = 4
+        self.workers = EmbeddedWorkers(self.broker, threads=self.threads)
         self.workers.start()
+
+    def wait_until_idle(self, timeout: float = 60) -> None:
+        """Until every queued message was handled and no job is in progress."""
+        for queue in self.broker.get_declared_queues():
+            self.broker.join(queue, timeout=int(timeout * 1000))
+        self.workers.worker.join()
 
     @property
     def store(self) -> StateStore:

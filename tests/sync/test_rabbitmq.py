@@ -23,6 +23,7 @@ from tests.sync.conftest import wait_for_end
 from tests.sync.convergence import assert_converged
 from tests.sync.kill_points import KILL_POINTS, api_calls
 from tests.sync.world import World
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -74,7 +75,7 @@ def test_rabbitmq_restarted_mid_run(world: World, rabbit: tuple[Workers, StateSt
     _, store = rabbit
     world.cm.calls.latency = 0.02
     run_id = request_run(store, "test").run.id
-    time.sleep(1.0)
+    wait_until(lambda: store.run(run_id).pending_jobs > 0, "the run's jobs queued on RabbitMQ")  # type: ignore[union-attr]
     assert store.run(run_id).in_flight  # type: ignore[union-attr]
     rabbitmq.ctl("stop_app")
     rabbitmq.ctl("start_app")

@@ -3,7 +3,6 @@ faults that slow it down without losing anything, and cancellation by disconnect
 
 import io
 import json
-import time
 
 from cmsync.logs import configure_logging
 from cmsync.sandbox.campaign_monitor.model import Subscriber
@@ -12,6 +11,7 @@ from cmsync.workers.runs import request_run
 from cmsync.workers.sync.records import member_key
 from tests.sync.conftest import wait_for_end
 from tests.sync.world import World
+from tests.waiting import wait_until
 
 
 def _first_list(world: World):
@@ -120,7 +120,7 @@ def test_rate_limits_locks_outages_and_expired_tokens_only_slow_it_down(world: W
     world.cm.tokens.expire_all()
     cmsync = embedded()
     run_id = request_run(cmsync.store, "test").run.id
-    time.sleep(0.3)
+    wait_until(lambda: any("/services/data/" in call.path for call in world.sf.calls.calls()), "a Salesforce call")
     world.sf.expire_tokens()
     run = wait_for_end(cmsync.store, run_id, timeout=180)
     assert run.status in ("succeeded", "partial"), run.error
@@ -145,13 +145,12 @@ def test_disconnect_stops_jobs_at_a_page_boundary(world: World, embedded) -> Non
     cmsync = embedded()
     world.cm.faults.set_latency(0.05)
     run_id = request_run(cmsync.store, "test").run.id
-    time.sleep(0.5)
+    wait_until(lambda: any("/active" in call.path for call in world.cm.calls.calls()), "a list job reading members")
     cmsync.store.set_connected(False)
     cmsync.store.finish_run(run_id, "cancelled", "disconnected")
-    time.sleep(1.0)
     calls = len(world.cm.calls.calls())
-    time.sleep(1.0)
-    assert len(world.cm.calls.calls()) <= calls + 8
+    cmsync.wait_until_idle()
+    assert len(world.cm.calls.calls()) - calls <= cmsync.threads, "a job stops at its page boundary"
     world.cm.faults.set_latency(0)
     cmsync.store.set_connected(True)
     run = cmsync.sync()
