@@ -7,7 +7,7 @@ structured and redacted too. Context such as ``run_id``, ``client`` and ``list``
 
 import logging
 import sys
-from typing import Literal, TextIO
+from typing import Literal, TextIO, cast
 
 import structlog
 
@@ -20,6 +20,20 @@ HANDLER_FILTERS: list[logging.Filter] = []
 """Filters every log handler gets, such as the one that turns a broker outage's library noise into two lines."""
 
 
+class _Stdout:
+    """``sys.stdout`` as it is when a line is written, not when logging was set up: whoever swaps it later
+    (a test's output capture, a daemon redirecting its output) still gets the lines."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+    def isatty(self) -> bool:
+        return sys.stdout.isatty()
+
+
 def _renderer(format_: Format, stream: TextIO) -> structlog.typing.Processor:
     console = format_ == "console" or (format_ == "auto" and stream.isatty())
     if console:
@@ -29,7 +43,7 @@ def _renderer(format_: Format, stream: TextIO) -> structlog.typing.Processor:
 
 def configure_logging(format_: Format = "auto", level: str = "info", stream: TextIO | None = None) -> None:
     """Send every log line, from cmsync and from its libraries, to ``stream`` (stdout by default)."""
-    stream = stream or sys.stdout
+    stream = stream or cast(TextIO, _Stdout())
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cmsync.logs import configure_logging
 from tests import services
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -86,3 +87,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.Monkey
     for name in ("CMSYNC_CONFIG", "CREDENTIALS_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
     yield monkeypatch
+
+
+@pytest.fixture(autouse=True)
+def logging_on_stdout() -> None:
+    """Every test starts with cmsync's log lines on stdout, wherever an earlier test in this process sent them."""
+    configure_logging("console", "info")
