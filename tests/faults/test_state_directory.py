@@ -57,7 +57,7 @@ def test_a_read_only_state_directory_is_named_in_one_line(world: World, tmp_path
 def _fill(directory: Path) -> Path:
     """Write a file until the disk is full."""
     filler = directory / "filler"
-    with filler.open("wb") as out:
+    with filler.open("wb", buffering=0) as out:
         try:
             while True:
                 out.write(b"\0" * 65536)

@@ -12,7 +12,7 @@ from tests.sync.world import World
 
 def _printed(capsys) -> list[str]:
     """What the command printed on stdout, without the log lines of the emulators and workers around it."""
-    return [line for line in capsys.readouterr().out.splitlines() if not re.match(r"\d{4}-\d\d-\d\d \d\d:|\{", line)]
+    return [line for line in capsys.readouterr().out.splitlines() if not re.match(r"\d{4}-\d\d-\d\d[ T]\d\d:|\{", line)]
 
 
 def test_purge_tracking_dry_run_refusal_and_confirm(world: World, embedded, tmp_path: Path, capsys) -> None:
