@@ -15,7 +15,7 @@ CREATED = {
     "New Year's Eve": datetime(2030, 12, 31, 23, 59, 59, tzinfo=UTC),
     "Last Saturday": datetime(2031, 1, 11, 10, 0, tzinfo=UTC),
     "Sunday midnight": datetime(2031, 1, 12, 0, 0, tzinfo=UTC),
-    "Yesterday late": datetime(2031, 1, 14, 23, 59, 59, 999000, tzinfo=UTC),
+    "Yesterday late": datetime(2031, 1, 14, 23, 59, 59, tzinfo=UTC),  # a second before: the clock moves on as it writes
     "Today midnight": datetime(2031, 1, 15, 0, 0, tzinfo=UTC),
 }
 BIRTHDATES = {"Tomorrow": "2031-01-16", "April 15": "2031-04-15", "April 16": "2031-04-16", "Long ago": "1970-01-01"}
