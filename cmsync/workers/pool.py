@@ -11,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from cmsync.workers.process_identity import running
+
 
 def prometheus_folder() -> Path:
     """An empty folder for this worker supervisor's Prometheus files.
@@ -36,18 +38,8 @@ def prometheus_folder() -> Path:
 def _remove_exited(base: Path) -> None:
     """Remove the folders of worker supervisors that are no longer running."""
     for folder in base.iterdir():
-        if folder.name.isdigit() and not _running(int(folder.name)):
+        if folder.name.isdigit() and not running(int(folder.name)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 def exec_workers(

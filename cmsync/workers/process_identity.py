@@ -56,11 +56,12 @@ def provably_dead(owner: str) -> bool:
     if identity is None or identity.host != socket.gethostname():
         return False
     if identity.started is None:
-        return not _running(identity.pid)
+        return not running(identity.pid)
     return start_time(identity.pid) != identity.started
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (one of another user counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -149,30 +149,7 @@ class BulkRunner:
         external_id_field: str | None,
         first_index: int,
     ) -> list[RecordResult]:
-        spec: dict[str, Any] = {"object": sobject, "operation": operation, "contentType": "CSV", "lineEnding": "LF"}
-        if external_id_field:
-            spec["externalIdFieldName"] = external_id_field
-        job = self.client.call("bulk_job", "POST", self._path("jobs/ingest"), json=spec, idempotent=False).json()
-        job_path = self._path(f"jobs/ingest/{job['id']}")
-        self.client.call(
-            "bulk_job",
-            "PUT",
-            f"{job_path}/batches",
-            data=_csv(header, rows),
-            headers={"Content-Type": "text/csv"},
-            idempotent=False,
-        )
-        self.client.call("bulk_job", "PATCH", job_path, json={"state": "UploadComplete"})
-        info = self._wait(job_path, "bulk_job")
-        _log.info(
-            "salesforce bulk job finished",
-            job=job["id"],
-            sobject=sobject,
-            operation=operation,
-            state=info["state"],
-            processed=info.get("numberRecordsProcessed"),
-            failed=info.get("numberRecordsFailed"),
-        )
+        job_path, info = self._ingest(operation, sobject, external_id_field, _csv(header, rows))
 
         def key(cells: Sequence[str]) -> Any:
             return tuple(cells) if key_column is None else cells[key_column].lower()
@@ -203,16 +180,11 @@ class BulkRunner:
             for position in range(len(rows))
         ]
 
-    def _results(self, path: str) -> list[list[str]]:
-        response = self.client.call("bulk_job", "GET", path, headers={"Accept": "text/csv"})
-        rows = list(csv.reader(io.StringIO(csv_text(response.content), newline="")))
-        return [row for row in rows[1:] if row]
-
-    def send_spool(
-        self, operation: str, sobject: str, spool: "IngestSpool", external_id_field: str | None = None
-    ) -> Iterator["RowResult"]:
-        """Run one job over ``spool`` and yield a result per row, in the order Salesforce lists them; rows
-        the job never reached come last, as not processed."""
+    def _ingest(
+        self, operation: str, sobject: str, external_id_field: str | None, data: Any
+    ) -> tuple[str, dict[str, Any]]:
+        """Create an ingest job, upload ``data`` (CSV text or a file), close it and wait for it to end; the
+        job's path and its final state."""
         spec: dict[str, Any] = {"object": sobject, "operation": operation, "contentType": "CSV", "lineEnding": "LF"}
         if external_id_field:
             spec["externalIdFieldName"] = external_id_field
@@ -222,7 +194,7 @@ class BulkRunner:
             "bulk_job",
             "PUT",
             f"{job_path}/batches",
-            data=spool.upload(),
+            data=data,
             headers={"Content-Type": "text/csv"},
             idempotent=False,
         )
@@ -237,6 +209,19 @@ class BulkRunner:
             processed=info.get("numberRecordsProcessed"),
             failed=info.get("numberRecordsFailed"),
         )
+        return job_path, info
+
+    def _results(self, path: str) -> list[list[str]]:
+        response = self.client.call("bulk_job", "GET", path, headers={"Accept": "text/csv"})
+        rows = list(csv.reader(io.StringIO(csv_text(response.content), newline="")))
+        return [row for row in rows[1:] if row]
+
+    def send_spool(
+        self, operation: str, sobject: str, spool: "IngestSpool", external_id_field: str | None = None
+    ) -> Iterator["RowResult"]:
+        """Run one job over ``spool`` and yield a result per row, in the order Salesforce lists them; rows
+        the job never reached come last, as not processed."""
+        job_path, info = self._ingest(operation, sobject, external_id_field, spool.upload())
         complete = info["state"] == "JobComplete" and int(info.get("numberRecordsProcessed") or 0) >= spool.rows
         answered: set[tuple[str, ...]] | None = None if complete else set()
         for cells in self._streamed_results(f"{job_path}/successfulResults/"):
