@@ -3,8 +3,10 @@
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -14,14 +16,26 @@ from tests import services
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
+Server = TypeVar("Server", services.RabbitMQ, services.PostgreSQL)
 PRIVATE_SERVICES = os.environ.get("CMSYNC_TEST_PRIVATE_SERVICES", "") not in ("", "0")
 
 
-def _private_workdir(service: str) -> Path:
-    """A directory for a private server's data, reachable by the server's own user when it is not root."""
-    workdir = Path(tempfile.mkdtemp(prefix=f"cmsync-test-{service}-"))
+@contextmanager
+def _private(service: str, start: Callable[[Path], Server], url: str) -> Iterator[Server]:
+    """A private instance of ``service``, its data in a temporary directory reachable by the server's own user,
+    stopped and removed at the end; the tests that need it are skipped, with the reason, when none starts."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"cmsync-test-{service.lower()}-"))
     workdir.chmod(0o755)
-    return workdir
+    try:
+        server = start(workdir)
+    except services.UnavailableError as reason:
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.skip(f"{service}: nothing answers at {services.redact_url(url)} and no private instance: {reason}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -32,17 +46,8 @@ def rabbitmq() -> Iterator[services.RabbitMQ]:
     if not PRIVATE_SERVICES and services.answers(url, 5672):
         yield services.RabbitMQ(url=url)
         return
-    workdir = _private_workdir("rabbitmq")
-    try:
-        server = services.start_rabbitmq(workdir)
-    except services.UnavailableError as reason:
-        shutil.rmtree(workdir, ignore_errors=True)
-        pytest.skip(f"RabbitMQ: nothing answers at {services.redact_url(url)} and no private node: {reason}")
-    try:
+    with _private("RabbitMQ", services.start_rabbitmq, url) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -68,17 +73,8 @@ def postgres_url() -> Iterator[str]:
     if not PRIVATE_SERVICES and services.answers(url, 5432):
         yield url
         return
-    workdir = _private_workdir("postgres")
-    try:
-        server = services.start_postgres(workdir)
-    except services.UnavailableError as reason:
-        shutil.rmtree(workdir, ignore_errors=True)
-        pytest.skip(f"PostgreSQL: nothing answers at {services.redact_url(url)} and no private cluster: {reason}")
-    try:
+    with _private("PostgreSQL", services.start_postgres, url) as server:
         yield server.url
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

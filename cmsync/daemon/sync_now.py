@@ -139,21 +139,18 @@ def sync_now(settings: Settings, *, wait: bool, full: bool, out: TextIO | None =
 
 def _delegate(store: StateStore, supervisor: str, full: bool, wait: bool, out: TextIO) -> int:
     """Embedded broker with a supervisor running: record the run for the supervisor to send."""
-
-    def request() -> RunStart:
-        return request_run(store, "sync-now", full_pass=full, send=False, owner=supervisor)
-
-    start = request()
-    _announce(start, out)
-    return Follower(store, out, request, runs_workers=False).outcome(start) if wait else 0
+    return _request_and_follow(
+        store, lambda: request_run(store, "sync-now", full_pass=full, send=False, owner=supervisor), wait, out
+    )
 
 
 def _queue(store: StateStore, full: bool, wait: bool, out: TextIO) -> int:
     """RabbitMQ: record the run and queue it for the workers."""
+    return _request_and_follow(store, lambda: request_run(store, "sync-now", full_pass=full), wait, out)
 
-    def request() -> RunStart:
-        return request_run(store, "sync-now", full_pass=full)
 
+def _request_and_follow(store: StateStore, request: Request, wait: bool, out: TextIO) -> int:
+    """Start the run (or find the one in flight), say which, and follow it to its end when asked to."""
     start = request()
     _announce(start, out)
     return Follower(store, out, request, runs_workers=False).outcome(start) if wait else 0
