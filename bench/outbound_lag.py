@@ -2,8 +2,8 @@
 pushes it, and the CM calls a hundred changes take.
 
 Run: ``.venv/bin/python bench/outbound_lag.py [--interval 15] [--seconds 60] [--rates 1 10 100]
-[--repeats 3] [--cm-latency 0]``. Both emulators run on real HTTP; cmsync's poller runs on a thread as the
-supervisor runs it (``poll_once`` every ``--interval`` seconds). Every change is an edit, by a person, of a
+[--repeats 3] [--cm-latency 0] [--source poll|cdc]``. Both emulators run on real HTTP; cmsync's outbound loop
+runs on a thread as the supervisor runs it (with ``--source poll``, a poll every ``--interval`` seconds). Every change is an edit, by a person, of a
 mapped field of a Contact already subscribed to the one list (an Add rule subscribed them all first), so
 each change is an update push on that list; ``--cm-latency`` adds a real CM round trip to every call. The
 CM calls are timed as the emulator receives them; the lag of a change is that moment less its
@@ -12,8 +12,8 @@ of CM write calls per 100 changes, against the targets p95 ≤ poll interval + 1
 changes.
 
 ``--source cdc`` measures Change Data Capture instead: the Salesforce emulator's Pub/Sub API (gRPC) runs
-too, and cmsync's outbound loop follows its change events (target p95 ≤ 1.5 s). It then counts the
-Salesforce REST calls outbound makes while nothing changes (``--idle`` seconds; target 0 per hour).
+too, and the outbound loop follows its change events (target p95 ≤ 1.5 s). It then counts the Salesforce
+REST calls outbound makes while nothing changes (``--idle`` seconds; target 0 per hour).
 """
 
 import argparse
@@ -38,7 +38,6 @@ from cmsync.sandbox.campaign_monitor import CampaignMonitorEmulator, SeedSpec
 from cmsync.sandbox.salesforce import SalesforceEmulator
 from cmsync.sandbox.server import SandboxServer
 from cmsync.workers.engine import Engine, install
-from cmsync.workers.outbound import poll_once
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -101,7 +100,9 @@ class Measurement:
         return 100 * self.writes / self.changes
 
 
-def settings_for(cm_url: str, sf_url: str, folder: Path, list_id: str, client_id: str, interval: int) -> Any:
+def settings_for(
+    cm_url: str, sf_url: str, folder: Path, list_id: str, client_id: str, interval: int, pubsub: str | None
+) -> Any:
     config = {
         "campaign_monitor": {"base_url": cm_url, "auth": {"api_key": "sandbox-api-key"}, "clients": [client_id]},
         "salesforce": {
@@ -113,7 +114,8 @@ def settings_for(cm_url: str, sf_url: str, folder: Path, list_id: str, client_id
             },
         },
         "state": {"url": f"sqlite:///{folder / 'state.db'}"},
-        "outbound": {"poll_interval": f"{interval}s"},
+        "outbound": {"poll_interval": f"{interval}s"}
+        | ({"source": "cdc", "pubsub_endpoint": pubsub} if pubsub else {"source": "poll"}),
         "subscription_rules": [
             {"list": list_id, "object": "Contact", "action": "add", "evaluation": "created_or_edited"}
         ],
@@ -124,9 +126,10 @@ def settings_for(cm_url: str, sf_url: str, folder: Path, list_id: str, client_id
 
 
 class LagBench:
-    """Both emulators on HTTP, ``people`` Contacts subscribed to one list, and cmsync's poller on a thread."""
+    """Both emulators on HTTP, ``people`` Contacts subscribed to one list, and cmsync's outbound loop on a
+    thread as the supervisor runs it: polling, or following change events from the Pub/Sub emulator."""
 
-    def __init__(self, people: int, interval: int) -> None:
+    def __init__(self, people: int, interval: int, source: str) -> None:
         self.interval = interval
         self.cm = CampaignMonitorEmulator(
             size=SeedSpec(clients=1, lists_per_client=1, subscribers_per_list=10, campaigns_per_client=0,
@@ -141,35 +144,35 @@ class LagBench:
         self.timing = PushTimes(self.cm.app)
         self.cm_server = SandboxServer(self.timing, self.cm.calls).start()
         self.sf_server = self.sf.serve().start()
+        self.pubsub = self.sf.serve_pubsub().start() if source == "cdc" else None
         folder = Path(tempfile.mkdtemp(prefix="cmsync-bench-"))
         settings = settings_for(
             CampaignMonitorEmulator.api_url(self.cm_server), self.sf_server.url, folder,
-            self.mailing_list.list_id, client.client_id, interval,
+            self.mailing_list.list_id, client.client_id, interval, self.pubsub.address if self.pubsub else None,
         )  # fmt: skip
         self.engine = Engine.from_settings(settings)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.loop = OutboundLoop()
         self.turn = 0
 
-    def _poll(self) -> None:
-        while not self.stopping.is_set():
-            started = time.monotonic()
-            poll_once(self.engine)
-            self.stopping.wait(max(0.0, self.interval - (time.monotonic() - started)))
-
     def start(self) -> None:
-        """Start polling and subscribe every Contact (an edit each, which the Add rule acts on)."""
-        self.thread.start()
-        time.sleep(1)
+        """Start outbound and subscribe every Contact (an edit each, which the Add rule acts on)."""
+        install(self.engine)
+        self.loop.start()
+        while self.engine.store.fact("outbound_last_poll") is None:
+            time.sleep(0.1)
         for record_id in self.ids:
             self.sf.update(record_id, {"Title": "subscribed"})
         while len(self.mailing_list.members) < len(self.ids) + 10:
             time.sleep(0.5)
 
+    def rest_calls(self) -> int:
+        return sum(1 for call in self.sf.calls.calls() if call.call_class == "rest")
+
     def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join()
+        self.loop.stop()
         self.engine.close()
+        if self.pubsub is not None:
+            self.pubsub.stop()
         self.cm_server.stop()
         self.sf_server.stop()
         self.sf.close()
@@ -225,89 +228,26 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=120, help="with --source cdc: seconds of no change measured")
     arguments = parser.parse_args()
     configure_logging("console", "warning")
-    if arguments.source == "cdc":
-        measure_change_events(arguments)
-        return
 
-    bench = LagBench(max(arguments.rates) * arguments.seconds, arguments.interval)
+    bench = LagBench(max(arguments.rates) * arguments.seconds, arguments.interval, arguments.source)
     bench.cm.faults.set_latency(arguments.cm_latency)
     bench.start()
-    print(f"{len(bench.ids)} Contacts subscribed; poll interval {arguments.interval} s, {arguments.seconds} s a run")
-    print(f"targets: p95 <= {arguments.interval + 1} s; <= 5 CM calls per 100 adds/updates on one list")
+    following = "following change events" if arguments.source == "cdc" else f"poll interval {arguments.interval} s"
+    target = 1.5 if arguments.source == "cdc" else arguments.interval + 1
+    print(f"{len(bench.ids)} Contacts subscribed; {following}, {arguments.seconds} s a run")
+    print(f"targets: p95 <= {target:g} s; <= 5 CM calls per 100 adds/updates on one list")
     for rate in arguments.rates:
         runs = [measure_lag(bench, rate, arguments.seconds, f"r{rate}.{repeat}") for repeat in range(arguments.repeats)]
         for run in runs:
             print(f"       run: p50 {run.p50:5.2f} s  p95 {run.p95:5.2f} s  {run.writes} calls for {run.changes}")
         print(summary(rate, runs))
+    if arguments.source == "cdc":
+        before = bench.rest_calls()
+        time.sleep(arguments.idle)
+        idle_calls = bench.rest_calls() - before
+        hourly = idle_calls * 3600 / arguments.idle
+        print(f"idle: {idle_calls} Salesforce REST calls in {arguments.idle} s ({hourly:g} per hour; target 0)")
     bench.stop()
-
-
-def measure_change_events(arguments: argparse.Namespace) -> None:
-    """The lag at each rate with ``outbound.source: cdc``, then the REST calls outbound makes while idle."""
-    cm = CampaignMonitorEmulator(
-        size=SeedSpec(clients=1, lists_per_client=1, subscribers_per_list=10, campaigns_per_client=0,
-                      journeys_per_client=0, months=1)
-    )  # fmt: skip
-    (client,) = cm.state.clients.values()
-    mailing_list = client.lists[0]
-    sf = SalesforceEmulator()
-    people = max(arguments.rates) * arguments.seconds
-    ids = [sf.create("Contact", {"LastName": f"Person {n}", "Email": f"p{n}@lag.example"}) for n in range(people)]
-    timing = PushTimes(cm.app)
-    cm_server = SandboxServer(timing, cm.calls).start()
-    sf_server = sf.serve().start()
-    pubsub = sf.serve_pubsub().start()
-    folder = Path(tempfile.mkdtemp(prefix="cmsync-bench-"))
-    polled = settings_for(
-        CampaignMonitorEmulator.api_url(cm_server), sf_server.url, folder, mailing_list.list_id,
-        client.client_id, arguments.interval,
-    )  # fmt: skip
-    outbound = polled.outbound.model_copy(update={"source": "cdc", "pubsub_endpoint": pubsub.address})
-    engine = Engine.from_settings(polled.model_copy(update={"outbound": outbound}))
-    install(engine)
-    loop = OutboundLoop().start()
-    while engine.store.fact("outbound_last_poll") is None:
-        time.sleep(0.1)
-    for record_id in ids:
-        sf.update(record_id, {"Title": "subscribed"})
-    while len(mailing_list.members) < people + 10:
-        time.sleep(0.5)
-    print(f"{people} Contacts subscribed; following change events, {arguments.seconds} s per rate")
-    print("target: p95 <= 1.5 s from commit to the CM call")
-    turn = 0
-    for rate in arguments.rates:
-        changed: dict[str, float] = {}
-        started = time.monotonic()
-        for n in range(rate * arguments.seconds):
-            time.sleep(max(0.0, started + n / rate - time.monotonic()))
-            token = f"r{rate}-{n}"
-            record_id = ids[(turn + n) % people]
-            sf.update(record_id, {"Title": token})
-            changed[token] = datetime.fromisoformat(sf.get(record_id)["SystemModstamp"]).timestamp()
-        turn += rate * arguments.seconds
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not changed.keys() <= timing.first_seen.keys():
-            time.sleep(0.2)
-        lags = sorted(
-            timing.first_seen[token] - stamp for token, stamp in changed.items() if token in timing.first_seen
-        )
-        missing = len(changed) - len(lags)
-        print(
-            f"{rate:>4} changes/s: {len(lags):>5} pushes  p50 {statistics.median(lags):5.2f} s  "
-            f"p95 {percentile(lags, 0.95):5.2f} s  p99 {percentile(lags, 0.99):5.2f} s  max {lags[-1]:5.2f} s"
-            + (f"  ({missing} not pushed)" if missing else "")
-        )
-    rest_before = sum(1 for call in sf.calls.calls() if call.call_class == "rest")
-    time.sleep(arguments.idle)
-    idle_calls = sum(1 for call in sf.calls.calls() if call.call_class == "rest") - rest_before
-    hourly = idle_calls * 3600 / arguments.idle
-    print(f"idle: {idle_calls} Salesforce REST calls in {arguments.idle} s ({hourly:g} per hour)")
-    loop.stop()
-    engine.close()
-    pubsub.stop()
-    cm_server.stop()
-    sf_server.stop()
-    sf.close()
 
 
 if __name__ == "__main__":
