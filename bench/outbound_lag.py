@@ -2,14 +2,14 @@
 pushes it, and the CM calls a hundred changes take.
 
 Run: ``.venv/bin/python bench/outbound_lag.py [--interval 15] [--seconds 60] [--rates 1 10 100]
-[--repeats 3] [--cm-latency 0] [--source poll|cdc]``. Both emulators run on real HTTP; cmsync's outbound loop
-runs on a thread as the supervisor runs it (with ``--source poll``, a poll every ``--interval`` seconds). Every change is an edit, by a person, of a
-mapped field of a Contact already subscribed to the one list (an Add rule subscribed them all first), so
-each change is an update push on that list; ``--cm-latency`` adds a real CM round trip to every call. The
-CM calls are timed as the emulator receives them; the lag of a change is that moment less its
-SystemModstamp. For each rate it prints, over ``--repeats`` runs, the min and median of p50 and p95 lag and
-of CM write calls per 100 changes, against the targets p95 ≤ poll interval + 1 s and ≤ 5 calls per 100
-changes.
+[--repeats 3] [--cm-latency 0] [--source poll|cdc]``. Both emulators run on real HTTP; cmsync's outbound
+loop runs on a thread as the supervisor runs it (with ``--source poll``, a poll every ``--interval``
+seconds). Every change is an edit, by a person, of a mapped field of a Contact already subscribed to the
+one list (an Add rule subscribed them all first), so each change is an update push on that list;
+``--cm-latency`` adds a real CM round trip to every call. The CM calls are timed as the emulator receives
+them; the lag of a change is that moment less its SystemModstamp. For each rate it prints, over
+``--repeats`` runs, the min and median of p50 and p95 lag and of CM write calls per 100 changes, against
+the targets p95 ≤ poll interval + 1 s and ≤ 5 calls per 100 changes.
 
 ``--source cdc`` measures Change Data Capture instead: the Salesforce emulator's Pub/Sub API (gRPC) runs
 too, and the outbound loop follows its change events (target p95 ≤ 1.5 s). It then counts the Salesforce
