@@ -3,6 +3,7 @@ restarted mid-run: the next run converges to exactly the CM data, with no duplic
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from cmsync.workers.state import StateStore
 from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.daemon.stop_before_send import STOPPED
 from tests.daemon.sync_now_process import QUICK_HEARTBEAT, STOP_BEFORE_SEND, SyncNow
-from tests.services import RabbitMQ
+from tests.services import RabbitMQ, UnavailableError, start_rabbitmq
 from tests.sync.cmsync_worker import Workers
 from tests.sync.conftest import wait_for_end
 from tests.sync.convergence import assert_converged
@@ -28,8 +29,9 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.rabbitmq
 
 
-@pytest.fixture
-def rabbit(world: World, amqp_url: str, tmp_path: Path) -> Iterator[tuple[Workers, StateStore]]:
+@contextmanager
+def _workers_on(world: World, amqp_url: str, tmp_path: Path) -> Iterator[tuple[Workers, StateStore]]:
+    """``cmsync worker`` processes on ``amqp_url`` with empty queues, and the world's state store."""
     config = world.write_config(tmp_path / "cmsync.yaml", broker={"url": amqp_url})
     settings = world.settings(broker={"url": amqp_url})
     broker = make_broker(amqp_url)
@@ -38,10 +40,33 @@ def rabbit(world: World, amqp_url: str, tmp_path: Path) -> Iterator[tuple[Worker
     store = StateStore.open(settings.state.url.get_secret_value())
     workers = Workers(config, tmp_path)
     workers.start()
-    yield workers, store
-    workers.stop()
-    broker.close()
-    store.close()
+    try:
+        yield workers, store
+    finally:
+        workers.stop()
+        broker.close()
+        store.close()
+
+
+@pytest.fixture
+def rabbit(world: World, amqp_url: str, tmp_path: Path) -> Iterator[tuple[Workers, StateStore]]:
+    with _workers_on(world, amqp_url, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def own_rabbitmq(tmp_path: Path) -> Iterator[RabbitMQ]:
+    """A RabbitMQ node of this test's own, so restarting it disturbs no other test running beside it."""
+    workdir = tmp_path / "rabbitmq"
+    workdir.mkdir()
+    try:
+        node = start_rabbitmq(workdir)
+    except UnavailableError as reason:
+        pytest.skip(f"RabbitMQ: no node of the test's own: {reason}")
+    try:
+        yield node
+    finally:
+        node.stop()
 
 
 def test_workers_import_everything(world: World, rabbit: tuple[Workers, StateStore]) -> None:
@@ -71,8 +96,12 @@ def test_workers_killed_mid_run(world: World, rabbit: tuple[Workers, StateStore]
     assert_converged(world)
 
 
-def test_rabbitmq_restarted_mid_run(world: World, rabbit: tuple[Workers, StateStore], rabbitmq: RabbitMQ) -> None:
-    _, store = rabbit
+def test_rabbitmq_restarted_mid_run(world: World, own_rabbitmq: RabbitMQ, tmp_path: Path) -> None:
+    with _workers_on(world, own_rabbitmq.url, tmp_path) as (_, store):
+        _restarted_mid_run(world, own_rabbitmq, store)
+
+
+def _restarted_mid_run(world: World, rabbitmq: RabbitMQ, store: StateStore) -> None:
     world.cm.calls.latency = 0.02
     run_id = request_run(store, "test").run.id
     wait_until(lambda: store.run(run_id).pending_jobs > 0, "the run's jobs queued on RabbitMQ")  # type: ignore[union-attr]
