@@ -12,7 +12,7 @@ RUN_OPTIONS ?=
 $(BIN)/cmsync: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --editable '.[dev]'
+	$(BIN)/pip install --quiet --editable '.[dev,sandbox]'
 	touch $@
 
 run: $(BIN)/cmsync
@@ -40,4 +40,4 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
 
 pubsub-stubs: $(BIN)/cmsync
-	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. cmsync/workers/salesforce/pubsub/pubsub_api.proto
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. cmsync/clients/salesforce/pubsub/pubsub_api.proto

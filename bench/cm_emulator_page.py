@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from cmsync.sandbox.campaign_monitor import DEFAULT_API_KEY, CampaignMonitorEmulator, SeedSpec
+from cmsync_sandbox.campaign_monitor import DEFAULT_API_KEY, CampaignMonitorEmulator, SeedSpec
 
 
 def resident_megabytes() -> float:

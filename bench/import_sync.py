@@ -32,11 +32,11 @@ from pathlib import Path
 
 import yaml
 
-from cmsync.sandbox.calls import Call
-from cmsync.sandbox.campaign_monitor import CampaignMonitorEmulator, SeedSpec
-from cmsync.sandbox.campaign_monitor.seeding import SANDBOX_CLIENT_ID
-from cmsync.sandbox.salesforce import SalesforceEmulator, SeedPlan
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
+from cmsync_sandbox.calls import Call
+from cmsync_sandbox.campaign_monitor import CampaignMonitorEmulator, SeedSpec
+from cmsync_sandbox.campaign_monitor.seeding import SANDBOX_CLIENT_ID
+from cmsync_sandbox.salesforce import SalesforceEmulator, SeedPlan
 
 BULK_STEP = 0.2
 """Seconds the Salesforce emulator spends on each step of a Bulk job (before it starts, per chunk)."""
@@ -55,7 +55,7 @@ PURGE_CALLS = 3
 """The tracking purge after each run: how many records are past ``days_to_keep``, of how many, the oldest kept."""
 MEASURED = """
 import os, sys
-from cmsync.daemon.cli import main
+from cmsync.cli.main import main
 code = main(sys.argv[1:])
 with open("/proc/self/status") as status, open(os.environ["CMSYNC_BENCH_PEAK"], "w") as out:
     out.write(next(line for line in status if line.startswith("VmHWM:")).split()[1])

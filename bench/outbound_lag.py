@@ -34,10 +34,10 @@ import yaml
 from cmsync.config import parse_settings
 from cmsync.daemon.outbound_loop import OutboundLoop
 from cmsync.logs import configure_logging
-from cmsync.sandbox.campaign_monitor import CampaignMonitorEmulator, SeedSpec
-from cmsync.sandbox.salesforce import SalesforceEmulator
-from cmsync.sandbox.server import SandboxServer
-from cmsync.workers.engine import Engine, install
+from cmsync.systems import Systems, install
+from cmsync_sandbox.campaign_monitor import CampaignMonitorEmulator, SeedSpec
+from cmsync_sandbox.salesforce import SalesforceEmulator
+from cmsync_sandbox.server import SandboxServer
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -150,15 +150,15 @@ class LagBench:
             CampaignMonitorEmulator.api_url(self.cm_server), self.sf_server.url, folder,
             self.mailing_list.list_id, client.client_id, interval, self.pubsub.address if self.pubsub else None,
         )  # fmt: skip
-        self.engine = Engine.from_settings(settings)
+        self.systems = Systems.from_settings(settings)
         self.loop = OutboundLoop()
         self.turn = 0
 
     def start(self) -> None:
         """Start outbound and subscribe every Contact (an edit each, which the Add rule acts on)."""
-        install(self.engine)
+        install(self.systems)
         self.loop.start()
-        while self.engine.store.fact("outbound_last_poll") is None:
+        while self.systems.store.fact("outbound_last_poll") is None:
             time.sleep(0.1)
         for record_id in self.ids:
             self.sf.update(record_id, {"Title": "subscribed"})
@@ -170,7 +170,7 @@ class LagBench:
 
     def stop(self) -> None:
         self.loop.stop()
-        self.engine.close()
+        self.systems.close()
         if self.pubsub is not None:
             self.pubsub.stop()
         self.cm_server.stop()

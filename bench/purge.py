@@ -18,13 +18,13 @@ from pathlib import Path
 
 import yaml
 
+from cmsync.clients.campaign_monitor.client import CampaignMonitorClient
+from cmsync.clients.salesforce import PollPolicy, SalesforceClient
 from cmsync.config import parse_settings
-from cmsync.sandbox.salesforce import SalesforceEmulator
-from cmsync.workers.campaign_monitor.client import CampaignMonitorClient
-from cmsync.workers.engine import Engine
-from cmsync.workers.retention.purge import purge_tracking
-from cmsync.workers.salesforce import PollPolicy, SalesforceClient
-from cmsync.workers.state import StateStore
+from cmsync.retention.purge import purge_tracking
+from cmsync.state import StateStore
+from cmsync.systems import Systems
+from cmsync_sandbox.salesforce import SalesforceEmulator
 
 KEPT = 1_000
 
@@ -85,7 +85,7 @@ def purge_once(records: int, folder: Path) -> None:
         "tracking": {"days_to_keep": 30, "purge_max_share": 1},
     }
     settings = parse_settings(yaml.safe_dump(config), "bench.yaml")
-    engine = Engine(
+    systems = Systems(
         settings,
         StateStore.open(settings.state.url.get_secret_value()),
         CampaignMonitorClient.from_settings(settings.campaign_monitor),
@@ -93,15 +93,15 @@ def purge_once(records: int, folder: Path) -> None:
     )
     tracemalloc.start()
     started = time.perf_counter()
-    purge = purge_tracking(engine, "bench")
+    purge = purge_tracking(systems, "bench")
     took = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     parent.send("done")
     seen = parent.recv()
     org.join()
-    engine.close()
-    engine.store.close()
+    systems.close()
+    systems.store.close()
     assert purge is not None
     print(
         f"{records:>9,} old records: deleted {purge.deleted:,} ({purge.status}) in {took:5.1f} s, "

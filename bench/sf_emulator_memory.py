@@ -14,8 +14,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cmsync.sandbox.salesforce import SalesforceEmulator
-from cmsync.workers.salesforce import PollPolicy, RefreshTokenAuth, SalesforceClient, literal_list
+from cmsync.clients.salesforce import PollPolicy, RefreshTokenAuth, SalesforceClient, literal_list
+from cmsync_sandbox.salesforce import SalesforceEmulator
 
 LISTS = 10
 STATES = ("Active", "Active", "Active", "Unsubscribed", "Bounced", "Deleted", "Unconfirmed")

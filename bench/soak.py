@@ -27,10 +27,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cmsync.logs import configure_logging
-from cmsync.sandbox.campaign_monitor import CampaignMonitorEmulator, SeedSpec
-from cmsync.sandbox.campaign_monitor.seeding import SANDBOX_CLIENT_ID
-from cmsync.sandbox.salesforce import SalesforceEmulator, SeedPlan
-from cmsync.workers.state import Run, StateStore
+from cmsync.state import Run, StateStore
+from cmsync_sandbox.campaign_monitor import CampaignMonitorEmulator, SeedSpec
+from cmsync_sandbox.campaign_monitor.seeding import SANDBOX_CLIENT_ID
+from cmsync_sandbox.salesforce import SalesforceEmulator, SeedPlan
 from tests.daemon.daemon import Daemon, free_port
 from tests.faults.proxy import FaultProxy
 from tests.sync.cmsync_worker import Workers

@@ -2,6 +2,6 @@
 
 import sys
 
-from cmsync.daemon.cli import main
+from cmsync.cli.main import main
 
 sys.exit(main())

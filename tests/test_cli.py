@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from cmsync.cli.main import main
 from cmsync.config import load_settings
 from cmsync.config.urls import sqlite_path
-from cmsync.daemon.cli import main
 from tests.daemon.daemon import free_port
 
 REPOSITORY = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
 from tests.daemon.daemon import CMSYNC, free_port
 from tests.daemon.test_sandbox_ports import _banner
 from tests.sync.conftest import wait_for_first_run

@@ -5,15 +5,15 @@ button and its command can never disagree (``sync-now``, ``disconnect``, ``conne
 import io
 from datetime import UTC, datetime
 
+from cmsync.commands.connection import connect
+from cmsync.commands.reimport_tracking import parse_moment, report_lines
+from cmsync.commands.sync_now import sync_now
 from cmsync.config import Settings
 from cmsync.console.live import DISCONNECTED_REASON
-from cmsync.daemon.connection import connect
-from cmsync.daemon.reimport_tracking import parse_moment, report_lines
-from cmsync.daemon.sync_now import sync_now
-from cmsync.workers.engine import Engine
-from cmsync.workers.retention.reimport import Reimport, ReimportRefusedError, check, reimport_tracking
-from cmsync.workers.retention.requests import request_reimport
-from cmsync.workers.state import StateStore
+from cmsync.retention.reimport import Reimport, ReimportRefusedError, check, reimport_tracking
+from cmsync.retention.requests import request_reimport
+from cmsync.state import StateStore
+from cmsync.systems import Systems
 
 
 class ActionRefusedError(ValueError):
@@ -58,11 +58,11 @@ def _checked(settings: Settings, store: StateStore, request: Reimport) -> None:
 def count_reimport(settings: Settings, store: StateStore, request: Reimport) -> list[str]:
     """``reimport-tracking --dry-run``: reads Campaign Monitor only; the events and calls it would take."""
     _checked(settings, store, request)
-    engine = Engine.from_settings(settings, store)
+    systems = Systems.from_settings(settings, store)
     try:
-        return report_lines(request, reimport_tracking(engine, request, dry_run=True))
+        return report_lines(request, reimport_tracking(systems, request, dry_run=True))
     finally:
-        engine.close()
+        systems.close()
 
 
 def queue_reimport(settings: Settings, store: StateStore, request: Reimport) -> str:

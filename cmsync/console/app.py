@@ -16,6 +16,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+from cmsync.commands.connection import disconnect_installation
 from cmsync.config import Settings
 from cmsync.console import actions, pages
 from cmsync.console.explain import explain
@@ -23,9 +24,8 @@ from cmsync.console.live import live_state
 from cmsync.console.security import harden
 from cmsync.console.sessions import COOKIE, Session, Sessions
 from cmsync.console.throttle import SignInThrottle
-from cmsync.daemon.connection import disconnect_installation
 from cmsync.logs import get_logger
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
 
 log = get_logger(__name__)
 SIGN_IN_COOKIE = "cmsync_console_signin"

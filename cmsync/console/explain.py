@@ -9,20 +9,20 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cmsync.clients.campaign_monitor.client import CampaignMonitorClient
+from cmsync.clients.campaign_monitor.errors import BadRequestError, CampaignMonitorError
+from cmsync.clients.campaign_monitor.records import Subscriber
+from cmsync.clients.salesforce.errors import SalesforceError
+from cmsync.clients.salesforce.soql import literal_list
 from cmsync.config import Settings
 from cmsync.config.subscriptions import SubscriptionRule
-from cmsync.workers.campaign_monitor.client import CampaignMonitorClient
-from cmsync.workers.campaign_monitor.errors import BadRequestError, CampaignMonitorError
-from cmsync.workers.campaign_monitor.records import Subscriber
-from cmsync.workers.engine import Engine
-from cmsync.workers.outbound.catalog import Catalog
-from cmsync.workers.outbound.criteria import criterion_holds, value_at
-from cmsync.workers.outbound.scope import build_scope
-from cmsync.workers.salesforce.errors import SalesforceError
-from cmsync.workers.salesforce.soql import literal_list
-from cmsync.workers.state import Rejection, StateStore
-from cmsync.workers.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, short_id
-from cmsync.workers.sync.records import field_key, member_key
+from cmsync.outbound.catalog import Catalog
+from cmsync.outbound.criteria import criterion_holds, value_at
+from cmsync.outbound.scope import build_scope
+from cmsync.state import Rejection, StateStore
+from cmsync.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, short_id
+from cmsync.sync.records import field_key, member_key
+from cmsync.systems import Systems
 
 NOT_ON_LIST = 203
 """CM's code for an email that is not on the list it was asked about."""
@@ -133,13 +133,13 @@ def _criterion(rule: SubscriptionRule, index: int) -> str:
     return f"criterion {index + 1} ({criterion.field} {criterion.op} {criterion.value!r})"
 
 
-def _check_rules(engine: Engine, email: str, answer: Explanation) -> None:
-    rules = [(n, rule) for n, rule in enumerate(engine.settings.subscription_rules) if not rule.disabled]
+def _check_rules(systems: Systems, email: str, answer: Explanation) -> None:
+    rules = [(n, rule) for n, rule in enumerate(systems.settings.subscription_rules) if not rule.disabled]
     if not rules:
         return
-    scope = build_scope(engine.settings, Catalog(engine))
+    scope = build_scope(systems.settings, Catalog(systems))
     answer.problems.extend(scope.problems)
-    people = {row[1]: row[0] for row in engine.store.directory_by_email([email]) if row[0] in LINK_FIELDS}
+    people = {row[1]: row[0] for row in systems.store.directory_by_email([email]) if row[0] in LINK_FIELDS}
     for object_name in sorted(set(people.values())):
         object_rules = [(n, rule) for n, rule in rules if rule.object == object_name]
         if not object_rules:
@@ -148,7 +148,7 @@ def _check_rules(engine: Engine, email: str, answer: Explanation) -> None:
         ids = [record_id for record_id, name in people.items() if name == object_name]
         soql = f"SELECT {', '.join(fields)} FROM {object_name} WHERE Id IN {literal_list(ids)}"
         answer.salesforce_calls += 1
-        for record in engine.salesforce.query(soql):
+        for record in systems.salesforce.query(soql):
             for position, rule in object_rules:
                 results = [
                     criterion_holds(c, value_at(record, c.field), scope.type_of(object_name, c.field))
@@ -166,14 +166,14 @@ def _check_rules(engine: Engine, email: str, answer: Explanation) -> None:
                 )
 
 
-def _member_rows(engine: Engine, email: str, list_ids: list[str], answer: Explanation) -> dict[str, dict[str, Any]]:
+def _member_rows(systems: Systems, email: str, list_ids: list[str], answer: Explanation) -> dict[str, dict[str, Any]]:
     if not list_ids:
         return {}
     keys = {member_key(list_id, email): list_id for list_id in list_ids}
     soql = f"SELECT {MEMBER_FIELDS} FROM CM_List_Member__c WHERE CM_Member_Key__c IN {literal_list(list(keys))}"
     answer.salesforce_calls += 1
     return {
-        keys[row["CM_Member_Key__c"]]: row for row in engine.salesforce.query(soql) if row["CM_Member_Key__c"] in keys
+        keys[row["CM_Member_Key__c"]]: row for row in systems.salesforce.query(soql) if row["CM_Member_Key__c"] in keys
     }
 
 
@@ -181,8 +181,8 @@ def explain(settings: Settings, store: StateStore, email: str) -> Explanation:
     """The whole answer for ``email`` (reads both APIs; every call is counted)."""
     email = email.strip()
     answer = Explanation(email, rejections=rejections_of(store, email))
-    engine = Engine.from_settings(settings, store)
-    cm: CampaignMonitorClient = engine.campaign_monitor
+    systems = Systems.from_settings(settings, store)
+    cm: CampaignMonitorClient = systems.campaign_monitor
     try:
         subscribers: dict[str, Subscriber | None] = {}
         for client_id in settings.campaign_monitor.clients:
@@ -203,16 +203,16 @@ def explain(settings: Settings, store: StateStore, email: str) -> Explanation:
                 subscribers[summary.list_id] = subscriber
                 answer.lists.append(entry)
         try:
-            rows = _member_rows(engine, email, list(subscribers), answer)
+            rows = _member_rows(systems, email, list(subscribers), answer)
             for entry in answer.lists:
                 entry.member_row = rows.get(entry.list_id)
                 subscriber = subscribers[entry.list_id]
                 if subscriber is not None or entry.member_row is not None:
                     entry.links = link_reasons(store, email, _salesforce_id(subscriber))
-            _check_rules(engine, email, answer)
+            _check_rules(systems, email, answer)
         except SalesforceError as error:
             answer.problems.append(f"Salesforce: {error}")
         answer.campaign_monitor_calls = sum(sum(outcomes.values()) for outcomes in cm.counts.snapshot().values())
     finally:
-        engine.close()
+        systems.close()
     return answer

@@ -4,10 +4,10 @@ with its records per object, and whether Sync Now may start. Built from ``cmsync
 from datetime import UTC, datetime
 from typing import Any
 
+from cmsync.commands.humanize import time_ago
+from cmsync.commands.status import status_report
 from cmsync.config import Settings
-from cmsync.daemon.humanize import time_ago
-from cmsync.daemon.status import status_report
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
 
 DISCONNECTED_REASON = "disconnected: run `cmsync connect` first"
 """The reason ``cmsync sync-now`` gives when disconnected, shown beside the disabled button."""

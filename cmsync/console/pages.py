@@ -7,18 +7,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cmsync.clients.campaign_monitor.client import CampaignMonitorClient
+from cmsync.clients.campaign_monitor.errors import CampaignMonitorError
+from cmsync.clients.campaign_monitor.retry import RetryPolicy
+from cmsync.commands.humanize import time_ago
+from cmsync.commands.status import _duration as status_duration
+from cmsync.commands.status import status_report
 from cmsync.config import Settings
 from cmsync.console.live import object_counts
-from cmsync.daemon.humanize import time_ago
-from cmsync.daemon.status import _duration as status_duration
-from cmsync.daemon.status import status_report
-from cmsync.workers.campaign_monitor.client import CampaignMonitorClient
-from cmsync.workers.campaign_monitor.errors import CampaignMonitorError
-from cmsync.workers.campaign_monitor.retry import RetryPolicy
-from cmsync.workers.outbound.pushes import STREAM as OUTBOUND_STREAM
-from cmsync.workers.outbound.report import LAST_POLL_FACT
-from cmsync.workers.state import Rejection, Run, StateStore
-from cmsync.workers.sync.failures import first_failure
+from cmsync.outbound.pushes import STREAM as OUTBOUND_STREAM
+from cmsync.outbound.report import LAST_POLL_FACT
+from cmsync.state import Rejection, Run, StateStore
+from cmsync.sync.failures import first_failure
 
 LISTS_KEPT_SECONDS = 300.0
 ERROR_KEPT_SECONDS = 30.0

@@ -13,7 +13,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from cmsync.config import Settings
 from cmsync.console.app import ConsoleApp
 from cmsync.logs import get_logger
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
 
 log = get_logger(__name__)
 

@@ -1,1 +1,1 @@
-"""When to do it: the supervisor, its signals and schedule, and the ``cmsync`` command line."""
+"""When to do it: the supervisor, its signals and schedule, the outbound thread and its HTTP endpoint."""

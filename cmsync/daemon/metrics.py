@@ -12,8 +12,8 @@ from typing import ClassVar
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Info, generate_latest
 
 from cmsync import __version__
-from cmsync.workers.known_series import create_known_series as create_known_engine_series
-from cmsync.workers.state.store import FINISHED
+from cmsync.state.store import FINISHED
+from cmsync.workers.known_series import create_known_series as create_known_systems_series
 
 BUILD = Info("cmsync_build", "The cmsync version this process runs.")
 BUILD.info({"version": __version__})
@@ -50,7 +50,7 @@ THREAD_RESTARTS = Counter(
 
 
 def create_known_series() -> None:
-    """Create the supervisor's labelled series (and the engine's, which run here too) at zero.
+    """Create the supervisor's labelled series (and the sync's, which run here too) at zero.
 
     Runs by status and reloads by result then read 0 rather than "No data" on a fresh install, and a
     first failed run or refused reload is an increase that alert rules see.
@@ -62,7 +62,7 @@ def create_known_series() -> None:
     SCHEDULED_JOB_ERRORS.labels("main_sync")
     THREAD_RESTARTS.labels("outbound")
     ENQUEUE_FAILURES.labels("main_sync")
-    create_known_engine_series()
+    create_known_systems_series()
 
 
 Health = Callable[[], tuple[bool, str]]

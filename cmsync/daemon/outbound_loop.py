@@ -4,7 +4,7 @@ events: the reason is logged, counted and shown by ``cmsync status``, and change
 after ``CDC_RETRY`` or a reload).
 
 Outbound runs in the supervisor rather than on the job queue, where an hour-long list import could hold
-it back; each source reads the settings of the engine installed at that moment, so a reload takes effect at
+it back; each source reads the settings of the Systems installed at that moment, so a reload takes effect at
 once. It sets ``cmsync_outbound_active`` and ``cmsync_outbound_source``. A poll or a stream that raises (the
 state store is down) is logged and tried again soon, and the supervisor starts the thread again should it
 ever end.
@@ -15,13 +15,13 @@ import time
 
 from cmsync.daemon import metrics
 from cmsync.logs import get_logger
-from cmsync.workers.engine import Engine, current
-from cmsync.workers.metrics import OUTBOUND_FALLBACKS, OUTBOUND_SOURCE
-from cmsync.workers.outbound import poll_once
-from cmsync.workers.outbound.cdc import SourceUnavailableError, note_source, run_cdc
-from cmsync.workers.outbound.cdc_progress import forget_progress
-from cmsync.workers.outbound.poller import STREAMS
-from cmsync.workers.state import StateStoreUnavailableError
+from cmsync.metrics import OUTBOUND_FALLBACKS, OUTBOUND_SOURCE
+from cmsync.outbound import poll_once
+from cmsync.outbound.cdc import SourceUnavailableError, note_source, run_cdc
+from cmsync.outbound.cdc_progress import forget_progress
+from cmsync.outbound.poller import STREAMS
+from cmsync.state import StateStoreUnavailableError
+from cmsync.systems import Systems, current
 
 log = get_logger(__name__)
 RETRY_SECONDS = 5.0
@@ -38,39 +38,39 @@ class OutboundLoop:
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbound", daemon=True)
-        self._polling_since: tuple[Engine, float] | None = None
-        self._noted: Engine | None = None
+        self._polling_since: tuple[Systems, float] | None = None
+        self._noted: Systems | None = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            engine = current()
+            systems = current()
             try:
-                if self._wants_cdc(engine):
-                    self._change_events(engine)
+                if self._wants_cdc(systems):
+                    self._change_events(systems)
                 else:
-                    self._poll(engine)
+                    self._poll(systems)
             except StateStoreUnavailableError as error:
                 log.debug("outbound waits for the state store", error=str(error))
                 self._stop.wait(RETRY_SECONDS)
 
-    def _wants_cdc(self, engine: Engine) -> bool:
-        if engine.settings.outbound.source != "cdc":
+    def _wants_cdc(self, systems: Systems) -> bool:
+        if systems.settings.outbound.source != "cdc":
             return False
         fell_back = self._polling_since
-        return fell_back is None or fell_back[0] is not engine or time.monotonic() - fell_back[1] >= CDC_RETRY
+        return fell_back is None or fell_back[0] is not systems or time.monotonic() - fell_back[1] >= CDC_RETRY
 
-    def _change_events(self, engine: Engine) -> None:
+    def _change_events(self, systems: Systems) -> None:
         OUTBOUND_SOURCE.labels("cdc").set(1)
         OUTBOUND_SOURCE.labels("poll").set(0)
         metrics.OUTBOUND_ACTIVE.set(1)
         try:
-            ended = run_cdc(engine, self._stop)
+            ended = run_cdc(systems, self._stop)
         except SourceUnavailableError as unavailable:
             reason = str(unavailable)
             log.warning("outbound polls instead of following change events", reason=reason)
             OUTBOUND_FALLBACKS.labels("cdc_unavailable").inc()
-            note_source(engine, "poll", reason)
-            self._polling_since = (engine, time.monotonic())
+            note_source(systems, "poll", reason)
+            self._polling_since = (systems, time.monotonic())
             return
         except StateStoreUnavailableError:
             raise
@@ -82,20 +82,20 @@ class OutboundLoop:
         if ended.why == "off":
             metrics.OUTBOUND_ACTIVE.set(0)
         if ended.why in ("off", "lease"):
-            self._stop.wait(engine.settings.outbound.poll_interval.total_seconds())
+            self._stop.wait(systems.settings.outbound.poll_interval.total_seconds())
 
-    def _poll(self, engine: Engine) -> None:
+    def _poll(self, systems: Systems) -> None:
         OUTBOUND_SOURCE.labels("poll").set(1)
         OUTBOUND_SOURCE.labels("cdc").set(0)
-        if self._noted is not engine:
-            forget_progress(engine, STREAMS)  # replay IDs from before the polling would replay what it pushed
-            if engine.settings.outbound.source == "poll":
-                note_source(engine, "poll", None)
-            self._noted = engine
+        if self._noted is not systems:
+            forget_progress(systems, STREAMS)  # replay IDs from before the polling would replay what it pushed
+            if systems.settings.outbound.source == "poll":
+                note_source(systems, "poll", None)
+            self._noted = systems
         started = time.monotonic()
-        interval = engine.settings.outbound.poll_interval.total_seconds()
+        interval = systems.settings.outbound.poll_interval.total_seconds()
         try:
-            report = poll_once(engine)
+            report = poll_once(systems)
         except StateStoreUnavailableError:
             raise
         except Exception:

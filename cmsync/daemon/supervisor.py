@@ -34,14 +34,14 @@ from cmsync.daemon.outbound_loop import OutboundLoop
 from cmsync.daemon.systemd import Notifier
 from cmsync.daemon.timetable import add_sync_job, missed_run, next_run, period
 from cmsync.logs import configure_from, get_logger
+from cmsync.outage import OutageTracker
+from cmsync.process_identity import ProcessIdentity, provably_dead
+from cmsync.retention.requests import request_purge, request_purge_after_reload
+from cmsync.state import StateStore, StateStoreUnavailableError
+from cmsync.systems import Systems, install
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
-from cmsync.workers.engine import Engine, install
-from cmsync.workers.outage import OutageTracker
-from cmsync.workers.process_identity import ProcessIdentity, provably_dead
-from cmsync.workers.retention.requests import request_purge, request_purge_after_reload
 from cmsync.workers.runs import request_run, tend_runs
-from cmsync.workers.state import StateStore, StateStoreUnavailableError
 
 log = get_logger(__name__)
 LEASE = "supervisor"
@@ -78,8 +78,8 @@ class Supervisor:
         self.embedded = self.broker_url == "embedded"
         self.broker = make_broker(self.broker_url)
         actors.bind(self.broker)
-        self.engine = Engine.from_settings(settings, self.store)
-        install(self.engine)
+        self.systems = Systems.from_settings(settings, self.store)
+        install(self.systems)
         self.workers = EmbeddedWorkers(self.broker, settings.broker.embedded_workers) if self.embedded else None
         self.outbound = OutboundLoop()
         self.scheduler, self.sync_job = self._schedule(settings)
@@ -202,7 +202,7 @@ class Supervisor:
         self.notifier.reloading()
         try:
             settings = self.adjust(load_settings(self.config_path))
-            engine = Engine.from_settings(settings, self.store)
+            systems = Systems.from_settings(settings, self.store)
         except ConfigError as error:
             metrics.RELOADS.labels("refused").inc()
             metrics.RELOAD_SUCCESSFUL.set(0)
@@ -213,9 +213,9 @@ class Supervisor:
             return
         changes = changed_settings(self.settings, settings)
         scheduler, job = self._schedule(settings)
-        previous, previous_settings = self.engine, self.settings
-        self.settings, self.engine, self.scheduler, self.sync_job = settings, engine, scheduler, job
-        install(engine)
+        previous, previous_settings = self.systems, self.settings
+        self.settings, self.systems, self.scheduler, self.sync_job = settings, systems, scheduler, job
+        install(systems)
         previous.close()
         self.console.reload(settings)
         self._enqueue("purge_tracking", lambda: request_purge_after_reload(previous_settings, settings))
@@ -428,6 +428,6 @@ class Supervisor:
             self.metrics.stop()
         self.console.stop()
         self._while_store_answers(self._record_stop, "releasing the supervisor lease")
-        self.engine.close()
+        self.systems.close()
         self.store.close()
         log.info("stopped")

@@ -1,1 +1,1 @@
-"""Doing it: Dramatiq actors and the sync engine they call (CM and Salesforce clients, state store)."""
+"""Where jobs run: the Dramatiq broker, the actors and their middleware, and the ``cmsync worker`` processes."""

@@ -1,4 +1,4 @@
-"""The Dramatiq actors of the main sync. Thin: each calls a plain function of ``cmsync.workers.sync``.
+"""The Dramatiq actors of the main sync. Thin: each calls a plain function of ``cmsync.sync``.
 
 Every actor is idempotent (upserts by external ID, a job set that counts each job once), so a message
 delivered twice does no harm, and checks the connection before it writes anything (a message that
@@ -16,19 +16,19 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from structlog.contextvars import bound_contextvars
 
+from cmsync.clients.campaign_monitor.errors import UnauthorizedError
+from cmsync.clients.salesforce.errors import SalesforceAuthError
 from cmsync.logs import get_logger
+from cmsync.retention import purge, reimport
+from cmsync.state.heartbeat import HEARTBEAT, process_owner
+from cmsync.state.store import utc_now
+from cmsync.sync import members, tracking
+from cmsync.sync.closing import close_run
+from cmsync.sync.failures import record_failure
+from cmsync.sync.plan import plan_run
+from cmsync.sync.streams import RunCancelledError
+from cmsync.systems import Systems, current
 from cmsync.workers.broker import QUEUE
-from cmsync.workers.campaign_monitor.errors import UnauthorizedError
-from cmsync.workers.engine import Engine, current
-from cmsync.workers.heartbeat import HEARTBEAT, process_owner
-from cmsync.workers.retention import purge, reimport
-from cmsync.workers.salesforce.errors import SalesforceAuthError
-from cmsync.workers.state.store import utc_now
-from cmsync.workers.sync import members, tracking
-from cmsync.workers.sync.closing import close_run
-from cmsync.workers.sync.failures import record_failure
-from cmsync.workers.sync.plan import plan_run
-from cmsync.workers.sync.streams import RunCancelledError
 
 log = get_logger(__name__)
 PERMANENT = (UnauthorizedError, SalesforceAuthError)
@@ -46,9 +46,9 @@ def _job_name(actor_name: str, args: list[Any]) -> str:
     return f"tracking:{args[2]}"
 
 
-def _finish_job(engine: Engine, run_id: int, job: str) -> None:
-    if engine.store.complete_job(run_id, job) == 0:
-        close_run(engine, run_id)
+def _finish_job(systems: Systems, run_id: int, job: str) -> None:
+    if systems.store.complete_job(run_id, job) == 0:
+        close_run(systems, run_id)
 
 
 def _context(actor_name: str, args: list[Any]) -> dict[str, Any]:
@@ -61,44 +61,44 @@ def _context(actor_name: str, args: list[Any]) -> dict[str, Any]:
     return context
 
 
-def _run_job(actor_name: str, args: list[Any], work: Callable[[Engine], None]) -> None:
+def _run_job(actor_name: str, args: list[Any], work: Callable[[Systems], None]) -> None:
     """Do one job of a run in flight, then mark it done; the last job closes the run."""
     with bound_contextvars(**_context(actor_name, args)):
         _run_bound_job(actor_name, args, work)
 
 
-def _run_bound_job(actor_name: str, args: list[Any], work: Callable[[Engine], None]) -> None:
-    engine = current()
+def _run_bound_job(actor_name: str, args: list[Any], work: Callable[[Systems], None]) -> None:
+    systems = current()
     run_id = int(args[0])
-    run = engine.store.run(run_id)
+    run = systems.store.run(run_id)
     job = _job_name(actor_name, args)
-    if run is None or not run.in_flight or not engine.store.connected():
-        _finish_job(engine, run_id, job)
+    if run is None or not run.in_flight or not systems.store.connected():
+        _finish_job(systems, run_id, job)
         return
-    with HEARTBEAT.hold(engine.store, run_id):
+    with HEARTBEAT.hold(systems.store, run_id):
         try:
-            work(engine)
+            work(systems)
         except RunCancelledError:
             log.info("job stopped: run cancelled", run_id=run_id, job=job)
         except PERMANENT as error:
-            record_failure(engine.store, run_id, f"{job}: {error}")
-            _finish_job(engine, run_id, job)
+            record_failure(systems.store, run_id, f"{job}: {error}")
+            _finish_job(systems, run_id, job)
             raise
         except Exception:
-            _keep_through_backoff(engine, run_id)
+            _keep_through_backoff(systems, run_id)
             raise
-        _finish_job(engine, run_id, job)
+        _finish_job(systems, run_id, job)
 
 
-def _keep_through_backoff(engine: Engine, run_id: int) -> None:
+def _keep_through_backoff(systems: Systems, run_id: int) -> None:
     """A job about to be retried leaves the run without a worker until its retry: vouch for the run that long."""
     until = utc_now() + timedelta(milliseconds=_RETRIES["max_backoff"])
-    engine.store.beat([run_id], process_owner(), until=until)
+    systems.store.beat([run_id], process_owner(), until=until)
 
 
-def _connected(engine: Engine, job: str) -> bool:
+def _connected(systems: Systems, job: str) -> bool:
     """True unless the installation was disconnected (then the job is dropped, and says so)."""
-    if engine.store.connected():
+    if systems.store.connected():
         return True
     log.info("job dropped: disconnected (run `cmsync connect`)", job=job)
     return False
@@ -119,10 +119,10 @@ def _actor(time_limit_minutes: int) -> Callable[[Callable[..., None]], dramatiq.
 def main_sync(run_id: int) -> None:
     """Plan a run: upsert clients, lists and campaigns, then fan out one job per list and tracking source."""
 
-    def work(engine: Engine) -> None:
-        run = engine.store.run(run_id)
-        jobs = plan_run(engine, run_id, bool(run and run.full_pass))
-        engine.store.add_jobs(run_id, [job.name for job in jobs])
+    def work(systems: Systems) -> None:
+        run = systems.store.run(run_id)
+        jobs = plan_run(systems, run_id, bool(run and run.full_pass))
+        systems.store.add_jobs(run_id, [job.name for job in jobs])
         for job in jobs:
             ACTORS[job.actor].send(*job.args)
 
@@ -133,9 +133,9 @@ def main_sync(run_id: int) -> None:
 def import_list(run_id: int, client_id: str, list_id: str) -> None:
     """Import one list's members (a retry resumes from the watermark the last attempt reached)."""
 
-    def work(engine: Engine) -> None:
-        run = engine.store.run(run_id)
-        members.import_list(engine, run_id, client_id, list_id, full_pass=bool(run and run.full_pass))
+    def work(systems: Systems) -> None:
+        run = systems.store.run(run_id)
+        members.import_list(systems, run_id, client_id, list_id, full_pass=bool(run and run.full_pass))
 
     _run_job("import_list", [run_id, client_id, list_id], work)
 
@@ -146,7 +146,7 @@ def import_tracking(run_id: int, source_kind: str, source_id: str) -> None:
     _run_job(
         "import_tracking",
         [run_id, source_kind, source_id],
-        lambda engine: tracking.import_tracking(engine, run_id, source_kind, source_id),
+        lambda systems: tracking.import_tracking(systems, run_id, source_kind, source_id),
     )
 
 
@@ -154,19 +154,19 @@ def import_tracking(run_id: int, source_kind: str, source_id: str) -> None:
 def part_failed(message: dict[str, Any], retries: dict[str, Any]) -> None:
     """A job ran out of retries: record why against its run, and count the job as ended."""
     args = list(message.get("args", []))
-    engine = current()
+    systems = current()
     run_id = int(args[0])
     job = _job_name(message["actor_name"], args)
-    record_failure(engine.store, run_id, f"{job}: failed after {retries.get('retries')} attempts")
-    _finish_job(engine, run_id, job)
+    record_failure(systems.store, run_id, f"{job}: failed after {retries.get('retries')} attempts")
+    _finish_job(systems, run_id, job)
 
 
 @dramatiq.actor(broker=_declared_on, queue_name=QUEUE, time_limit=6 * 60 * _MINUTE, max_retries=0)
 def purge_tracking(reason: str, confirm: bool = False) -> None:
     """Delete tracking records older than ``tracking.days_to_keep``; what is left waits for the next purge."""
-    engine = current()
-    if _connected(engine, "purge_tracking"):
-        purge.purge_tracking(engine, reason, confirm=confirm)
+    systems = current()
+    if _connected(systems, "purge_tracking"):
+        purge.purge_tracking(systems, reason, confirm=confirm)
 
 
 @dramatiq.actor(
@@ -175,9 +175,9 @@ def purge_tracking(reason: str, confirm: bool = False) -> None:
 )  # fmt: skip
 def reimport_tracking(request: dict[str, Any]) -> None:
     """Import the tracking events of a window again (upserts: a redelivered message doubles nothing)."""
-    engine = current()
-    if _connected(engine, "reimport_tracking"):
-        reimport.reimport_tracking(engine, reimport.Reimport.from_message(request))
+    systems = current()
+    if _connected(systems, "reimport_tracking"):
+        reimport.reimport_tracking(systems, reimport.Reimport.from_message(request))
 
 
 ACTORS: dict[str, dramatiq.Actor[Any, Any]] = {

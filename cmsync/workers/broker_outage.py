@@ -9,7 +9,7 @@ import threading
 import pika
 
 from cmsync.logs import HANDLER_FILTERS
-from cmsync.workers.outage import OutageTracker
+from cmsync.outage import OutageTracker
 
 _DRAMATIQ_SIGNS = (
     "connection error",

@@ -1,5 +1,5 @@
 """What each ``cmsync worker`` process imports: it loads the settings, binds the actors to RabbitMQ and
-installs the engine. ``cmsync worker`` sets ``CMSYNC_CONFIG`` and the Prometheus folder before exec'ing
+installs the Systems. ``cmsync worker`` sets ``CMSYNC_CONFIG`` and the Prometheus folder before exec'ing
 Dramatiq, so every process reads the same file and writes metrics to the same place."""
 
 import sys
@@ -10,9 +10,9 @@ from dramatiq.middleware.prometheus import Prometheus
 from cmsync.config import ConfigError, load_settings
 from cmsync.config.environment import config_path
 from cmsync.logs import configure_from
+from cmsync.systems import Systems, install
 from cmsync.workers import actors
 from cmsync.workers.broker import make_broker
-from cmsync.workers.engine import Engine, install
 from cmsync.workers.known_series import create_known_series
 
 
@@ -48,5 +48,5 @@ configure_from(settings)
 broker = make_broker(settings.broker.url.get_secret_value())
 broker.add_middleware(PrometheusFromTheStart())
 actors.bind(broker)
-install(Engine.from_settings(settings))
+install(Systems.from_settings(settings))
 create_known_series()

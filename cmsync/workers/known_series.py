@@ -1,4 +1,4 @@
-"""The engine's labelled series whose label values are known in advance, created at zero when a process starts.
+"""The sync's labelled series whose label values are known in advance, created at zero when a process starts.
 
 A labelled counter appears only with its first increment. Until then Grafana shows "No data", and
 ``increase()`` cannot see that first step, so the first rejected record or CM 429 would fire no alert.
@@ -9,7 +9,7 @@ with their first call.
 from dataclasses import fields
 from typing import get_args
 
-from cmsync.workers.metrics import (
+from cmsync.metrics import (
     API_RETRIES,
     OUTBOUND_CHANGES,
     OUTBOUND_FALLBACKS,
@@ -19,9 +19,9 @@ from cmsync.workers.metrics import (
     OUTBOUND_SOURCE,
     RECORDS,
 )
-from cmsync.workers.outbound.planning import PushKind
-from cmsync.workers.sync.records import EXTERNAL_ID
-from cmsync.workers.sync.streams import StreamTotals
+from cmsync.outbound.planning import PushKind
+from cmsync.sync.records import EXTERNAL_ID
+from cmsync.sync.streams import StreamTotals
 
 RETRY_REASONS = {
     "campaign_monitor": ("rate_limited", "server_error", "connection", "session_expired"),

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cmsync.workers.process_identity import running
+from cmsync.process_identity import running
 
 
 def prometheus_folder() -> Path:

@@ -7,9 +7,9 @@ gone is closed as interrupted, and the next run resumes from the watermarks.
 """
 
 from cmsync.logs import get_logger
+from cmsync.state import RunStart, StateStore
+from cmsync.state.heartbeat import heartbeat_timeout, process_owner
 from cmsync.workers.actors import main_sync
-from cmsync.workers.heartbeat import heartbeat_timeout, process_owner
-from cmsync.workers.state import RunStart, StateStore
 
 log = get_logger(__name__)
 

@@ -4,7 +4,7 @@ error with a traceback per attempt, which this filter turns into one warning lin
 import logging
 
 from cmsync.logs import HANDLER_FILTERS
-from cmsync.workers.state.database import StateStoreUnavailableError
+from cmsync.state.database import StateStoreUnavailableError
 
 
 class TransientJobLog(logging.Filter):

@@ -5,11 +5,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from cmsync.sandbox.campaign_monitor import DEFAULT_API_KEY, SANDBOX_CLIENT_ID, CampaignMonitorEmulator
-from cmsync.sandbox.campaign_monitor.model import MailingList
-from cmsync.sandbox.people import people
-from cmsync.sandbox.server import SandboxServer
-from cmsync.workers.campaign_monitor import ApiKey, CampaignMonitorClient, RetryPolicy
+from cmsync.clients.campaign_monitor import ApiKey, CampaignMonitorClient, RetryPolicy
+from cmsync_sandbox.campaign_monitor import DEFAULT_API_KEY, SANDBOX_CLIENT_ID, CampaignMonitorEmulator
+from cmsync_sandbox.campaign_monitor.model import MailingList
+from cmsync_sandbox.people import people
+from cmsync_sandbox.server import SandboxServer
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, rate_limit_patience=10.0, max_reset_wait=2.0)
 

@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from cmsync.sandbox.campaign_monitor import DEFAULT_API_KEY, SANDBOX_CLIENT_ID, CampaignMonitorEmulator
-from cmsync.sandbox.server import SandboxServer
-from cmsync.workers.campaign_monitor import (
+from cmsync.clients.campaign_monitor import (
     ApiKey,
     BadResponseError,
     CampaignMonitorClient,
@@ -18,6 +16,8 @@ from cmsync.workers.campaign_monitor import (
     SubscriberState,
     UnreadableRecordError,
 )
+from cmsync_sandbox.campaign_monitor import DEFAULT_API_KEY, SANDBOX_CLIENT_ID, CampaignMonitorEmulator
+from cmsync_sandbox.server import SandboxServer
 from tests.campaign_monitor.conftest import FAST_RETRY, new_list
 
 SUBSCRIBERS = "GET /lists/{listid}/active"

@@ -4,8 +4,8 @@ from typing import Any
 
 import requests
 
-from cmsync.sandbox.campaign_monitor import DEFAULT_API_KEY, SANDBOX_CLIENT_ID, CampaignMonitorEmulator
-from cmsync.sandbox.server import SandboxServer
+from cmsync_sandbox.campaign_monitor import DEFAULT_API_KEY, SANDBOX_CLIENT_ID, CampaignMonitorEmulator
+from cmsync_sandbox.server import SandboxServer
 
 AUTH = (DEFAULT_API_KEY, "x")
 

@@ -5,8 +5,7 @@ from typing import Any
 
 import pytest
 
-from cmsync.sandbox.campaign_monitor import SANDBOX_CLIENT_ID, CampaignMonitorEmulator
-from cmsync.workers.campaign_monitor import (
+from cmsync.clients.campaign_monitor import (
     ApiKey,
     BadRequestError,
     CampaignMonitorClient,
@@ -17,6 +16,7 @@ from cmsync.workers.campaign_monitor import (
     SubscriberState,
     UnauthorizedError,
 )
+from cmsync_sandbox.campaign_monitor import SANDBOX_CLIENT_ID, CampaignMonitorEmulator
 from tests.campaign_monitor.conftest import FAST_RETRY
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"

@@ -15,13 +15,13 @@ import createsend.createsend as library
 import pytest
 from createsend.utils import VerifiedHTTPSConnection
 
-from cmsync.sandbox.campaign_monitor import (
+from cmsync_sandbox.campaign_monitor import (
     DEFAULT_API_KEY,
     OAUTH_REFRESH_TOKEN,
     SANDBOX_CLIENT_ID,
     CampaignMonitorEmulator,
 )
-from cmsync.sandbox.server import SandboxServer
+from cmsync_sandbox.server import SandboxServer
 
 AUTH = {"api_key": DEFAULT_API_KEY}
 

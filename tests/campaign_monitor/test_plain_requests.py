@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from cmsync.sandbox.campaign_monitor import (
+from cmsync_sandbox.campaign_monitor import (
     DEFAULT_API_KEY,
     OAUTH_REFRESH_TOKEN,
     SANDBOX_CLIENT_ID,

@@ -4,7 +4,7 @@ one page ahead, and hands out every record once, in order; a plain read fetches 
 import threading
 from typing import Any
 
-from cmsync.workers.campaign_monitor.paging import iterate_pages
+from cmsync.clients.campaign_monitor.paging import iterate_pages
 
 
 class Pages:

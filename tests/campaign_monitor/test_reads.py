@@ -5,14 +5,14 @@ from itertools import islice
 
 import pytest
 
-from cmsync.sandbox.campaign_monitor import SANDBOX_CLIENT_ID, CampaignMonitorEmulator
-from cmsync.workers.campaign_monitor import (
+from cmsync.clients.campaign_monitor import (
     BadRequestError,
     CampaignMonitorClient,
     ErrorCode,
     SubscriberDetails,
     SubscriberState,
 )
+from cmsync_sandbox.campaign_monitor import SANDBOX_CLIENT_ID, CampaignMonitorEmulator
 from tests.campaign_monitor.conftest import list_with_states, new_list
 
 

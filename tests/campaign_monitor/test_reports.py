@@ -5,9 +5,9 @@ from typing import get_args
 
 import pytest
 
-from cmsync.sandbox.campaign_monitor import SANDBOX_CLIENT_ID, CampaignMonitorEmulator
-from cmsync.workers.campaign_monitor import CampaignMonitorClient, SubscriberDetails, SubscriberState
-from cmsync.workers.campaign_monitor.records import CampaignReport, JourneyReport
+from cmsync.clients.campaign_monitor import CampaignMonitorClient, SubscriberDetails, SubscriberState
+from cmsync.clients.campaign_monitor.records import CampaignReport, JourneyReport
+from cmsync_sandbox.campaign_monitor import SANDBOX_CLIENT_ID, CampaignMonitorEmulator
 
 
 def test_campaigns_newest_first_with_their_counts(cm: CampaignMonitorEmulator, client: CampaignMonitorClient) -> None:

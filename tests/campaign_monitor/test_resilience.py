@@ -10,16 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import structlog
 
-from cmsync.logs import configure_logging
-from cmsync.sandbox.campaign_monitor import (
-    DEFAULT_API_KEY,
-    OAUTH_CLIENT_ID,
-    OAUTH_CLIENT_SECRET,
-    OAUTH_REFRESH_TOKEN,
-    SANDBOX_CLIENT_ID,
-    CampaignMonitorEmulator,
-)
-from cmsync.workers.campaign_monitor import (
+from cmsync.clients.campaign_monitor import (
     ApiKey,
     CampaignMonitorClient,
     ConnectionFailedError,
@@ -32,6 +23,15 @@ from cmsync.workers.campaign_monitor import (
     TokenRefreshError,
     UnauthorizedError,
     token_url,
+)
+from cmsync.logs import configure_logging
+from cmsync_sandbox.campaign_monitor import (
+    DEFAULT_API_KEY,
+    OAUTH_CLIENT_ID,
+    OAUTH_CLIENT_SECRET,
+    OAUTH_REFRESH_TOKEN,
+    SANDBOX_CLIENT_ID,
+    CampaignMonitorEmulator,
 )
 from tests.campaign_monitor.conftest import FAST_RETRY, new_list
 

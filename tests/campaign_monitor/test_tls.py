@@ -6,10 +6,10 @@ import subprocess
 import pytest
 import requests
 
+from cmsync.clients.campaign_monitor import ApiKey, CampaignMonitorClient, ConnectionFailedError, RetryPolicy
 from cmsync.config import parse_settings
-from cmsync.sandbox.campaign_monitor import DEFAULT_API_KEY, SANDBOX_CLIENT_ID, CampaignMonitorEmulator
-from cmsync.sandbox.server import SandboxServer
-from cmsync.workers.campaign_monitor import ApiKey, CampaignMonitorClient, ConnectionFailedError, RetryPolicy
+from cmsync_sandbox.campaign_monitor import DEFAULT_API_KEY, SANDBOX_CLIENT_ID, CampaignMonitorEmulator
+from cmsync_sandbox.server import SandboxServer
 from tests.campaign_monitor.conftest import FAST_RETRY
 
 

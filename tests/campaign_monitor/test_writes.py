@@ -3,8 +3,7 @@ those subscriptions start."""
 
 import pytest
 
-from cmsync.sandbox.campaign_monitor import SANDBOX_CLIENT_ID, CampaignMonitorEmulator
-from cmsync.workers.campaign_monitor import (
+from cmsync.clients.campaign_monitor import (
     IMPORT_BATCH,
     BadRequestError,
     CampaignMonitorClient,
@@ -13,6 +12,7 @@ from cmsync.workers.campaign_monitor import (
     SubscriberDetails,
     SubscriberState,
 )
+from cmsync_sandbox.campaign_monitor import SANDBOX_CLIENT_ID, CampaignMonitorEmulator
 from tests.campaign_monitor.conftest import new_list
 
 

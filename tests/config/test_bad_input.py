@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cmsync.daemon.cli import main
+from cmsync.cli.main import main
 from tests.config.builders import LIST, with_settings
 
 

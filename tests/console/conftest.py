@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from cmsync.sandbox.campaign_monitor.model import Subscriber
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
+from cmsync_sandbox.campaign_monitor.model import Subscriber
 from tests.daemon.daemon import Daemon, free_port
 from tests.sync.world import World, start_world, stop_world
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from cmsync.state import StateStore
 from cmsync.workers import actors
 from cmsync.workers.broker import make_broker
-from cmsync.workers.state import StateStore
 from tests.daemon.daemon import Daemon, free_port
 from tests.sync.cmsync_worker import Workers
 from tests.sync.conftest import wait_for_end

@@ -7,9 +7,9 @@ this process there once it printed ``STOPPED``, every time, instead of hoping a 
 import sys
 import threading
 
-from cmsync.daemon.cli import main
+from cmsync.cli.main import main
+from cmsync.state import StateStore
 from cmsync.workers import runs
-from cmsync.workers.state import StateStore
 
 STOPPED = "stopped between recording run and sending it"
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cmsync.daemon.humanize import time_ago
+from cmsync.commands.humanize import time_ago
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

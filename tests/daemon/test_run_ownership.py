@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
 from tests.daemon.daemon import Daemon, free_port
 from tests.daemon.stop_before_send import STOPPED
 from tests.daemon.sync_now_process import QUICK_HEARTBEAT, STOP_BEFORE_SEND, SyncNow

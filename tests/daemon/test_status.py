@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from cmsync.daemon.status import status_report, status_text
-from cmsync.workers.state import StateStore
+from cmsync.commands.status import status_report, status_text
+from cmsync.state import StateStore
 from tests.config.builders import load, with_settings
 from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.sync.world import World, start_world, stop_world

@@ -11,9 +11,9 @@ import pytest
 import requests
 import yaml
 
+from cmsync.state import StateStore
 from cmsync.workers import actors
 from cmsync.workers.broker import make_broker
-from cmsync.workers.state import StateStore
 from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.sync.cmsync_worker import Workers
 from tests.sync.conftest import wait_for_end

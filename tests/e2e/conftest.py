@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from cmsync.sandbox.campaign_monitor.emulator import CampaignMonitorEmulator
-from cmsync.sandbox.salesforce.emulator import SalesforceEmulator
-from cmsync.sandbox.server import SandboxServer
+from cmsync_sandbox.campaign_monitor.emulator import CampaignMonitorEmulator
+from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
+from cmsync_sandbox.server import SandboxServer
 from tests.e2e.apis import CampaignMonitorApi, Controls, SalesforceApi
 from tests.e2e.expected import OracleSettings
 from tests.e2e.hostile import Hostile, seed_hostile

@@ -10,7 +10,7 @@ import pytest
 import requests
 from prometheus_client import REGISTRY
 
-from cmsync.daemon.status import status_report, status_text
+from cmsync.commands.status import status_report, status_text
 from tests.sync.conftest import EmbeddedCmsync
 from tests.sync.world import World
 
@@ -41,7 +41,7 @@ def cm_members(world: World, leaving_out: frozenset[str] | set[str] = frozenset(
 
 def salesforce_members(cmsync: EmbeddedCmsync) -> dict[str, str]:
     """``{member key: state}`` of every ``CM_List_Member__c``, read through Salesforce's query API."""
-    rows = cmsync.engine.salesforce.query("SELECT CM_Member_Key__c, CM_State__c FROM CM_List_Member__c")
+    rows = cmsync.systems.salesforce.query("SELECT CM_Member_Key__c, CM_State__c FROM CM_List_Member__c")
     return {row["CM_Member_Key__c"]: row["CM_State__c"] for row in rows}
 
 
@@ -86,7 +86,7 @@ def test_bad_subscribers_are_rejected_alone_and_the_rest_of_the_list_arrives(wor
         if name != "no email":
             assert found.key == f"{mailing_list.list_id}:{victims[name].key}"
             assert victims[name].email in found.reason
-    shown = status_text(status_report(cmsync.engine.settings, cmsync.store), datetime.now(UTC))
+    shown = status_text(status_report(cmsync.systems.settings, cmsync.store), datetime.now(UTC))
     assert f"run {run.id} partial" in shown
     assert f"rejected:      {cmsync.store.rejected_count()} records kept to retry" in shown
 
@@ -113,7 +113,7 @@ def test_a_bad_tracking_event_is_rejected_alone(world: World, embedded) -> None:
     run = cmsync.sync()
 
     opens = list(
-        cmsync.engine.salesforce.query(
+        cmsync.systems.salesforce.query(
             "SELECT CM_Email__c FROM CM_Email_Activity__c "
             f"WHERE CM_Campaign__r.CM_Campaign_ID__c = '{campaign.campaign_id}' AND CM_Type__c = 'Opened'"
         )

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from cmsync.state import StateStore
 from cmsync.workers import actors
 from cmsync.workers.broker import make_broker
-from cmsync.workers.state import StateStore
 from tests.daemon.daemon import Daemon, free_port
 from tests.faults.converged import assert_converged
 from tests.faults.proxy import FaultProxy

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cmsync.workers.state import StateStore, StateStoreUnavailableError
-from cmsync.workers.state.database import SqliteDatabase
+from cmsync.state import StateStore, StateStoreUnavailableError
+from cmsync.state.database import SqliteDatabase
 from tests.faults.proxy import FaultProxy
 
 

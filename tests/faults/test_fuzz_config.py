@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cmsync.daemon.cli import main
+from cmsync.cli.main import main
 from cmsync.redaction import REDACTOR
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cmsync.workers.process_identity import ProcessIdentity, provably_dead, start_time
-from cmsync.workers.state import StateStore
+from cmsync.process_identity import ProcessIdentity, provably_dead, start_time
+from cmsync.state import StateStore
 from tests.daemon.daemon import CMSYNC, Daemon, free_port
 from tests.sync.world import World
 

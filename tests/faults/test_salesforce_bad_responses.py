@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from cmsync.sandbox.salesforce import SalesforceEmulator
-from cmsync.workers.salesforce import PollPolicy, RefreshTokenAuth, RetryPolicy, SalesforceClient
-from cmsync.workers.salesforce.errors import SalesforceBadResponseError
+from cmsync.clients.salesforce import PollPolicy, RefreshTokenAuth, RetryPolicy, SalesforceClient
+from cmsync.clients.salesforce.errors import SalesforceBadResponseError
+from cmsync_sandbox.salesforce import SalesforceEmulator
 from tests.faults.corrupting_proxy import CorruptingProxy
 
 RETRY = RetryPolicy(attempts=4, base_delay=0.002, max_delay=0.01)

@@ -5,8 +5,8 @@ from itertools import pairwise
 import pytest
 from structlog.testing import capture_logs
 
-from cmsync.sandbox.salesforce import SalesforceEmulator
-from cmsync.workers.salesforce import PollPolicy
+from cmsync.clients.salesforce import PollPolicy
+from cmsync_sandbox.salesforce import SalesforceEmulator
 from tests.salesforce.conftest import make_client
 
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 import yaml
 
-from cmsync.workers.campaign_monitor.records import SubscriberDetails
+from cmsync.clients.campaign_monitor.records import SubscriberDetails
 from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.faults.converged import assert_converged
 from tests.faults.proxy import FaultProxy

@@ -1,5 +1,5 @@
 """The Dockerfile's steps performed on this host, as ``docker build`` would perform them (there is no
-container engine here): the build stage installs cmsync into a fresh virtual environment, and the
+container systems here): the build stage installs cmsync into a fresh virtual environment, and the
 runtime stage's entrypoint, command and health check work from that environment alone, with the
 configuration and the secrets mounted where the image expects them."""
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
 from tests.conftest import REPOSITORY
 from tests.daemon.daemon import free_port
 from tests.salesforce.conftest import KeyPair

@@ -12,9 +12,9 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from cmsync.state import StateStore
 from cmsync.workers import actors
 from cmsync.workers.broker import make_broker
-from cmsync.workers.state import StateStore
 from tests.daemon.daemon import free_port
 from tests.operations.queries import Selector, alert_queries, panel_queries, selectors, variable_queries
 from tests.operations.units import Service, Unit

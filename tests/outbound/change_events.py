@@ -7,8 +7,8 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from cmsync.sandbox.salesforce.pubsub import PubSubServer
-from cmsync.workers.campaign_monitor.records import SubscriberState
+from cmsync.clients.campaign_monitor.records import SubscriberState
+from cmsync_sandbox.salesforce.pubsub import PubSubServer
 from tests.sync.world import World
 
 KEEPALIVE = 0.5

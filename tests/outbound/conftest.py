@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from cmsync.daemon.outbound_loop import OutboundLoop
-from cmsync.sandbox.campaign_monitor.seeding import SeedSpec
-from cmsync.workers.outbound import LAST_POLL_FACT
-from cmsync.workers.state import Run
+from cmsync.outbound import LAST_POLL_FACT
+from cmsync.state import Run
+from cmsync_sandbox.campaign_monitor.seeding import SeedSpec
 from tests.sync.conftest import EmbeddedCmsync
 from tests.sync.world import World, start_world, stop_world
 

@@ -6,9 +6,9 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from cmsync.workers.campaign_monitor.records import SubscriberState
-from cmsync.workers.salesforce.auth import RefreshTokenAuth
-from cmsync.workers.salesforce.client import SalesforceClient
+from cmsync.clients.campaign_monitor.records import SubscriberState
+from cmsync.clients.salesforce.auth import RefreshTokenAuth
+from cmsync.clients.salesforce.client import SalesforceClient
 from tests.outbound.conftest import WRITES
 from tests.sync.world import World
 

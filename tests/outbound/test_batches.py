@@ -3,10 +3,10 @@ CM ends up holding."""
 
 from datetime import UTC, datetime
 
-from cmsync.workers.campaign_monitor.records import SubscriberDetails
-from cmsync.workers.outbound.batches import batches
-from cmsync.workers.outbound.ledger import Entry
-from cmsync.workers.outbound.planning import Push, PushKind
+from cmsync.clients.campaign_monitor.records import SubscriberDetails
+from cmsync.outbound.batches import batches
+from cmsync.outbound.ledger import Entry
+from cmsync.outbound.planning import Push, PushKind
 
 SAVED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cmsync.workers.campaign_monitor.records import Subscriber, SubscriberState
+from cmsync.clients.campaign_monitor.records import Subscriber, SubscriberState
 from tests.outbound.conftest import WRITES
 from tests.outbound.test_advanced import _as_admin
 from tests.sync.world import World

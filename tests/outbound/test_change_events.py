@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from cmsync.daemon.connection import connect
-from cmsync.daemon.status import status_report, status_text
-from cmsync.sandbox.salesforce.pubsub import PubSubServer
-from cmsync.workers.campaign_monitor.records import SubscriberState
-from cmsync.workers.outbound.cdc import SOURCE_FACT
+from cmsync.clients.campaign_monitor.records import SubscriberState
+from cmsync.commands.connection import connect
+from cmsync.commands.status import status_report, status_text
+from cmsync.outbound.cdc import SOURCE_FACT
+from cmsync_sandbox.salesforce.pubsub import PubSubServer
 from tests.outbound.change_events import following, pushed, start_pubsub, subscribers, until
 from tests.outbound.test_advanced import _as_admin, _bulk_of_contacts, _edited_web_rule
 from tests.sync.world import World
@@ -99,7 +99,7 @@ def test_a_persons_edit_between_two_of_cmsyncs_own_writes_is_pushed(world: World
     rule = _add_rule(mailing_list.list_id, "Contact", criteria=web)
     contact = world.sf.create("Contact", {"LastName": "Ng", "Email": "ng@between.example"})
     running = daemon(subscription_rules=[rule], outbound=following(pubsub))
-    salesforce = running.cmsync.engine.salesforce
+    salesforce = running.cmsync.systems.salesforce
     path = salesforce.data_path(f"sobjects/Contact/{contact}")
     salesforce.call("update", "PATCH", path, json={"LeadSource": "Web"})
     until(lambda: _source(running).get("lag_seconds") is not None, "cmsync's own write acted on as a change event")
@@ -241,10 +241,10 @@ def test_an_expired_token_resubscribes_from_the_stored_replay_id(world: World, d
 def test_status_and_check_config_name_the_source_and_its_lag(world: World, daemon, pubsub: PubSubServer) -> None:
     mailing_list = world.cm.state.add_list(world.clients[0], "CDC status")
     running = daemon(subscription_rules=[_add_rule(mailing_list.list_id, "Contact")], outbound=following(pubsub))
-    assert "outbound cdc" in running.cmsync.engine.settings.summary()
+    assert "outbound cdc" in running.cmsync.systems.settings.summary()
     world.sf.create("Contact", {"LastName": "Shown", "Email": "shown@status.example"})
     until(lambda: _source(running).get("lag_seconds") is not None, "a change acted on")
-    text = status_text(status_report(running.cmsync.engine.settings, running.store), datetime.now(UTC))
+    text = status_text(status_report(running.cmsync.systems.settings, running.store), datetime.now(UTC))
     line = next(line for line in text.splitlines() if line.startswith("outbound:"))
     assert re.fullmatch(r"outbound: +active, following change events \(CDC\), lag \d+\.\ds, last poll .+", line)
     assert REGISTRY.get_sample_value("cmsync_outbound_source", {"source": "cdc"}) == 1

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from cmsync.sandbox.salesforce.pubsub import PubSubServer
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
+from cmsync_sandbox.salesforce.pubsub import PubSubServer
 from tests.daemon.daemon import Daemon, free_port
 from tests.outbound.change_events import following, start_pubsub, subscribers, until
 from tests.sync.world import World

@@ -3,7 +3,7 @@ rejected per record with their reason, and a new email address carried to every 
 
 from typing import Any
 
-from cmsync.sandbox.campaign_monitor.state import FieldValue, SubscriberInput
+from cmsync_sandbox.campaign_monitor.state import FieldValue, SubscriberInput
 from tests.outbound.conftest import member_contact
 from tests.sync.world import World
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cmsync.workers.engine import Engine
-from cmsync.workers.outbound.pause import pause, resume, resumed_at
-from cmsync.workers.state import StateStore
+from cmsync.outbound.pause import pause, resume, resumed_at
+from cmsync.state import StateStore
+from cmsync.systems import Systems
 from tests.config.builders import load, with_settings
 from tests.workers.conftest import ManualClock
 
@@ -24,15 +24,15 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
 
 
 @pytest.fixture
-def engine(store: StateStore) -> Iterator[Engine]:
-    built = Engine.from_settings(load(with_settings()), store)
+def systems(store: StateStore) -> Iterator[Systems]:
+    built = Systems.from_settings(load(with_settings()), store)
     yield built
     built.close()
 
 
-def _loaded_at(engine: Engine, moment: datetime) -> Engine:
-    """``engine`` as if its configuration had been loaded at ``moment``."""
-    return replace(engine, built_at=moment)
+def _loaded_at(systems: Systems, moment: datetime) -> Systems:
+    """``systems`` as if its configuration had been loaded at ``moment``."""
+    return replace(systems, built_at=moment)
 
 
 def _advance(store: StateStore, minutes: int) -> datetime:
@@ -41,34 +41,36 @@ def _advance(store: StateStore, minutes: int) -> datetime:
     return clock.now
 
 
-def test_after_a_disconnect_the_start_is_the_connect(store: StateStore, engine: Engine) -> None:
+def test_after_a_disconnect_the_start_is_the_connect(store: StateStore, systems: Systems) -> None:
     built = _advance(store, 0)
     store.set_connected(False)
-    pause(_loaded_at(engine, built), ["disconnected"], STREAMS)
+    pause(_loaded_at(systems, built), ["disconnected"], STREAMS)
     connected = _advance(store, 10)
     store.set_connected(True)
     reloaded = _advance(store, 1)
-    assert resumed_at(_loaded_at(engine, built)) == connected
-    assert resumed_at(_loaded_at(engine, reloaded)) == connected
+    assert resumed_at(_loaded_at(systems, built)) == connected
+    assert resumed_at(_loaded_at(systems, reloaded)) == connected
 
 
-def test_after_disable_triggers_a_connect_while_connected_moves_nothing(store: StateStore, engine: Engine) -> None:
-    pause(_loaded_at(engine, _advance(store, 0)), ["disable_triggers"], STREAMS)
+def test_after_disable_triggers_a_connect_while_connected_moves_nothing(store: StateStore, systems: Systems) -> None:
+    pause(_loaded_at(systems, _advance(store, 0)), ["disable_triggers"], STREAMS)
     reloaded = _advance(store, 5)
     _advance(store, 5)
     store.set_connected(True)
-    assert resumed_at(_loaded_at(engine, reloaded)) == reloaded
+    assert resumed_at(_loaded_at(systems, reloaded)) == reloaded
 
 
-def test_with_both_pauses_the_later_end_counts_and_resume_forgets_the_pause(store: StateStore, engine: Engine) -> None:
+def test_with_both_pauses_the_later_end_counts_and_resume_forgets_the_pause(
+    store: StateStore, systems: Systems
+) -> None:
     store.set_connected(False)
-    pause(_loaded_at(engine, _advance(store, 0)), ["disconnected"], STREAMS)
-    pause(_loaded_at(engine, _advance(store, 1)), ["disable_triggers"], STREAMS)
+    pause(_loaded_at(systems, _advance(store, 0)), ["disconnected"], STREAMS)
+    pause(_loaded_at(systems, _advance(store, 1)), ["disable_triggers"], STREAMS)
     connected = _advance(store, 5)
     store.set_connected(True)
     reloaded = _advance(store, 5)
-    assert resumed_at(_loaded_at(engine, reloaded)) == reloaded
-    assert resumed_at(_loaded_at(engine, connected - timedelta(minutes=1))) == connected
-    resume(engine)
+    assert resumed_at(_loaded_at(systems, reloaded)) == reloaded
+    assert resumed_at(_loaded_at(systems, connected - timedelta(minutes=1))) == connected
+    resume(systems)
     later = _advance(store, 60)
-    assert resumed_at(_loaded_at(engine, later)) == later
+    assert resumed_at(_loaded_at(systems, later)) == later

@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-from cmsync.workers.campaign_monitor.records import SubscriberState
-from cmsync.workers.outbound import LAST_POLL_FACT
-from cmsync.workers.state import StateStore
+from cmsync.clients.campaign_monitor.records import SubscriberState
+from cmsync.outbound import LAST_POLL_FACT
+from cmsync.state import StateStore
 from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.sync.world import World
 

@@ -1,7 +1,7 @@
 """``outbound.source`` and ``outbound.pubsub_endpoint``: the default, where the Pub/Sub API is looked for, and
 one clear error for a bad value."""
 
-from cmsync.workers.outbound.cdc import pubsub_endpoint
+from cmsync.outbound.cdc import pubsub_endpoint
 from tests.config.builders import errors_of, load, with_settings
 
 

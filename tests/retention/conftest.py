@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from cmsync.sandbox.campaign_monitor.dates import DAY, MINUTE
-from cmsync.sandbox.campaign_monitor.seeding import SeedSpec
-from cmsync.workers.engine import Engine, install
-from cmsync.workers.retention.purge import PurgeRecord, last_purge
-from cmsync.workers.retention.requests import request_purge_after_reload
-from cmsync.workers.salesforce.client import parse_datetime
-from cmsync.workers.state import StateStore
+from cmsync.clients.salesforce.client import parse_datetime
+from cmsync.retention.purge import PurgeRecord, last_purge
+from cmsync.retention.requests import request_purge_after_reload
+from cmsync.state import StateStore
+from cmsync.systems import Systems, install
+from cmsync_sandbox.campaign_monitor.dates import DAY, MINUTE
+from cmsync_sandbox.campaign_monitor.seeding import SeedSpec
 from tests.sync.conftest import EmbeddedCmsync, embedded
 from tests.sync.world import World, start_world, stop_world
 from tests.workers.conftest import postgres_schema_url, state_url
@@ -71,11 +71,11 @@ def activity_events(world: World) -> dict[str, tuple[datetime, str, str]]:
 
 def reload(cmsync: EmbeddedCmsync, world: World, **sections: Any) -> bool:
     """Swap in new settings as the supervisor's reload does, then ask for the purge a tighter retention needs."""
-    previous = cmsync.engine
-    cmsync.engine = Engine.from_settings(world.settings(**sections), previous.store)
-    install(cmsync.engine)
+    previous = cmsync.systems
+    cmsync.systems = Systems.from_settings(world.settings(**sections), previous.store)
+    install(cmsync.systems)
     previous.close()
-    return request_purge_after_reload(previous.settings, cmsync.engine.settings)
+    return request_purge_after_reload(previous.settings, cmsync.systems.settings)
 
 
 def wait_for_purge(store: StateStore, after: datetime, timeout: float = 60) -> PurgeRecord:

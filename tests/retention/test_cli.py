@@ -4,8 +4,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cmsync.daemon.cli import main
-from cmsync.workers.retention.purge import last_purge
+from cmsync.cli.main import main
+from cmsync.retention.purge import last_purge
 from tests.retention.conftest import activity, activity_events, ago
 from tests.sync.world import World
 

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from cmsync.sandbox.salesforce import SalesforceEmulator
-from cmsync.sandbox.server import SandboxServer
-from cmsync.workers.salesforce import PollPolicy, RefreshTokenAuth, RetryPolicy, SalesforceClient
+from cmsync.clients.salesforce import PollPolicy, RefreshTokenAuth, RetryPolicy, SalesforceClient
+from cmsync_sandbox.salesforce import SalesforceEmulator
+from cmsync_sandbox.server import SandboxServer
 
 CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret"

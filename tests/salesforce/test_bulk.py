@@ -8,8 +8,8 @@ import io
 import pytest
 import requests
 
-from cmsync.sandbox.salesforce import SalesforceEmulator
-from cmsync.workers.salesforce import NOT_PROCESSED
+from cmsync.clients.salesforce import NOT_PROCESSED
+from cmsync_sandbox.salesforce import SalesforceEmulator
 from tests.salesforce.conftest import make_client
 from tests.waiting import wait_until
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from cmsync.sandbox.salesforce.values import parse_datetime
+from cmsync_sandbox.salesforce.values import parse_datetime
 
 DAY = 24 * 3600
 

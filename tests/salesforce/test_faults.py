@@ -5,7 +5,7 @@ import pytest
 import requests
 from prometheus_client import REGISTRY
 
-from cmsync.workers.salesforce import SalesforceLimitError, SalesforceUnavailableError
+from cmsync.clients.salesforce import SalesforceLimitError, SalesforceUnavailableError
 from tests.salesforce.conftest import make_client
 
 

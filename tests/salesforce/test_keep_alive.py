@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cmsync.sandbox.campaign_monitor import DEFAULT_API_KEY, SANDBOX_CLIENT_ID, CampaignMonitorEmulator
-from cmsync.sandbox.salesforce import SalesforceEmulator
-from cmsync.sandbox.server import SandboxServer
+from cmsync_sandbox.campaign_monitor import DEFAULT_API_KEY, SANDBOX_CLIENT_ID, CampaignMonitorEmulator
+from cmsync_sandbox.salesforce import SalesforceEmulator
+from cmsync_sandbox.server import SandboxServer
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 

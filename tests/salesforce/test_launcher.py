@@ -7,7 +7,7 @@ import sys
 
 import requests
 
-from cmsync.workers.salesforce import RefreshTokenAuth, SalesforceClient
+from cmsync.clients.salesforce import RefreshTokenAuth, SalesforceClient
 from tests.conftest import REPOSITORY
 from tests.salesforce.conftest import FAST_RETRY
 

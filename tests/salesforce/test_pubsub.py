@@ -14,11 +14,11 @@ import grpc
 import pytest
 import requests
 
-from cmsync.sandbox.salesforce import SalesforceEmulator
-from cmsync.sandbox.salesforce.pubsub import PubSubServer
-from cmsync.sandbox.server import SandboxServer
-from cmsync.workers.salesforce.pubsub import pubsub_api_pb2 as messages
-from cmsync.workers.salesforce.pubsub import pubsub_api_pb2_grpc as service
+from cmsync.clients.salesforce.pubsub import pubsub_api_pb2 as messages
+from cmsync.clients.salesforce.pubsub import pubsub_api_pb2_grpc as service
+from cmsync_sandbox.salesforce import SalesforceEmulator
+from cmsync_sandbox.salesforce.pubsub import PubSubServer
+from cmsync_sandbox.server import SandboxServer
 
 CONTACTS = "/data/ContactChangeEvent"
 LATEST, EARLIEST, CUSTOM = 0, 1, 2

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cmsync.workers.salesforce import SalesforceRequestError, like, literal, literal_list, quote, select
+from cmsync.clients.salesforce import SalesforceRequestError, like, literal, literal_list, quote, select
 
 HOSTILE_EMAILS = (
     "o'brien@example.com",

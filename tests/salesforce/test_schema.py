@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from cmsync.sandbox.salesforce import RecordError, SalesforceEmulator
-from cmsync.sandbox.salesforce.dx_source import DEFAULT_SCHEMA_DIR, SchemaError, load_schema
+from cmsync_sandbox.salesforce import RecordError, SalesforceEmulator
+from cmsync_sandbox.salesforce.dx_source import DEFAULT_SCHEMA_DIR, SchemaError, load_schema
 from tests.conftest import REPOSITORY
 
 OBJECTS = REPOSITORY / "salesforce" / "force-app" / "main" / "default" / "objects"

@@ -4,8 +4,8 @@ from collections import Counter
 
 import requests
 
-from cmsync.sandbox.people import people
-from cmsync.sandbox.salesforce import SeedPlan
+from cmsync_sandbox.people import people
+from cmsync_sandbox.salesforce import SeedPlan
 
 
 def _emails(client, sobject: str) -> Counter:

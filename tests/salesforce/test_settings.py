@@ -1,7 +1,7 @@
 """The client is built from the ``salesforce`` section of the settings, with either kind of sign-in."""
 
+from cmsync.clients.salesforce import JwtBearerAuth, RefreshTokenAuth, SalesforceClient
 from cmsync.config.model import SalesforceSettings
-from cmsync.workers.salesforce import JwtBearerAuth, RefreshTokenAuth, SalesforceClient
 
 
 def test_a_client_from_refresh_token_settings(server, emulator):
@@ -32,7 +32,7 @@ def test_a_client_from_jwt_settings(server, emulator, key_pair, tmp_path):
             "api_version": 60,
             "auth": {
                 "client_id": "sandbox-client-id",
-                "username": "integration@cmsync.sandbox",
+                "username": "integration@cmsync_sandbox",
                 "private_key_file": str(key_file),
             },
         }

@@ -8,7 +8,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceMalformedRequest
 
-from cmsync.sandbox.salesforce import SalesforceEmulator
+from cmsync_sandbox.salesforce import SalesforceEmulator
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from cmsync.workers.salesforce import SalesforceRequestError
+from cmsync.clients.salesforce import SalesforceRequestError
 
 CLIENT = "5a1f0c3e9b2d4e6f8a7b1c2d3e4f5a6b"
 

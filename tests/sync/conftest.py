@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from cmsync.config import Settings
+from cmsync.state import Run, StateStore
+from cmsync.systems import Systems, install
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
-from cmsync.workers.engine import Engine, install
 from cmsync.workers.runs import request_run
-from cmsync.workers.state import Run, StateStore
 from tests.sync.world import World, start_world, stop_world
 
 
@@ -43,11 +43,11 @@ def wait_for_first_run(store: StateStore, timeout: float = 90) -> Run:
 
 
 class EmbeddedCmsync:
-    """cmsync's engine and workers on threads of the test process, as ``broker.url: embedded`` runs them."""
+    """cmsync's systems and workers on threads of the test process, as ``broker.url: embedded`` runs them."""
 
     def __init__(self, settings: Settings) -> None:
-        self.engine = Engine.from_settings(settings)
-        install(self.engine)
+        self.systems = Systems.from_settings(settings)
+        install(self.systems)
         self.broker = make_broker("embedded")
         actors.bind(self.broker)
         self.threads = 4
@@ -62,7 +62,7 @@ class EmbeddedCmsync:
 
     @property
     def store(self) -> StateStore:
-        return self.engine.store
+        return self.systems.store
 
     def sync(self, *, full_pass: bool = False) -> Run:
         start = request_run(self.store, "test", full_pass=full_pass)
@@ -71,7 +71,7 @@ class EmbeddedCmsync:
 
     def stop(self) -> None:
         self.workers.stop()
-        self.engine.close()
+        self.systems.close()
         self.store.close()
 
 

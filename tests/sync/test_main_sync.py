@@ -3,7 +3,7 @@
 from collections import Counter
 from datetime import timedelta
 
-from cmsync.workers.campaign_monitor.records import SubscriberState
+from cmsync.clients.campaign_monitor.records import SubscriberState
 from tests.sync.world import World
 
 
@@ -164,7 +164,7 @@ def test_changes_in_cm_are_imported_exactly(world: World, embedded) -> None:
 
 
 def _input(state, email: str):
-    from cmsync.sandbox.campaign_monitor.state import SubscriberInput
+    from cmsync_sandbox.campaign_monitor.state import SubscriberInput
 
     return SubscriberInput(email=email, name=None, fields=(), consent="Unchanged")
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from cmsync.retention.reimport import Reimport
+from cmsync.retention.requests import request_reimport
+from cmsync.state import StateStore
 from cmsync.workers import actors
 from cmsync.workers.broker import make_broker, purge_queued
-from cmsync.workers.retention.reimport import Reimport
-from cmsync.workers.retention.requests import request_reimport
 from cmsync.workers.runs import request_run
-from cmsync.workers.state import StateStore
 from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.daemon.stop_before_send import STOPPED
 from tests.daemon.sync_now_process import QUICK_HEARTBEAT, STOP_BEFORE_SEND, SyncNow

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 import requests
 
-from cmsync.daemon.status import status_report
-from cmsync.sandbox.campaign_monitor.model import Subscriber
-from cmsync.sandbox.campaign_monitor.state import SubscriberInput
-from cmsync.workers.campaign_monitor.records import SubscriberState
-from cmsync.workers.salesforce import SalesforceClient
-from cmsync.workers.salesforce.soql import literal, select
-from cmsync.workers.sync.records import member_key
+from cmsync.clients.campaign_monitor.records import SubscriberState
+from cmsync.clients.salesforce import SalesforceClient
+from cmsync.clients.salesforce.soql import literal, select
+from cmsync.commands.status import status_report
+from cmsync.sync.records import member_key
+from cmsync_sandbox.campaign_monitor.model import Subscriber
+from cmsync_sandbox.campaign_monitor.state import SubscriberInput
 from tests.sync.world import World
 
 MEMBER = "CM_List_Member__c"
@@ -150,7 +150,7 @@ def test_a_full_pass_repairs_what_was_changed_in_salesforce(
     repaired = _rows(salesforce, list_id)
     assert repaired[unlinked["CM_Member_Key__c"]]["CM_Contact__c"] == unlinked["CM_Contact__c"]
     assert repaired[dated["CM_Member_Key__c"]]["CM_Custom_Fields__c"] == dated["CM_Custom_Fields__c"]
-    shown = status_report(cmsync.engine.settings, cmsync.store)["last_run"]
+    shown = status_report(cmsync.systems.settings, cmsync.store)["last_run"]
     assert shown["counts"][MEMBER]["deleted"] == 1 and shown["counts"][MEMBER]["created"] == 1
 
     writes = world.salesforce_writes()
@@ -191,14 +191,14 @@ def test_a_refused_member_is_retried_only_while_cm_has_it(world: World, embedded
     assert second.counts[MEMBER].get("rejected") == 1
     (rejection,) = cmsync.store.rejections()
     assert rejection.key == member_key(list_id, kept) and rejection.attempts == 2
-    assert status_report(cmsync.engine.settings, cmsync.store)["rejected_records"] == 1
+    assert status_report(cmsync.systems.settings, cmsync.store)["rejected_records"] == 1
 
     state.update_subscriber(list_id, kept, SubscriberInput("tanaka@example.jp", None, (), "Unchanged"),
                             resubscribe=False, restart_journeys=False)  # fmt: skip
     third = cmsync.sync()
     assert third.status == "succeeded", third.counts
     assert "rejected" not in third.counts[MEMBER]
-    assert status_report(cmsync.engine.settings, cmsync.store)["rejected_records"] == 0
+    assert status_report(cmsync.systems.settings, cmsync.store)["rejected_records"] == 0
     writes = world.salesforce_writes()
     assert cmsync.sync().status == "succeeded"
     assert world.salesforce_writes() == writes

@@ -2,7 +2,7 @@
 15- or 18-character form (the 18-character one in any case); one naming no such record is ignored and the
 subscriber is linked by email, as if the field were empty."""
 
-from cmsync.sandbox.campaign_monitor.state import FieldValue, SubscriberInput
+from cmsync_sandbox.campaign_monitor.state import FieldValue, SubscriberInput
 from tests.sync.world import World
 
 

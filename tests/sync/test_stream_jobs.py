@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from cmsync.sandbox.salesforce import SalesforceEmulator
-from cmsync.sandbox.server import SandboxServer
-from cmsync.workers.salesforce import PollPolicy, RefreshTokenAuth, RetryPolicy, SalesforceClient, bulk
-from cmsync.workers.salesforce.soql import literal
-from cmsync.workers.state import StateStore
-from cmsync.workers.sync.records import MEMBER
-from cmsync.workers.sync.streams import StreamWriter
+from cmsync.clients.salesforce import PollPolicy, RefreshTokenAuth, RetryPolicy, SalesforceClient, bulk
+from cmsync.clients.salesforce.soql import literal
+from cmsync.state import StateStore
+from cmsync.sync.records import MEMBER
+from cmsync.sync.streams import StreamWriter
+from cmsync_sandbox.salesforce import SalesforceEmulator
+from cmsync_sandbox.server import SandboxServer
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.002, max_delay=0.01, limit_attempts=2, limit_delay=0.002)
 FAST_POLL = PollPolicy(initial=0.01, maximum=0.05, factor=1.5, timeout=30)

@@ -5,10 +5,10 @@ import io
 import json
 
 from cmsync.logs import configure_logging
-from cmsync.sandbox.campaign_monitor.model import Subscriber
-from cmsync.sandbox.campaign_monitor.state import FieldValue, SubscriberInput
+from cmsync.sync.records import member_key
 from cmsync.workers.runs import request_run
-from cmsync.workers.sync.records import member_key
+from cmsync_sandbox.campaign_monitor.model import Subscriber
+from cmsync_sandbox.campaign_monitor.state import FieldValue, SubscriberInput
 from tests.sync.conftest import wait_for_end
 from tests.sync.world import World
 from tests.waiting import wait_until

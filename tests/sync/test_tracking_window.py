@@ -3,7 +3,7 @@ before ``days_to_keep`` is imported, and a run with nothing new reads no trackin
 
 from datetime import UTC, datetime
 
-from cmsync.sandbox.calls import CallLog
+from cmsync_sandbox.calls import CallLog
 from tests.sync.world import World
 
 DAY = 86_400

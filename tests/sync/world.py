@@ -9,15 +9,15 @@ from typing import Any
 
 import yaml
 
+from cmsync.clients.campaign_monitor.client import CampaignMonitorClient
+from cmsync.clients.campaign_monitor.records import SubscriberState
+from cmsync.clients.salesforce.client import SalesforceClient
 from cmsync.config import Settings, parse_settings
-from cmsync.sandbox.campaign_monitor.emulator import CampaignMonitorEmulator
-from cmsync.sandbox.campaign_monitor.seeding import SANDBOX_CLIENT_ID, SeedSpec
-from cmsync.sandbox.salesforce.emulator import SalesforceEmulator
-from cmsync.sandbox.salesforce.seeding import SeedPlan, SeedReport
-from cmsync.sandbox.server import SandboxServer
-from cmsync.workers.campaign_monitor.client import CampaignMonitorClient
-from cmsync.workers.campaign_monitor.records import SubscriberState
-from cmsync.workers.salesforce.client import SalesforceClient
+from cmsync_sandbox.campaign_monitor.emulator import CampaignMonitorEmulator
+from cmsync_sandbox.campaign_monitor.seeding import SANDBOX_CLIENT_ID, SeedSpec
+from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
+from cmsync_sandbox.salesforce.seeding import SeedPlan, SeedReport
+from cmsync_sandbox.server import SandboxServer
 
 SMALL = SeedSpec(clients=2, lists_per_client=2, subscribers_per_list=60, campaigns_per_client=2, months=2)
 WRITE_ENDPOINTS = ("composite", "sobjects/{sobject}/{id}", "jobs/ingest")

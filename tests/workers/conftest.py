@@ -9,7 +9,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
 
 
 class ManualClock:

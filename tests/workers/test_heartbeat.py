@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cmsync.workers.heartbeat import Heartbeat, heartbeat_timeout, process_owner
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
+from cmsync.state.heartbeat import Heartbeat, heartbeat_timeout, process_owner
 from tests.workers.conftest import OWNER
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cmsync.workers.state import StateStore, schema
+from cmsync.state import StateStore, schema
 from tests.workers.conftest import ManualClock
 
 _PER_MEMBER = next(

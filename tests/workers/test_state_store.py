@@ -3,7 +3,7 @@
 import threading
 from datetime import timedelta
 
-from cmsync.workers.state import StateStore
+from cmsync.state import StateStore
 from tests.workers.conftest import OWNER, ManualClock
 
 

@@ -1,0 +1,1 @@
+"""The two systems cmsync talks to: the Campaign Monitor and Salesforce API clients."""

@@ -1,0 +1,399 @@
+"""Bulk API 2.0 from the client side: one ingest job per chunk (create, one PUT of CSV, UploadComplete,
+poll, read the result CSVs) mapped back to per-record results, and query jobs read page by page, each
+page row by row as it arrives.
+
+A long stream of rows goes through an ``IngestSpool``: its CSV is written to a temporary file as rows
+come (memory stays flat), one job takes the whole file (a new one only at the upload limit), the upload
+is streamed from the file and the result CSVs are read line by line. The failed results are asked for
+only when the job counted failures.
+
+Polling re-reads the session on every request, so a token that expires while a job runs is renewed.
+Result rows come back in any order; each is matched to its input by the upsert key, the Id, or (for
+inserts) the whole row as sent.
+"""
+
+import codecs
+import csv
+import io
+import tempfile
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import IO, TYPE_CHECKING, Any
+
+from cmsync.clients.salesforce.errors import SalesforceBulkError
+from cmsync.clients.salesforce.results import NOT_PROCESSED, RecordError, RecordResult, bulk_error
+from cmsync.clients.salesforce.soql import literal
+from cmsync.config.names import check_salesforce_field_path
+from cmsync.logs import get_logger
+
+if TYPE_CHECKING:
+    import requests
+
+    from cmsync.clients.salesforce.client import SalesforceClient
+
+TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
+MAX_JOB_BYTES = 100 * 1024 * 1024
+RESULT_PAGE = 50_000
+NULL = "#N/A"
+_log = get_logger(__name__)
+
+
+def csv_value(value: Any) -> str:
+    """A record value as Bulk CSV text; None is ``#N/A`` (set the field empty)."""
+    if type(value) is str:
+        return value
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date | Decimal | int | float):
+        return literal(value)
+    return str(value)
+
+
+def csv_text(body: bytes) -> str:
+    """A Bulk result or query CSV as text: always UTF-8, whatever charset the response names or omits
+    (``requests`` would read a ``text/csv`` without one as ISO-8859-1)."""
+    return body.decode("utf-8")
+
+
+def columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every field named by any record, in order of first use; a parent by external ID is ``Rel__r.Key__c``."""
+    seen: dict[str, None] = {}
+    for record in records:
+        for name, value in record.items():
+            if name == "attributes":
+                continue
+            if isinstance(value, Mapping):
+                for key in value:
+                    if key != "attributes":
+                        seen[f"{name}.{key}"] = None
+            else:
+                seen[name] = None
+    for name in seen:
+        check_salesforce_field_path(name)
+    return list(seen)
+
+
+def row_of(record: Mapping[str, Any], header: Sequence[str]) -> list[str]:
+    """The CSV cells of ``record`` under ``header``; a field the record does not name is left empty (unchanged)."""
+    cells = []
+    for name in header:
+        relationship, _, key = name.partition(".")
+        if key:
+            parent = record.get(relationship)
+            cells.append(csv_value(parent[key]) if isinstance(parent, Mapping) and key in parent else "")
+        else:
+            cells.append(csv_value(record[name]) if name in record else "")
+    return cells
+
+
+def _csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _chunks(rows: list[list[str]], header: Sequence[str]) -> Iterator[range]:
+    """Ranges of rows whose CSV stays under the upload limit."""
+    start, size = 0, len(",".join(header)) + 1
+    for position, row in enumerate(rows):
+        row_size = sum(len(cell.encode()) + 3 for cell in row) + 1
+        if position > start and size + row_size > MAX_JOB_BYTES:
+            yield range(start, position)
+            start, size = position, len(",".join(header)) + 1
+        size += row_size
+    if start < len(rows) or not rows:
+        yield range(start, len(rows))
+
+
+class BulkRunner:
+    """Runs Bulk API 2.0 jobs for one client."""
+
+    def __init__(self, client: "SalesforceClient") -> None:
+        self.client = client
+
+    def _path(self, resource: str) -> str:
+        return self.client.data_path(resource)
+
+    def ingest(
+        self,
+        operation: str,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        external_id_field: str | None = None,
+    ) -> list[RecordResult]:
+        """Write ``records`` in as many jobs as their size needs; one result per record, in input order."""
+        header = columns(records)
+        rows = [row_of(record, header) for record in records]
+        key_column = _key_column(operation, header, external_id_field)
+        results: list[RecordResult] = []
+        for part in _chunks(rows, header):
+            part_rows = rows[part.start : part.stop]
+            results.extend(self._job(operation, sobject, header, part_rows, key_column, external_id_field, part.start))
+        return results
+
+    def _job(
+        self,
+        operation: str,
+        sobject: str,
+        header: list[str],
+        rows: list[list[str]],
+        key_column: int | None,
+        external_id_field: str | None,
+        first_index: int,
+    ) -> list[RecordResult]:
+        job_path, info = self._ingest(operation, sobject, external_id_field, _csv(header, rows))
+
+        def key(cells: Sequence[str]) -> Any:
+            return tuple(cells) if key_column is None else cells[key_column].lower()
+
+        waiting: dict[Any, deque[int]] = defaultdict(deque)
+        for position, row in enumerate(rows):
+            waiting[key(row)].append(position)
+        results: dict[int, RecordResult] = {}
+
+        def claim(cells: list[str]) -> int | None:
+            queue = waiting.get(key(cells))
+            return queue.popleft() if queue else None
+
+        for record in self._results(f"{job_path}/successfulResults/"):
+            position = claim(record[2:])
+            if position is not None:
+                results[position] = RecordResult(
+                    first_index + position, record[0] or None, True, record[1].lower() == "true"
+                )
+        for record in self._results(f"{job_path}/failedResults/") if _failures(info) else ():
+            position = claim(record[2:])
+            if position is not None:
+                results[position] = bulk_error(first_index + position, record[0], record[1])
+        reason = info.get("errorMessage") or f"the Bulk job ended {info['state']} before reaching this record"
+        return [
+            results.get(position)
+            or RecordResult(first_index + position, None, False, None, (RecordError(NOT_PROCESSED, reason),))
+            for position in range(len(rows))
+        ]
+
+    def _ingest(
+        self, operation: str, sobject: str, external_id_field: str | None, data: Any
+    ) -> tuple[str, dict[str, Any]]:
+        """Create an ingest job, upload ``data`` (CSV text or a file), close it and wait for it to end; the
+        job's path and its final state."""
+        spec: dict[str, Any] = {"object": sobject, "operation": operation, "contentType": "CSV", "lineEnding": "LF"}
+        if external_id_field:
+            spec["externalIdFieldName"] = external_id_field
+        job = self.client.call("bulk_job", "POST", self._path("jobs/ingest"), json=spec, idempotent=False).json()
+        job_path = self._path(f"jobs/ingest/{job['id']}")
+        self.client.call(
+            "bulk_job",
+            "PUT",
+            f"{job_path}/batches",
+            data=data,
+            headers={"Content-Type": "text/csv"},
+            idempotent=False,
+        )
+        self.client.call("bulk_job", "PATCH", job_path, json={"state": "UploadComplete"})
+        info = self._wait(job_path, "bulk_job")
+        _log.info(
+            "salesforce bulk job finished",
+            job=job["id"],
+            sobject=sobject,
+            operation=operation,
+            state=info["state"],
+            processed=info.get("numberRecordsProcessed"),
+            failed=info.get("numberRecordsFailed"),
+        )
+        return job_path, info
+
+    def _results(self, path: str) -> list[list[str]]:
+        response = self.client.call("bulk_job", "GET", path, headers={"Accept": "text/csv"})
+        rows = list(csv.reader(io.StringIO(csv_text(response.content), newline="")))
+        return [row for row in rows[1:] if row]
+
+    def send_spool(
+        self, operation: str, sobject: str, spool: "IngestSpool", external_id_field: str | None = None
+    ) -> Iterator["RowResult"]:
+        """Run one job over ``spool`` and yield a result per row, in the order Salesforce lists them; rows
+        the job never reached come last, as not processed."""
+        job_path, info = self._ingest(operation, sobject, external_id_field, spool.upload())
+        complete = info["state"] == "JobComplete" and int(info.get("numberRecordsProcessed") or 0) >= spool.rows
+        answered: set[tuple[str, ...]] | None = None if complete else set()
+        for cells in self._streamed_results(f"{job_path}/successfulResults/"):
+            if answered is not None:
+                answered.add(tuple(cells[2:]))
+            row = dict(zip(spool.header, cells[2:], strict=False))
+            yield RowResult(row, True, cells[0] or None, cells[1] == "true")
+        if _failures(info):
+            for cells in self._streamed_results(f"{job_path}/failedResults/"):
+                if answered is not None:
+                    answered.add(tuple(cells[2:]))
+                failure = bulk_error(0, cells[0], cells[1])
+                yield RowResult(dict(zip(spool.header, cells[2:], strict=False)), False, None, None, failure.errors)
+        if answered is None:
+            return
+        reason = info.get("errorMessage") or f"the Bulk job ended {info['state']} before reaching this record"
+        for cells in spool.read():
+            if tuple(cells) not in answered:
+                row = dict(zip(spool.header, cells, strict=False))
+                yield RowResult(row, False, None, None, (RecordError(NOT_PROCESSED, reason),))
+
+    def _streamed_results(self, path: str) -> Iterator[list[str]]:
+        """The rows of a result CSV after its header, read line by line as they arrive."""
+        response = self.client.call("bulk_job", "GET", path, headers={"Accept": "text/csv"}, stream=True)
+        with response:
+            rows = csv.reader(_text_lines(response))
+            next(rows, None)
+            yield from (row for row in rows if row)
+
+    def _wait(self, job_path: str, endpoint: str) -> dict[str, Any]:
+        """Poll a job until it ends, first after ``initial`` seconds, since no job ends at once (every request
+        signs in again if the session expired meanwhile)."""
+        policy = self.client.poll
+        started = time.monotonic()
+        delay, deadline, report_at = policy.initial, started + policy.timeout, policy.report_after
+        while True:
+            time.sleep(delay)
+            delay = policy.after(delay)
+            info = self.client.bulk_job_info(endpoint, job_path)
+            if info["state"] in TERMINAL:
+                return info
+            running = time.monotonic() - started
+            if running >= report_at:
+                _report_slow_job(job_path, info, running, policy.timeout)
+                report_at *= 2
+            if time.monotonic() > deadline:
+                self.client.call(endpoint, "PATCH", job_path, json={"state": "Aborted"})
+                info = self.client.bulk_job_info(endpoint, job_path)
+                if info["state"] in TERMINAL:
+                    return info
+                raise SalesforceBulkError(f"job still {info['state']} after {policy.timeout:.0f} s", endpoint=endpoint)
+
+    def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, str]]:
+        """Rows of a query job as ``{column: text}``, read page by page after the job completes."""
+        spec = {"operation": "queryAll" if include_deleted else "query", "query": soql}
+        job = self.client.call("bulk_query", "POST", self._path("jobs/query"), json=spec, idempotent=False).json()
+        job_path = self._path(f"jobs/query/{job['id']}")
+        info = self._wait(job_path, "bulk_query")
+        if info["state"] != "JobComplete":
+            raise SalesforceBulkError(
+                f"query job {job['id']} ended {info['state']}: {info.get('errorMessage', '')}", endpoint="bulk_query"
+            )
+        locator: str | None = None
+        while True:
+            params = {"maxRecords": str(RESULT_PAGE)}
+            if locator:
+                params["locator"] = locator
+            response = self.client.call(
+                "bulk_query", "GET", f"{job_path}/results", params=params, headers={"Accept": "text/csv"}, stream=True
+            )
+            with response:
+                locator = response.headers.get("Sforce-Locator")
+                yield from csv.DictReader(_text_lines(response))
+            if not locator or locator == "null":
+                return
+
+
+def _report_slow_job(job_path: str, info: Mapping[str, Any], running: float, timeout: float) -> None:
+    """One line about a job still running (at growing intervals), so a slow job is not an hour of silence."""
+    _log.warning(
+        f"salesforce bulk job still {info['state']} after {_duration(running)}",
+        job=job_path.rstrip("/").rsplit("/", 1)[-1],
+        state=info["state"],
+        running_seconds=round(running, 1),
+        processed=info.get("numberRecordsProcessed"),
+        aborted_after=_duration(timeout),
+    )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.1f} s"
+
+
+def _failures(info: Mapping[str, Any]) -> bool:
+    """Whether a finished job may have failed rows to read (the count is missing on a job that failed whole)."""
+    return info["state"] != "JobComplete" or int(info.get("numberRecordsFailed") or 0) > 0
+
+
+def _text_lines(response: "requests.Response") -> Iterator[str]:
+    """The lines of a streamed CSV body as they arrive, read as UTF-8 whatever charset it names (see ``csv_text``)."""
+    return _lines(codecs.iterdecode(response.iter_content(chunk_size=1 << 16), "utf-8"))
+
+
+def _lines(chunks: Iterable[str]) -> Iterator[str]:
+    """Text chunks cut into lines with their line ends (what ``csv.reader`` reads, quoted line breaks included)."""
+    rest = ""
+    for chunk in chunks:
+        rest += chunk
+        *whole, rest = rest.split("\n")
+        for line in whole:
+            yield line + "\n"
+    if rest:
+        yield rest
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """What Salesforce answered for one spooled row: the row as sent (header → CSV text) and the outcome."""
+
+    row: dict[str, str]
+    success: bool
+    record_id: str | None
+    created: bool | None
+    errors: tuple[RecordError, ...] = ()
+
+
+class IngestSpool:
+    """The CSV of one job, written row by row to a temporary file that stays under the upload limit."""
+
+    def __init__(self, header: Sequence[str]) -> None:
+        self.header = list(header)
+        self.rows = 0
+        self._file = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 (kept open until the job is answered)
+        self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="", write_through=True)
+        self._writer = csv.writer(self._text, lineterminator="\n")
+        self._characters = self._writer.writerow(self.header)
+
+    def fits(self, cells: Sequence[str]) -> bool:
+        """Whether one more row keeps the file under ``MAX_JOB_BYTES`` (an empty spool takes any row). A
+        character is at most 4 bytes of UTF-8, so the file's exact size is asked only near the limit."""
+        row = sum(len(cell) + 3 for cell in cells) + 1
+        if not self.rows or 4 * (self._characters + row) <= MAX_JOB_BYTES:
+            return True
+        return self._file.tell() + 4 * row <= MAX_JOB_BYTES
+
+    def add(self, cells: Sequence[str]) -> None:
+        self._characters += self._writer.writerow(cells)
+        self.rows += 1
+
+    def upload(self) -> IO[bytes]:
+        """The file, rewound, for a streamed upload."""
+        self._text.flush()
+        self._file.seek(0)
+        return self._file
+
+    def read(self) -> Iterator[list[str]]:
+        """The rows as written, header left out."""
+        self._text.flush()
+        self._file.seek(0)
+        chunks = iter(lambda: self._file.read(1 << 16), b"")
+        rows = csv.reader(_lines(codecs.iterdecode(chunks, "utf-8")))
+        next(rows, None)
+        yield from rows
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _key_column(operation: str, header: list[str], external_id_field: str | None) -> int | None:
+    """The column that identifies a row in the results: the upsert key, the Id, or none (inserts)."""
+    wanted = external_id_field if operation == "upsert" else None if operation == "insert" else "Id"
+    if wanted is None:
+        return None
+    lowered = [name.lower() for name in header]
+    return lowered.index(wanted.lower()) if wanted.lower() in lowered else None

@@ -1,0 +1,98 @@
+"""The Contact and Lead directory: who holds which email, kept in the state store.
+
+Every Contact and unconverted Lead is in it, with or without an email: a ``[SalesforceId]`` links to a
+record that has none. A converted Lead is left out (its data belongs to the Contact it became).
+
+Linking a page of subscribers by querying Salesforce would cost several queries per page; instead each
+run brings the directory up to date with the records changed since the last run (by ``SystemModstamp``,
+plus getDeleted), so linking is a local lookup. The first run, or one after getDeleted's window has
+passed, loads it whole with one Bulk API query.
+"""
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from cmsync.clients.salesforce.client import SalesforceClient
+from cmsync.clients.salesforce.soql import literal
+from cmsync.logs import get_logger
+from cmsync.state import StateStore
+
+log = get_logger(__name__)
+OBJECTS = ("Contact", "Lead")
+OVERLAP = timedelta(minutes=1)
+DELETED_WINDOW = timedelta(days=29)
+"""getDeleted answers for about 30 days back; older than that, the directory is loaded whole again."""
+_BATCH = 2000
+VERSION = 2
+"""What a directory holds; one loaded by an older cmsync (without the records that have no email, which a
+``[SalesforceId]`` may still name) is loaded whole again."""
+
+
+def _columns(object_name: str) -> str:
+    converted = ", IsConverted" if object_name == "Lead" else ""
+    return f"Id, Email, LastModifiedDate, SystemModstamp{converted}"
+
+
+def _entry(row: dict[str, Any]) -> tuple[str, str | None, str]:
+    """A record's directory entry: a converted Lead has none (None), one without email only its Id ("")."""
+    converted = str(row.get("IsConverted", "")).lower() == "true"
+    email = None if converted else (row.get("Email") or "")
+    return row["Id"], email, str(row["LastModifiedDate"])
+
+
+def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, _BATCH)):
+        yield batch
+
+
+def _save(store: StateStore, object_name: str, rows: Iterable[dict[str, Any]]) -> str | None:
+    newest: str | None = None
+    for batch in _batches(rows):
+        store.save_directory(object_name, (_entry(row) for row in batch))
+        newest = max([newest or "", *(str(row["SystemModstamp"]) for row in batch)])
+    return newest
+
+
+def _parse(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00").replace("+0000", "+00:00"))
+
+
+def _load_whole(salesforce: SalesforceClient, store: StateStore, object_name: str) -> str | None:
+    store.clear_directory(object_name)
+    soql = f"SELECT {_columns(object_name)} FROM {object_name}"
+    newest = _save(store, object_name, salesforce.bulk_query(soql))
+    log.info("directory loaded whole", object=object_name)
+    return newest
+
+
+def _catch_up(
+    salesforce: SalesforceClient, store: StateStore, object_name: str, mark: dict[str, Any], now: datetime
+) -> str | None:
+    """Apply the changes and deletions since the last refresh; None when getDeleted cannot reach back."""
+    checked = _parse(mark["checked"]) - OVERLAP
+    deleted = salesforce.deleted(object_name, checked, now)
+    if deleted.earliest_date_available > checked:
+        return None
+    where = f" WHERE SystemModstamp >= {literal(_parse(mark['modstamp']) - OVERLAP)}" if mark.get("modstamp") else ""
+    soql = f"SELECT {_columns(object_name)} FROM {object_name}{where} ORDER BY SystemModstamp"
+    newest = _save(store, object_name, salesforce.query(soql, batch_size=_BATCH)) or mark.get("modstamp") or ""
+    store.forget_directory(object_name, (record_id for record_id, _ in deleted.records))
+    return newest
+
+
+def refresh_directory(salesforce: SalesforceClient, store: StateStore, now: datetime | None = None) -> None:
+    """Bring the directory up to date with Salesforce's Contacts and Leads."""
+    now = now or datetime.now(UTC)
+    for object_name in OBJECTS:
+        mark = store.fact(f"directory:{object_name}") or {}
+        current = mark.get("version") == VERSION
+        recent = current and mark.get("checked") and now - _parse(mark["checked"]) <= DELETED_WINDOW
+        newest = _catch_up(salesforce, store, object_name, mark, now) if recent else None
+        if newest is None:
+            newest = _load_whole(salesforce, store, object_name)
+        store.set_fact(
+            f"directory:{object_name}", {"modstamp": newest or None, "checked": now.isoformat(), "version": VERSION}
+        )

@@ -1,0 +1,110 @@
+"""Links CM subscribers to Salesforce Contacts and Leads (DESIGN.md §1, reference §1.3).
+
+Matching is by email, case-insensitive (both sides ``str.lower``); of several matches the most recently
+modified wins; a Contact and a Lead that both match are both linked. A mapped ``[SalesforceId]`` naming a
+Contact or Lead that exists links it, with or without an email, and wins over the email for its object;
+one naming no such record (deleted, converted, another object, not an Id) is ignored and the email decides.
+Lookups go to the directory in the state store (see ``directory``), not to Salesforce; only the fields
+cm2sf mappings need are read from Salesforce, one query per object per page.
+"""
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cmsync.clients.salesforce.soql import literal_list
+from cmsync.state import StateStore
+
+SALESFORCE_ID_KEY = "salesforceid"
+"""The CM custom field ``[SalesforceId]`` (as ``records.field_key`` spells it) naming a Contact or Lead."""
+LINK_FIELDS = {"Contact": "CM_Contact__c", "Lead": "CM_Lead__c"}
+_IDS_PER_QUERY = 200
+_CASE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+"""The alphabet of an 18-character Id's suffix: each letter tells the case of five of its first 15."""
+
+
+def short_id(value: str | None) -> str | None:
+    """The case-sensitive 15-character form of a Salesforce Id given in either form; None if it is not one.
+    An 18-character Id is case-insensitive (its suffix spells the case), so one retyped in another case
+    still names its record."""
+    text = (value or "").strip()
+    if len(text) == 15 and text.isalnum() and text.isascii():
+        return text
+    if len(text) != 18 or not (text.isalnum() and text.isascii()):
+        return None
+    head = list(text[:15])
+    for block, letter in enumerate(text[15:].upper()):
+        if letter not in _CASE_ALPHABET:
+            return None
+        bits = _CASE_ALPHABET.index(letter)
+        for position in range(5):
+            place = block * 5 + position
+            head[place] = head[place].upper() if bits >> position & 1 else head[place].lower()
+    return "".join(head)
+
+
+Query = Callable[[str], Iterator[dict[str, Any]]]
+
+
+@dataclass
+class Match:
+    """The Contact or Lead an email (or Id) resolved to, with the fields cm2sf mappings read."""
+
+    object_name: str
+    id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Links:
+    """For one page: the Contact and Lead of each email (lower-case), and those named by Id."""
+
+    by_email: dict[str, dict[str, Match]] = field(default_factory=dict)
+    by_id: dict[str, Match] = field(default_factory=dict)
+
+    def for_subscriber(self, email: str, salesforce_id: str | None) -> dict[str, Match]:
+        """The Contact and/or Lead of one subscriber: its ``[SalesforceId]`` first, then its email."""
+        matches = dict(self.by_email.get(email.lower(), {}))
+        named_id = short_id(salesforce_id)
+        named = self.by_id.get(named_id) if named_id else None
+        if named is not None:
+            matches[named.object_name] = named
+        return matches
+
+    def matches(self) -> Iterator[Match]:
+        for by_object in self.by_email.values():
+            yield from by_object.values()
+        yield from self.by_id.values()
+
+
+def find_links(store: StateStore, emails: Iterable[str], salesforce_ids: Iterable[str] = ()) -> Links:
+    """Resolve ``emails`` (newest record per object wins) and ``[SalesforceId]`` values from the directory."""
+    links = Links()
+    newest: dict[tuple[str, str], str] = {}
+    for object_name, record_id, email, modified in store.directory_by_email(emails):
+        if object_name in LINK_FIELDS and modified > newest.get((email, object_name), ""):
+            newest[(email, object_name)] = modified
+            links.by_email.setdefault(email, {})[object_name] = Match(object_name, record_id)
+    named = [named_id for named_id in map(short_id, salesforce_ids) if named_id]
+    for object_name, record_id, _, _ in store.directory_by_id(named):
+        if object_name in LINK_FIELDS:
+            links.by_id[record_id[:15]] = Match(object_name, record_id)
+    return links
+
+
+def read_fields(query: Query, links: Links, fields: dict[str, Sequence[str]]) -> None:
+    """Fill each match's ``fields`` with the current values of ``fields[object]`` (for cm2sf mappings)."""
+    for object_name, wanted in fields.items():
+        if not wanted:
+            continue
+        matches: dict[str, list[Match]] = {}
+        for match in links.matches():
+            if match.object_name == object_name:
+                matches.setdefault(match.id, []).append(match)
+        ids = sorted(matches)
+        columns = ", ".join(dict.fromkeys(["Id", *wanted]))
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            for row in query(f"SELECT {columns} FROM {object_name} WHERE Id IN {literal_list(chunk)}"):
+                for match in matches.get(row["Id"], []):
+                    match.fields = row

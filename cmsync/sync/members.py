@@ -1,0 +1,207 @@
+"""Imports one list's members of every state into ``CM_List_Member__c``, linked to Contacts and Leads.
+
+An incremental pass reads each state from its watermark (CM's ``date`` filter: the last change of
+state). A full pass first reads what Salesforce holds for the list, then every member from CM, to catch
+name and custom-field edits the date filter cannot see and edits or deletions made in Salesforce: it
+writes what differs and deletes rows of members CM no longer has. The digest of what Salesforce holds is
+kept once per member, whichever state it was read under, so a member that changed state and back is
+written again. cm2sf mappings update the linked records. A state's Bulk job runs while the next state
+is read; the jobs of one list run one after another, so a member read under two states ends as the later.
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import chain, islice
+
+from cmsync.clients.campaign_monitor.errors import CampaignMonitorError, ErrorCode
+from cmsync.clients.campaign_monitor.records import Subscriber, SubscriberState
+from cmsync.clients.salesforce.soql import literal_list
+from cmsync.logs import get_logger
+from cmsync.metrics import RECORDS
+from cmsync.state import StateStore
+from cmsync.sync import records, sources
+from cmsync.sync.holdings import read_held_members
+from cmsync.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, read_fields
+from cmsync.sync.mappings import field_updates, incoming_mappings, mapped_fields
+from cmsync.sync.streams import StreamWriter
+from cmsync.sync.unreadable import UnreadableRecords, digest
+from cmsync.systems import Systems
+
+log = get_logger(__name__)
+PAGE = 1000
+
+
+def _pages(subscribers: Iterable[Subscriber]) -> Iterator[list[Subscriber]]:
+    iterator = iter(subscribers)
+    while page := list(islice(iterator, PAGE)):
+        yield page
+
+
+def unreadable_members(store: StateStore, run_id: int, list_id: str, stream: str) -> UnreadableRecords:
+    """Where the subscribers of a stream that cannot be read are kept, keyed as members (by a digest
+    of what CM sent when the email is missing)."""
+    return UnreadableRecords(
+        store, run_id, records.MEMBER, stream, lambda error: records.member_key(list_id, error.email or digest(error))
+    )
+
+
+def full_pass_due(systems: Systems, list_id: str) -> bool:
+    """A list is re-read whole every ``sync.full_pass_every`` (and on a full run)."""
+    last = systems.store.fact(f"full_pass:{list_id}")
+    return last is None or datetime.fromisoformat(last) + systems.settings.sync.full_pass_every <= datetime.now(UTC)
+
+
+def import_list(systems: Systems, run_id: int, client_id: str, list_id: str, *, full_pass: bool) -> None:
+    """Import the members of ``list_id`` of every state, from their watermarks or whole."""
+    store = systems.store
+    client = sources.client(store, client_id)
+    offset = client.offset if client else None
+    whole = full_pass or full_pass_due(systems, list_id)
+    mappings = incoming_mappings(systems.settings.field_mappings, list_id)
+    started = datetime.now(UTC)
+    marker = f"run:{run_id}" if whole else None
+    digests = f"members:{list_id}"
+    if whole:
+        read_held_members(systems.salesforce, store, list_id, digests)
+    retry = Retry() if whole else rejected_members(systems, list_id)
+    rejected_before = {
+        rejection.key
+        for rejection in store.rejections(stream_prefix=f"{digests}:")
+        if rejection.object == records.MEMBER
+    }
+
+    previous: StreamWriter | None = None
+    for state in SubscriberState:
+        stream = f"{digests}:{state.value.lower()}"
+        watermark = None if whole else store.watermark(stream)
+        since = datetime.fromisoformat(watermark) if watermark else None
+        writer = StreamWriter(
+            systems.salesforce,
+            store,
+            run_id,
+            records.MEMBER,
+            stream,
+            seen_marker=marker,
+            digest_stream=digests,
+            digest=records.held_digest,
+        )
+        for payload in retry.as_refused.get(stream, ()):
+            writer.add(payload)
+        unreadable = unreadable_members(store, run_id, list_id, stream)
+        latest = watermark
+        read = systems.campaign_monitor.subscribers(list_id, state, since=since, unreadable=unreadable.reject)
+        for page in _pages(chain(retry.current.get(state, ()), read)):
+            unreadable.readable(records.member_key(list_id, subscriber.email) for subscriber in page)
+            values = [records.custom_field_values(subscriber) for subscriber in page]
+            named_ids = [str(fields.get(SALESFORCE_ID_KEY) or "") for fields in values]
+            links = find_links(store, (subscriber.email for subscriber in page), named_ids)
+            if mappings:
+                read_fields(systems.salesforce.query, links, mapped_fields(mappings))
+            updates: dict[str, list[dict[str, object]]] = {name: [] for name in LINK_FIELDS}
+            for subscriber, fields, named in zip(page, values, named_ids, strict=True):
+                matches = links.for_subscriber(subscriber.email, named or None)
+                record = records.member_record(subscriber, list_id, offset)
+                for object_name, link_field in LINK_FIELDS.items():
+                    match = matches.get(object_name)
+                    record[link_field] = match.id if match else None
+                rejected_before.discard(record[records.EXTERNAL_ID[records.MEMBER]])
+                position = subscriber.date.isoformat(sep=" ")
+                latest = max(latest or position, position)
+                writer.add(record, latest)
+                for object_name, update in field_updates(mappings, fields, matches).items():
+                    updates[object_name].append(update)
+            _write_mapped_fields(systems, run_id, list_id, updates)
+        if previous is not None:
+            previous.wait()
+        writer.send()
+        previous = writer
+        if whole:
+            unreadable.forget_unmet()
+    if previous is not None:
+        previous.wait()
+    if whole:
+        refused_now = {
+            rejection.key
+            for rejection in store.rejections(stream_prefix=f"{digests}:")
+            if rejection.object == records.MEMBER and rejection.last_seen >= started
+        }
+        store.resolve(records.MEMBER, rejected_before - refused_now)
+        _remove_departed(systems, run_id, digests, marker or "")
+        store.set_fact(f"full_pass:{list_id}", started.isoformat())
+    log.info("list imported", run_id=run_id, client=client_id, list=list_id, full_pass=whole)
+
+
+@dataclass
+class Retry:
+    """The members Salesforce refused on earlier runs that are offered again: as CM holds them now (by
+    state), or as they were refused when CM cannot be asked about them (an address it calls invalid)."""
+
+    current: dict[SubscriberState, list[Subscriber]] = field(default_factory=dict)
+    as_refused: dict[str, list[records.Record]] = field(default_factory=dict)
+
+
+def rejected_members(systems: Systems, list_id: str) -> Retry:
+    """The refused members of ``list_id`` to offer again; a refused member CM no longer has is forgotten.
+    One CM read per refused member."""
+    store = systems.store
+    retry = Retry()
+    gone: list[str] = []
+    for rejection in store.rejections(stream_prefix=f"members:{list_id}:"):
+        if rejection.object != records.MEMBER:
+            continue
+        payload = rejection.payload if isinstance(rejection.payload, dict) else {}
+        email = str(payload.get("CM_Email__c") or rejection.key.partition(":")[2])
+        try:
+            subscriber = systems.campaign_monitor.subscriber(list_id, email)
+        except CampaignMonitorError as error:
+            if error.code == ErrorCode.SUBSCRIBER_NOT_IN_LIST:
+                gone.append(rejection.key)
+            elif error.code == ErrorCode.INVALID_EMAIL and payload:
+                retry.as_refused.setdefault(rejection.stream, []).append(payload)
+            else:
+                raise
+            continue
+        retry.current.setdefault(subscriber.state, []).append(subscriber)
+    store.resolve(records.MEMBER, gone)
+    return retry
+
+
+def _remove_departed(systems: Systems, run_id: int, digests: str, marker: str) -> None:
+    """After a full pass: delete the member rows Salesforce holds that CM no longer has (an email changed)."""
+    departed = systems.store.unseen_keys(digests, marker)
+    for start in range(0, len(departed), 200):
+        keys = departed[start : start + 200]
+        ids = [
+            row["Id"]
+            for row in systems.salesforce.query(
+                f"SELECT Id FROM {records.MEMBER} WHERE CM_Member_Key__c IN {literal_list(keys)}"
+            )
+        ]
+        results = systems.salesforce.delete(records.MEMBER, ids) if ids else []
+        if all(result.success or "ENTITY_IS_DELETED" in result.status_codes for result in results):
+            systems.store.forget_digests(digests, keys)
+        deleted = sum(result.success for result in results)
+        systems.store.count(run_id, records.MEMBER, "deleted", deleted)
+        RECORDS.labels(records.MEMBER, "deleted").inc(deleted)
+
+
+def _write_mapped_fields(
+    systems: Systems, run_id: int, list_id: str, updates: dict[str, list[dict[str, object]]]
+) -> None:
+    """cm2sf values onto the linked Contacts and Leads; a refused update is kept with its reason."""
+    for object_name, rows in updates.items():
+        unique = list({str(row["Id"]): row for row in rows}.values())
+        if not unique:
+            continue
+        results = systems.salesforce.update(object_name, unique)
+        refused = 0
+        systems.store.resolve(object_name, [str(unique[result.index]["Id"]) for result in results if result.success])
+        for result in results:
+            if not result.success:
+                refused += 1
+                row = unique[result.index]
+                reason = "; ".join(str(error) for error in result.errors)
+                systems.store.reject(object_name, str(row["Id"]), f"mappings:{list_id}", reason, row, run_id)
+        systems.store.count(run_id, object_name, "updated", len(unique) - refused)
+        systems.store.count(run_id, object_name, "rejected", refused)

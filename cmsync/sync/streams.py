@@ -1,0 +1,300 @@
+"""Writes one stream of records (a list's members, a campaign's opens …) to Salesforce.
+
+Records are compared with the digest kept for their key (what Salesforce holds) a page at a time; a
+record that would change nothing is not written at all. Changed records wait in memory while they are
+few (sObject Collections of 200 below the client's Bulk threshold); past it they are spooled as CSV to a
+temporary file, and the whole stream goes to Salesforce as one Bulk 2.0 job (a new one only at Bulk's
+upload limit). A job runs on a thread of the writer while the stream goes on reading, one job in flight
+at a time, so memory stays flat however long the stream. Only after Salesforce has answered for every
+record before it does the stream's watermark move; records it refused are kept with their reason (a
+locked row or a key sent twice is written once more first), and a record written is no longer kept as
+refused.
+"""
+
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from cmsync.clients.salesforce.bulk import NULL, IngestSpool, RowResult, columns, row_of
+from cmsync.clients.salesforce.client import SalesforceClient
+from cmsync.metrics import RECORDS
+from cmsync.state import StateStore
+from cmsync.sync.records import EXTERNAL_ID, Record, held_digest
+
+PAGE = 1_000
+"""Records compared with their kept digests at once (one state store read and write per page)."""
+_SAVE_EVERY = 5_000
+"""Job results applied to the state store at once."""
+_CHECK_EVERY = 10
+"""Pages between two checks that the run was not cancelled."""
+_WRITE_AGAIN = frozenset({"UNABLE_TO_LOCK_ROW", "DUPLICATE_EXTERNAL_ID", "DUPLICATE_VALUE"})
+"""Refusals of a Bulk row that a second, single write cures: a lock, or the same key twice in one job."""
+
+
+class RunCancelledError(Exception):
+    """The run was cancelled (``cmsync disconnect``); the job stops at a page boundary."""
+
+
+def run_cancelled(store: StateStore, run_id: int) -> bool:
+    """True once the run is no longer in flight or the installation was disconnected."""
+    run = store.run(run_id)
+    return run is None or not run.in_flight or not store.connected()
+
+
+def stop_if_cancelled(store: StateStore, run_id: int) -> None:
+    if run_cancelled(store, run_id):
+        raise RunCancelledError(f"run {run_id} was cancelled")
+
+
+@dataclass
+class StreamTotals:
+    """What a stream created and rewrote in Salesforce, left alone (same content) and had refused."""
+
+    created: int = 0
+    rewritten: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.rewritten
+
+
+def _record_of(row: dict[str, str]) -> Record:
+    """A spooled CSV row as the record it was built from: ``Rel__r.Key__c`` nested again, empty cells None."""
+    record: Record = {}
+    for name, cell in row.items():
+        value = None if cell in ("", NULL) else cell
+        relationship, _, key = name.partition(".")
+        if key:
+            record.setdefault(relationship, {})[key] = value
+        else:
+            record[name] = value
+    return record
+
+
+@dataclass
+class StreamWriter:
+    """Idempotent writes of one stream of one object, with its watermark and rejections.
+
+    ``run_id`` None writes outside a run (a tracking re-import): no run counts, no cancellation check.
+    ``digest_stream`` is where the digests of what Salesforce holds are kept when several streams write the
+    same records (a list's member states); ``digest`` computes them, from a record as built and from the
+    same record read back from a Bulk job's results alike."""
+
+    salesforce: SalesforceClient
+    store: StateStore
+    run_id: int | None
+    object_name: str
+    stream: str
+    keep_hashes: bool = True
+    seen_marker: str | None = None
+    digest_stream: str | None = None
+    digest: Callable[[Record], bytes] = held_digest
+    totals: StreamTotals = field(default_factory=StreamTotals)
+    _pending: list[Record] = field(default_factory=list)
+    _changed: list[Record] = field(default_factory=list)
+    _spool: IngestSpool | None = None
+    _fields: frozenset[str] = frozenset()
+    _position: str | None = None
+    _compared_through: str | None = None
+    _pages: int = 0
+    _job: "Future[None] | None" = None
+    _jobs: ThreadPoolExecutor | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def key_field(self) -> str:
+        return EXTERNAL_ID[self.object_name]
+
+    @property
+    def digests(self) -> str:
+        return self.digest_stream or self.stream
+
+    @property
+    def chunk_size(self) -> int:
+        """Records one write takes: the whole stream (one Bulk job, split only at the upload limit)."""
+        return sys.maxsize
+
+    def retry_rejected(self) -> None:
+        """Offer again the records Salesforce refused on earlier runs of this stream."""
+        for rejection in self.store.rejections(self.stream):
+            if rejection.object == self.object_name and isinstance(rejection.payload, dict):
+                self.add(rejection.payload)
+
+    def add(self, record: Record, position: str | None = None) -> None:
+        """Queue a record; ``position`` is where the stream may resume once it (and all before it) is written."""
+        self._pending.append(record)
+        if position is not None:
+            self._position = position
+        if len(self._pending) >= PAGE:
+            self._compare()
+
+    def advance(self, position: str) -> None:
+        """Let the stream resume at ``position`` once everything added so far is written."""
+        self._position = position
+
+    def flush(self) -> None:
+        """Write what is queued, record the outcome, then move the watermark; returns once it is all done."""
+        self.send()
+        self.wait()
+
+    def send(self) -> None:
+        """Write what is queued; a Bulk job may still be running when this returns (``wait`` for it)."""
+        self._compare()
+        position = self._position
+        if self._spool is not None:
+            self._submit(self._spool, position)
+            self._spool = None
+        else:
+            self._wait_for_job()
+            changed, self._changed = self._changed, []
+            if changed:
+                self._write(changed)
+            if position is not None:
+                self.store.set_watermark(self.stream, position)
+        if self.run_id is not None:
+            stop_if_cancelled(self.store, self.run_id)
+
+    def wait(self) -> None:
+        """Wait for the Bulk job in flight (and raise what it raised)."""
+        self._wait_for_job()
+        if self._jobs is not None:
+            self._jobs.shutdown()
+            self._jobs = None
+
+    def _compare(self) -> None:
+        """Sort the queued records into unchanged (digest as kept) and changed (written)."""
+        records, self._pending = self._pending, []
+        if records:
+            self._pages += 1
+            if self.run_id is not None and self._pages % _CHECK_EVERY == 0:
+                stop_if_cancelled(self.store, self.run_id)
+            key_field = self.key_field
+            unique: dict[str, Record] = {str(record[key_field]): record for record in records}
+            changed = list(unique.values())
+            if self.keep_hashes:
+                hashes = {key: self.digest(record) for key, record in unique.items()}
+                known = self.store.digests(self.digests, hashes)
+                changed = [record for key, record in unique.items() if known.get(key) != hashes[key]]
+            if self.seen_marker is not None:
+                self.store.mark_seen(self.digests, list(unique), self.seen_marker)
+            self._count("unchanged", len(unique) - len(changed))
+            for record in changed:
+                self._queue(record)
+        self._compared_through = self._position
+
+    def _queue(self, record: Record) -> None:
+        if self._spool is None:
+            self._changed.append(record)
+            if len(self._changed) > self.salesforce.bulk_threshold:
+                header = columns(self._changed)
+                self._spool = IngestSpool(header)
+                self._fields = frozenset(name.partition(".")[0] for name in header)
+                changed, self._changed = self._changed, []
+                for waiting in changed:
+                    self._spool.add(row_of(waiting, header))
+            return
+        if not record.keys() <= self._fields:
+            self._changed.append(record)
+            return
+        cells = row_of(record, self._spool.header)
+        if not self._spool.fits(cells):
+            self._submit(self._spool, self._compared_through)
+            self._spool = IngestSpool(self._spool.header)
+        self._spool.add(cells)
+
+    def _submit(self, spool: IngestSpool, position: str | None) -> None:
+        """Send ``spool`` as a job on the writer's thread, once the job before it is done, with the records
+        that did not fit its columns."""
+        self._wait_for_job()
+        odd, self._changed = self._changed, []
+        if self._jobs is None:
+            self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"bulk:{self.stream}")
+        self._job = self._jobs.submit(self._run_job, spool, odd, position)
+
+    def _wait_for_job(self) -> None:
+        job, self._job = self._job, None
+        if job is not None:
+            job.result()
+
+    def _run_job(self, spool: IngestSpool, odd: list[Record], position: str | None) -> None:
+        """Run one Bulk job, apply its results, write what is left over, then move the watermark."""
+        try:
+            results = self.salesforce.writer.bulk.send_spool("upsert", self.object_name, spool, self.key_field)
+            again = self._apply(results)
+            if again:
+                latest: dict[str, Record] = {}
+                column = spool.header.index(self.key_field)
+                for cells in spool.read():
+                    if cells[column] in again:
+                        latest[cells[column]] = _record_of(dict(zip(spool.header, cells, strict=False)))
+                self._write(list(latest.values()))
+            if odd:
+                self._write(odd)
+        finally:
+            spool.close()
+        if position is not None:
+            self.store.set_watermark(self.stream, position)
+
+    def _apply(self, results: Iterable[RowResult]) -> set[str]:
+        """Record the outcome of a job's rows; return the keys of rows worth one more write."""
+        key_field = self.key_field
+        written: dict[str, bytes] = {}
+        created = 0
+        again: set[str] = set()
+        for result in results:
+            key = result.row.get(key_field, "")
+            if result.success:
+                written[key] = self.digest(_record_of(result.row)) if self.keep_hashes else b""
+                created += bool(result.created)
+                if len(written) >= _SAVE_EVERY:
+                    self._written(written, created)
+                    written, created = {}, 0
+            elif _WRITE_AGAIN.intersection(error.status_code for error in result.errors):
+                again.add(key)
+            else:
+                self._refused(key, result.errors, _record_of(result.row))
+        self._written(written, created)
+        return again
+
+    def _write(self, records: list[Record]) -> None:
+        """Write ``records`` at once (Collections, or a Bulk job of the client's own) and record the outcome."""
+        key_field = self.key_field
+        unique = {str(record[key_field]): record for record in records}
+        keys = list(unique)
+        results = self.salesforce.upsert(self.object_name, key_field, list(unique.values()))
+        written: dict[str, bytes] = {}
+        created = 0
+        for result in results:
+            key = keys[result.index]
+            if result.success:
+                written[key] = self.digest(unique[key]) if self.keep_hashes else b""
+                created += bool(result.created)
+            else:
+                self._refused(key, result.errors, unique[key])
+        self._written(written, created)
+
+    def _written(self, written: dict[str, bytes], created: int) -> None:
+        if not written:
+            return
+        if self.keep_hashes:
+            self.store.save_digests(self.digests, written, seen=self.seen_marker)
+        if self.store.rejected_count():
+            self.store.resolve(self.object_name, written)
+        self._count("created", created)
+        self._count("rewritten", len(written) - created)
+
+    def _refused(self, key: str, errors: Iterable[object], record: Record) -> None:
+        reason = "; ".join(str(error) for error in errors) or "refused without a reason"
+        self.store.reject(self.object_name, key, self.stream, reason, record, self.run_id)
+        self._count("rejected", 1)
+
+    def _count(self, outcome: str, n: int) -> None:
+        with self._lock:
+            setattr(self.totals, outcome, getattr(self.totals, outcome) + n)
+        if self.run_id is not None:
+            self.store.count(self.run_id, self.object_name, outcome, n)
+        RECORDS.labels(self.object_name, outcome).inc(n)

@@ -1,0 +1,146 @@
+"""sObject Collections: create, update, upsert by external ID, delete and retrieve of up to 200 records
+per request, answered with HTTP 200 and one result per record in request order (even when some fail),
+and rolled back whole when ``allOrNone`` is true."""
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Response
+
+from cmsync_sandbox.salesforce.api import Call, Route, json_response
+from cmsync_sandbox.salesforce.errors import ApiError, Problem, not_found
+from cmsync_sandbox.salesforce.ids import normalize_id
+from cmsync_sandbox.salesforce.rest import record_json
+from cmsync_sandbox.salesforce.store import Table
+from cmsync_sandbox.salesforce.writes import Outcome, duplicate_keys
+
+if TYPE_CHECKING:
+    from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
+
+LIMIT = 200
+Step = Callable[[], Outcome] | Problem
+
+
+def _too_many() -> ApiError:
+    return ApiError(
+        400, "EXCEEDED_ID_LIMIT", f"record limit reached. cannot submit more than {LIMIT} records into this call"
+    )
+
+
+def _body(call: Call) -> tuple[list[dict[str, Any]], bool]:
+    body = call.json()
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be an object with a records array")
+    records = body["records"]
+    if len(records) > LIMIT:
+        raise _too_many()
+    if not all(isinstance(record, dict) for record in records):
+        raise ApiError(400, "JSON_PARSER_ERROR", "Each record must be a JSON object")
+    return records, bool(body.get("allOrNone", False))
+
+
+def _record_type(record: dict[str, Any]) -> str:
+    attributes = record.get("attributes")
+    kind = attributes.get("type") if isinstance(attributes, dict) else None
+    if not kind:
+        raise ApiError(400, "INVALID_TYPE", "Must send a concrete entity type.")
+    return str(kind)
+
+
+def routes(org: "SalesforceEmulator") -> list[Route]:
+    """The Collections routes, relative to /services/data/vXX.X."""
+
+    def table_of(name: str) -> Table:
+        table = org.store.table(name)
+        if table is None:
+            raise ApiError(400, "INVALID_TYPE", f"sObject type '{name}' is not supported.")
+        return table
+
+    def answer(steps: list[Step], all_or_none: bool, *, upsert: bool = False) -> Response:
+        outcomes = org.writer.batch(steps, all_or_none=all_or_none)
+        return json_response([outcome.as_json(upsert=upsert) for outcome in outcomes])
+
+    def create(call: Call) -> Response:
+        records, all_or_none = _body(call)
+        tables = [table_of(_record_type(record)) for record in records]
+        for table, record in zip(tables, records, strict=True):
+            org.writer.check_request(table, record)
+        steps: list[Step] = [
+            partial(org.writer.insert, table, record, call.user_id)
+            for table, record in zip(tables, records, strict=True)
+        ]
+        return answer(steps, all_or_none)
+
+    def update(call: Call) -> Response:
+        records, all_or_none = _body(call)
+        tables = [table_of(_record_type(record)) for record in records]
+        for table, record in zip(tables, records, strict=True):
+            org.writer.check_request(table, record)
+        steps: list[Step] = []
+        for table, record in zip(tables, records, strict=True):
+            record_id = next((value for name, value in record.items() if name.lower() == "id"), None)
+            steps.append(partial(org.writer.update, table, record_id, record, call.user_id))
+        return answer(steps, all_or_none)
+
+    def upsert(call: Call, sobject: str, field_name: str) -> Response:
+        table = table_of(sobject)
+        key = org.writer.external_key(table, field_name)
+        records, all_or_none = _body(call)
+        for record in records:
+            if _record_type(record).lower() != table.sobject.name.lower():
+                raise ApiError(400, "INVALID_TYPE", f"Every record of this upsert must be a {table.sobject.name}")
+            org.writer.check_request(table, record)
+        keys = [
+            next((value for name, value in record.items() if name.lower() == key.name.lower()), None)
+            for record in records
+        ]
+        duplicates = duplicate_keys(key, keys)
+        steps: list[Step] = [
+            Problem("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {keys[position]}", (key.name,))
+            if position in duplicates
+            else partial(org.writer.upsert, table, key, record, call.user_id)
+            for position, record in enumerate(records)
+        ]
+        return answer(steps, all_or_none, upsert=True)
+
+    def delete(call: Call) -> Response:
+        ids = [record_id for record_id in call.request.args.get("ids", "").split(",") if record_id]
+        if not ids:
+            raise ApiError(400, "MISSING_ARGUMENT", "ids is required")
+        if len(ids) > LIMIT:
+            raise _too_many()
+        all_or_none = call.request.args.get("allOrNone", "false").lower() == "true"
+        steps: list[Step] = [partial(org.writer.delete, record_id, call.user_id) for record_id in ids]
+        return answer(steps, all_or_none)
+
+    def retrieve(call: Call, sobject: str) -> Response:
+        table = org.store.table(sobject)
+        if table is None:
+            raise not_found()
+        ids = [record_id for record_id in call.request.args.get("ids", "").split(",") if record_id]
+        if len(ids) > 2000:
+            raise ApiError(400, "EXCEEDED_ID_LIMIT", "cannot retrieve more than 2000 records in one call")
+        names = [name for name in call.request.args.get("fields", "").split(",") if name]
+        if not names:
+            raise ApiError(400, "MISSING_ARGUMENT", "fields is required")
+        records: list[Any] = []
+        for record_id in ids:
+            normalized = normalize_id(record_id)
+            live = normalized is not None and table.live(normalized) is not None
+            records.append(record_json(table, normalized, call.version, names) if live and normalized else None)
+        return json_response(records)
+
+    return [
+        Route("/composite/sobjects", ("POST",), "POST /composite/sobjects", "rest", create),
+        Route("/composite/sobjects", ("PATCH",), "PATCH /composite/sobjects", "rest", update),
+        Route("/composite/sobjects", ("DELETE",), "DELETE /composite/sobjects", "rest", delete),
+        Route("/composite/sobjects/<sobject>", ("GET",), "GET /composite/sobjects/{object}", "rest", retrieve),
+        Route(
+            "/composite/sobjects/<sobject>/<field_name>",
+            ("PATCH",),
+            "PATCH /composite/sobjects/{object}/{field}",
+            "rest",
+            upsert,
+        ),
+    ]

@@ -1,0 +1,317 @@
+"""Writes of single records, checked against the schema the way Salesforce checks them.
+
+The same checks serve every way in (REST, sObject Collections, Bulk CSV, the sandbox's own seeding):
+unknown fields, read-only fields, types, lengths, restricted picklists, emails, required fields, lookups
+(by Id or by a parent's external ID), unique values and upserts by external ID. A batch runs in a
+transaction when it is all-or-none, so one bad record puts every other one back.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cmsync_sandbox.salesforce.errors import ApiError, Problem, RecordError
+from cmsync_sandbox.salesforce.faults import Faults
+from cmsync_sandbox.salesforce.ids import normalize_id
+from cmsync_sandbox.salesforce.schema import Field, FieldType
+from cmsync_sandbox.salesforce.store import RecordStore, Table, index_key
+from cmsync_sandbox.salesforce.values import WrongTypeError, from_csv, from_json
+
+ROLLED_BACK = Problem(
+    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "Record rolled back because not all records were valid and the request was using AllOrNone header",
+)
+
+
+@dataclass
+class Outcome:
+    """The result of writing one record: its Id, whether it was created, or why it was rejected."""
+
+    id: str | None = None
+    created: bool | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return not self.problems
+
+    def as_json(self, *, upsert: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "id": self.id,
+            "success": self.success,
+            "errors": [problem.as_json() for problem in self.problems],
+        }
+        if upsert:
+            result["created"] = bool(self.created) if self.success else False
+        return result
+
+
+def unknown_field(name: str, table: Table) -> ApiError:
+    return ApiError(400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {table.sobject.name}")
+
+
+def wrong_type(error: WrongTypeError) -> ApiError:
+    """A JSON value of the wrong type refuses the request, as Salesforce's JSON reader does."""
+    return ApiError(
+        400, "JSON_PARSER_ERROR", f"Cannot deserialize instance of {error.field.type} from value {error.value}"
+    )
+
+
+class Writer:
+    """Prepares and writes records for one store, as one user, with the lock fault applied."""
+
+    def __init__(self, store: RecordStore, faults: Faults) -> None:
+        self.store = store
+        self.faults = faults
+
+    def _reference(self, definition: Field, value: str) -> str:
+        normalized = normalize_id(value)
+        if normalized is None:
+            raise RecordError(
+                Problem("MALFORMED_ID", f"{definition.label}: id value of incorrect type: {value}", (definition.name,))
+            )
+        target = self.store.table_of(normalized)
+        if target is None or target.sobject.name != definition.reference_to:
+            raise RecordError(
+                Problem(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    f"{definition.label}: id value of incorrect type: {value}",
+                    (definition.name,),
+                )
+            )
+        row = target.rows.get(normalized)
+        if row is None:
+            raise RecordError(Problem("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", (definition.name,)))
+        if normalized in target.recycle_bin:
+            raise RecordError(Problem("ENTITY_IS_DELETED", "entity is deleted", (definition.name,)))
+        stored_id: str = row[target.slot["Id"]]
+        return stored_id
+
+    def _parent_by_external_id(self, definition: Field, key_field: str, value: Any) -> str | None:
+        """Resolve ``CM_List__r: {CM_List_ID__c: ...}`` to the parent's Id."""
+        assert definition.reference_to is not None
+        parent = self.store.table(definition.reference_to)
+        assert parent is not None
+        key = parent.sobject.field(key_field)
+        if key is None or not (key.external_id or key.name == "Id"):
+            raise RecordError(
+                Problem(
+                    "INVALID_FIELD",
+                    f"{key_field} is not an External ID or Id field of {parent.sobject.name}",
+                    (definition.name,),
+                )
+            )
+        if value is None or value == "":
+            return None
+        if key.name == "Id":
+            return self._reference(definition, str(value))
+        matches = parent.lookup(key.name, from_json(key, value))
+        if not matches:
+            raise RecordError(
+                Problem(
+                    "INVALID_FIELD",
+                    f"Foreign key external ID: {value} not found for field {key.name} in entity {parent.sobject.name}",
+                    (definition.name,),
+                )
+            )
+        if len(matches) > 1:
+            raise RecordError(
+                Problem("DUPLICATE_EXTERNAL_ID", "More than 1 record found for External ID field", (definition.name,))
+            )
+        return matches[0]
+
+    def _convert(self, definition: Field, value: Any, *, csv: bool) -> Any:
+        if csv:
+            stored = from_csv(definition, value)
+        else:
+            try:
+                stored = from_json(definition, value)
+            except WrongTypeError as error:
+                raise wrong_type(error) from None
+        if definition.type == FieldType.REFERENCE and stored is not None:
+            return self._reference(definition, stored)
+        return stored
+
+    def prepare(self, table: Table, payload: Mapping[str, Any], *, creating: bool, csv: bool = False) -> dict[str, Any]:
+        """Stored values for ``payload``; ApiError for a request-level fault, RecordError for a bad record."""
+        sobject = table.sobject
+        values: dict[str, Any] = {}
+        read_only: list[str] = []
+        for name, raw in payload.items():
+            if name == "attributes" or (not creating and name.lower() == "id"):
+                continue
+            relationship, _, key_field = name.partition(".") if csv else (name, "", "")
+            definition = sobject.field(name)
+            if definition is None:
+                reference = sobject.relationship(relationship)
+                if reference is None or not (key_field or isinstance(raw, Mapping)):
+                    raise unknown_field(name, table)
+                if csv and raw == "":
+                    continue
+                if isinstance(raw, Mapping):
+                    keys = [key for key in raw if key != "attributes"]
+                    if len(keys) != 1:
+                        raise ApiError(
+                            400, "INVALID_FIELD", f"{name}: give exactly one External ID field of the parent"
+                        )
+                    key_field, raw = keys[0], raw[keys[0]]
+                values[reference.name] = self._parent_by_external_id(reference, key_field, raw)
+                continue
+            if csv and raw == "":
+                continue
+            if name.lower() == "id" and creating:
+                raise RecordError(
+                    Problem("INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call", ("Id",))
+                )
+            if not (definition.createable if creating else definition.updateable):
+                read_only.append(definition.name)
+                continue
+            values[definition.name] = self._convert(definition, raw, csv=csv)
+        if read_only:
+            raise RecordError(
+                Problem(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to create/update fields: {', '.join(read_only)}. Please check the security settings "
+                    "of this field and verify that it is read/write for your profile or permission set.",
+                    tuple(read_only),
+                )
+            )
+        missing = [
+            definition.name
+            for definition in table.fields
+            if definition.required
+            and definition.default is None
+            and (values.get(definition.name) is None if creating or definition.name in values else False)
+        ]
+        if missing:
+            raise RecordError(
+                Problem(
+                    "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", tuple(missing)
+                )
+            )
+        return values
+
+    def check_request(self, table: Table, payload: Mapping[str, Any]) -> None:
+        """Refuse the whole request for an unknown field or a value of the wrong type, before any write."""
+        for name, raw in payload.items():
+            if name == "attributes":
+                continue
+            definition = table.sobject.field(name)
+            if definition is None:
+                if not (isinstance(raw, Mapping) and table.sobject.relationship(name)):
+                    raise unknown_field(name, table)
+                continue
+            try:
+                from_json(definition, raw)
+            except WrongTypeError as error:
+                raise wrong_type(error) from None
+            except RecordError:
+                continue
+
+    def _locked(self, record_id: str | None = None) -> None:
+        if self.faults.take_lock():
+            what = f": {record_id}" if record_id else ""
+            raise RecordError(
+                Problem("UNABLE_TO_LOCK_ROW", f"unable to obtain exclusive access to this record or 1 records{what}")
+            )
+
+    def insert(self, table: Table, payload: Mapping[str, Any], user_id: str, *, csv: bool = False) -> Outcome:
+        values = self.prepare(table, payload, creating=True, csv=csv)
+        self._locked()
+        return Outcome(self.store.insert(table, values, user_id), created=True)
+
+    def update(
+        self, table: Table, record_id: Any, payload: Mapping[str, Any], user_id: str, *, csv: bool = False
+    ) -> Outcome:
+        normalized = normalize_id(record_id) if isinstance(record_id, str) else None
+        if not record_id:
+            raise RecordError(Problem("MISSING_ARGUMENT", "Id not specified in an update call"))
+        if normalized is None:
+            raise RecordError(Problem("MALFORMED_ID", f"malformed id {record_id}", ("Id",)))
+        if self.store.table_of(normalized) is not table or normalized not in table.rows:
+            raise RecordError(Problem("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id"))
+        if normalized in table.recycle_bin:
+            raise RecordError(Problem("ENTITY_IS_DELETED", "entity is deleted"))
+        values = self.prepare(table, payload, creating=False, csv=csv)
+        self._locked(normalized)
+        self.store.update(table, normalized, values, user_id)
+        return Outcome(normalized, created=False)
+
+    def upsert(
+        self, table: Table, key: Field, payload: Mapping[str, Any], user_id: str, *, csv: bool = False
+    ) -> Outcome:
+        raw = next((value for name, value in payload.items() if name.lower() == key.name.lower()), None)
+        if raw is None or raw == "":
+            raise RecordError(Problem("MISSING_ARGUMENT", f"{key.name} not specified"))
+        if key.name == "Id":
+            record_id = normalize_id(str(raw))
+            if record_id is None or record_id not in table.rows:
+                return self.insert(table, {k: v for k, v in payload.items() if k.lower() != "id"}, user_id, csv=csv)
+            return self.update(table, record_id, payload, user_id, csv=csv)
+        value = from_csv(key, raw) if csv else self._convert(key, raw, csv=False)
+        matches = table.lookup(key.name, value)
+        if len(matches) > 1:
+            raise RecordError(
+                Problem(
+                    "DUPLICATE_EXTERNAL_ID",
+                    f"{key.name}: more than one record found for external id field: {matches}",
+                    (key.name,),
+                )
+            )
+        if not matches:
+            return self.insert(table, payload, user_id, csv=csv)
+        return self.update(table, matches[0], payload, user_id, csv=csv)
+
+    def delete(self, record_id: Any, user_id: str, *, table: Table | None = None, hard: bool = False) -> Outcome:
+        normalized = normalize_id(record_id) if isinstance(record_id, str) else None
+        if normalized is None:
+            raise RecordError(Problem("MALFORMED_ID", f"malformed id {record_id}"))
+        owner = self.store.table_of(normalized)
+        if owner is None or (table is not None and owner is not table) or normalized not in owner.rows:
+            raise RecordError(Problem("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id"))
+        if normalized in owner.recycle_bin and not hard:
+            raise RecordError(Problem("ENTITY_IS_DELETED", "entity is deleted"))
+        self._locked(normalized)
+        self.store.delete(owner, normalized, user_id, hard=hard)
+        return Outcome(normalized)
+
+    def external_key(self, table: Table, name: str) -> Field:
+        """The field an upsert matches on: an External ID field (or Id); anything else is NOT_FOUND."""
+        key = table.sobject.field(name)
+        if key is None or not (key.external_id or key.name == "Id"):
+            raise ApiError(404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {name}")
+        return key
+
+    def batch(self, steps: Sequence[Callable[[], Outcome] | Problem], *, all_or_none: bool) -> list[Outcome]:
+        """Run one write per record, each failing alone, or all put back when ``all_or_none``.
+
+        A step given as a Problem was rejected before it ran (a duplicate key in the same batch). The batch is
+        one transaction, so the records it writes share one SystemModstamp, as in Salesforce.
+        """
+        with self.store.clock.held():
+            if not all_or_none:
+                return [_run(step) for step in steps]
+            with self.store.transaction() as transaction:
+                outcomes = [_run(step) for step in steps]
+                if any(not outcome.success for outcome in outcomes):
+                    transaction.rollback()
+                    return [outcome if not outcome.success else Outcome(problems=[ROLLED_BACK]) for outcome in outcomes]
+            return outcomes
+
+
+def _run(step: Callable[[], Outcome] | Problem) -> Outcome:
+    if isinstance(step, Problem):
+        return Outcome(problems=[step])
+    try:
+        return step()
+    except RecordError as rejected:
+        return Outcome(problems=[rejected.problem])
+
+
+def duplicate_keys(key: Field, values: Sequence[Any]) -> set[int]:
+    """Positions of records whose upsert key appears more than once in the same batch."""
+    seen: dict[Any, list[int]] = {}
+    for position, value in enumerate(values):
+        if value is not None and value != "":
+            seen.setdefault(index_key(key, value), []).append(position)
+    return {position for positions in seen.values() if len(positions) > 1 for position in positions}
