@@ -477,7 +477,7 @@ def _add_purge_tracking_options(sub: argparse.ArgumentParser) -> None:
 def reimport_tracking(arguments: argparse.Namespace) -> int:
     """Import the email tracking of a window again."""
     from cmsync.commands.reimport_tracking import reimport
-    from cmsync.retention.reimport import Reimport
+    from cmsync.sync.reimport import Reimport
 
     settings = _settings(arguments)
     _log_for_a_shell(settings)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from cmsync.config import Settings
 from cmsync.retention.purge import PurgePlan, PurgeRecord, plan_purge, purge_tracking, refusal
-from cmsync.retention.requests import request_purge
 from cmsync.systems import Systems
 from cmsync.workers.dispatch import run_or_queue
+from cmsync.workers.retention_requests import request_purge
 
 REASON = "cmsync purge-tracking"
 

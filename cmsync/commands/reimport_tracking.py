@@ -9,10 +9,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from cmsync.config import Settings
-from cmsync.retention.reimport import Reimport, ReimportRefusedError, ReimportReport, check, reimport_tracking
-from cmsync.retention.requests import request_reimport
+from cmsync.sync.reimport import Reimport, ReimportRefusedError, ReimportReport, check, reimport_tracking
 from cmsync.systems import Systems
 from cmsync.workers.dispatch import run_or_queue
+from cmsync.workers.retention_requests import request_reimport
 
 KIND_NAMES = {"campaign": "campaign", "journey_email": "journey email"}
 

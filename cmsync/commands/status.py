@@ -10,8 +10,8 @@ from typing import Any
 from cmsync.commands.humanize import time_ago
 from cmsync.commands.progress import counts_line
 from cmsync.config import Settings
-from cmsync.daemon.supervisor import LEASE
 from cmsync.state import Run, StateStore
+from cmsync.state.supervisor_lease import SUPERVISOR_LEASE
 from cmsync.sync import sources
 
 
@@ -39,7 +39,7 @@ def status_report(settings: Settings, store: StateStore) -> dict[str, Any]:
         facts = sources.client(store, client_id)
         clients.append({"id": client_id, "name": facts.name if facts else None})
     schedule = store.fact("schedule") or {}
-    daemon = store.lock_holder(LEASE)
+    daemon = store.lock_holder(SUPERVISOR_LEASE)
     tracking = settings.tracking
     connected = store.connected()
     return {

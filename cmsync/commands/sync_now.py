@@ -19,9 +19,9 @@ import dramatiq
 
 from cmsync.commands.progress import run_line
 from cmsync.config import Settings
-from cmsync.daemon.supervisor import LEASE
 from cmsync.state import Run, RunStart, StateStore
 from cmsync.state.heartbeat import HEARTBEAT, abandoned, heartbeat_timeout, process_owner
+from cmsync.state.supervisor_lease import SUPERVISOR_LEASE
 from cmsync.systems import Systems, install
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
@@ -122,7 +122,7 @@ def sync_now(settings: Settings, *, wait: bool, full: bool, out: TextIO | None =
             print("disconnected: run `cmsync connect` first", file=out)
             return 1
         url = settings.broker.url.get_secret_value()
-        supervisor = store.lock_holder(LEASE) if url == "embedded" else None
+        supervisor = store.lock_holder(SUPERVISOR_LEASE) if url == "embedded" else None
         if supervisor is not None:
             return _delegate(store, supervisor, full, wait, out)
         broker = make_broker(url)

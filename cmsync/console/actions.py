@@ -10,10 +10,10 @@ from cmsync.commands.reimport_tracking import parse_moment, report_lines
 from cmsync.commands.sync_now import sync_now
 from cmsync.config import Settings
 from cmsync.console.live import DISCONNECTED_REASON
-from cmsync.retention.reimport import Reimport, ReimportRefusedError, check, reimport_tracking
-from cmsync.retention.requests import request_reimport
 from cmsync.state import StateStore
+from cmsync.sync.reimport import Reimport, ReimportRefusedError, check, reimport_tracking
 from cmsync.systems import Systems
+from cmsync.workers.retention_requests import request_reimport
 
 
 class ActionRefusedError(ValueError):

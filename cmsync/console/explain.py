@@ -16,12 +16,12 @@ from cmsync.clients.salesforce.errors import SalesforceError
 from cmsync.clients.salesforce.soql import literal_list
 from cmsync.config import Settings
 from cmsync.config.subscriptions import SubscriptionRule
+from cmsync.mapping.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, short_id
+from cmsync.mapping.records import field_key, member_key
 from cmsync.outbound.catalog import Catalog
 from cmsync.outbound.criteria import criterion_holds, value_at
 from cmsync.outbound.scope import build_scope
 from cmsync.state import Rejection, StateStore
-from cmsync.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, short_id
-from cmsync.sync.records import field_key, member_key
 from cmsync.systems import Systems
 
 NOT_ON_LIST = 203

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import FrameType
 
 import schedule
@@ -36,16 +36,15 @@ from cmsync.daemon.timetable import add_sync_job, missed_run, next_run, period
 from cmsync.logs import configure_from, get_logger
 from cmsync.outage import OutageTracker
 from cmsync.process_identity import ProcessIdentity, provably_dead
-from cmsync.retention.requests import request_purge, request_purge_after_reload
 from cmsync.state import StateStore, StateStoreUnavailableError
+from cmsync.state.supervisor_lease import SUPERVISOR_LEASE, SUPERVISOR_LEASE_TTL
 from cmsync.systems import Systems, install
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
+from cmsync.workers.retention_requests import request_purge, request_purge_after_reload
 from cmsync.workers.runs import request_run, tend_runs
 
 log = get_logger(__name__)
-LEASE = "supervisor"
-LEASE_TTL = timedelta(seconds=30)
 DAILY_PURGE_AT = "04:10"
 """When the daily tracking purge is queued (host time); it also runs after every main sync."""
 SHUTDOWN_SECONDS = 20
@@ -308,7 +307,7 @@ class Supervisor:
 
     def _refuse_start(self) -> None:
         """Say which supervisor holds the lease, and until when."""
-        held = self.store.lease(LEASE)
+        held = self.store.lease(SUPERVISOR_LEASE)
         if held is None:
             log.error("another cmsync supervisor holds this state store; not starting")
             return
@@ -332,7 +331,7 @@ class Supervisor:
             self._run_due_jobs()
         self._tend_runs()
         self._observe()
-        return self.store.acquire_lock(LEASE, self.owner, LEASE_TTL)
+        return self.store.acquire_lock(SUPERVISOR_LEASE, self.owner, SUPERVISOR_LEASE_TTL)
 
     def _keep_threads_alive(self) -> None:
         if not self.outbound.alive:
@@ -343,8 +342,8 @@ class Supervisor:
     def run(self, banner: str | Callable[[], str] | None = None) -> int:
         """Serve until SIGTERM or SIGINT; return the exit status. ``banner`` is printed once serving (a callable
         is asked then, so that it can say what is actually served)."""
-        previous = self.store.lease(LEASE)
-        if not self.store.acquire_lock(LEASE, self.owner, LEASE_TTL, holder_gone=provably_dead):
+        previous = self.store.lease(SUPERVISOR_LEASE)
+        if not self.store.acquire_lock(SUPERVISOR_LEASE, self.owner, SUPERVISOR_LEASE_TTL, holder_gone=provably_dead):
             self._refuse_start()
             return 1
         if previous is not None and previous[0] != self.owner:
@@ -357,7 +356,7 @@ class Supervisor:
                 listen=self.settings.metrics.listen,
                 error=error.strerror,
             )
-            self.store.release_lock(LEASE, self.owner)
+            self.store.release_lock(SUPERVISOR_LEASE, self.owner)
             return 1
         self.console.start(self.settings)
         self._install_signal_handlers()
@@ -388,7 +387,7 @@ class Supervisor:
                     self.store_outage.succeeded()
                     if not leased:
                         log.error("another cmsync supervisor took the lease while this one was cut off; stopping",
-                                  holder=self.store.lock_holder(LEASE))  # fmt: skip
+                                  holder=self.store.lock_holder(SUPERVISOR_LEASE))  # fmt: skip
                         return 1
                 self._keep_threads_alive()
                 self.heartbeat = time.monotonic()
@@ -406,7 +405,7 @@ class Supervisor:
 
     def _record_stop(self) -> None:
         self.store.set_fact("schedule", {"frequency": self.settings.sync.import_frequency, "next_run": None})
-        self.store.release_lock(LEASE, self.owner)
+        self.store.release_lock(SUPERVISOR_LEASE, self.owner)
 
     def _while_store_answers(self, step: Callable[[], None], what: str) -> None:
         """A shutdown step on the state store; during an outage it is skipped with a warning, so stopping

@@ -10,7 +10,7 @@ from typing import Any
 
 from cmsync.clients.campaign_monitor.errors import BadRequestError, NotFoundError
 from cmsync.logs import get_logger
-from cmsync.sync.records import field_key
+from cmsync.mapping.records import field_key
 from cmsync.systems import Systems
 
 log = get_logger(__name__)

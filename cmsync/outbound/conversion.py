@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from cmsync.clients.campaign_monitor.records import ConsentToTrack, CustomFieldValue
+from cmsync.mapping.records import field_key
 from cmsync.outbound.catalog import CmField
-from cmsync.sync.records import field_key
 
 MAX_LENGTH = 250
 FIRST_DATE = date(1900, 1, 1)

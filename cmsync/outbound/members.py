@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cmsync.clients.salesforce.soql import literal_list
+from cmsync.mapping.linking import LINK_FIELDS
+from cmsync.mapping.records import MEMBER
 from cmsync.outbound.feed import Change
-from cmsync.sync.linking import LINK_FIELDS
-from cmsync.sync.records import MEMBER
 from cmsync.systems import Systems
 
 _PER_QUERY = 200

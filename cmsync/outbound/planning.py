@@ -19,6 +19,7 @@ from typing import Literal
 
 from cmsync.clients.campaign_monitor.records import ConsentToTrack, CustomFieldValue, SubscriberDetails
 from cmsync.config import Settings
+from cmsync.mapping.records import field_key
 from cmsync.outbound.catalog import Catalog
 from cmsync.outbound.conversion import ValueRefusedError, consent_to_track, field_values, held_already
 from cmsync.outbound.criteria import rule_matches, value_at
@@ -27,7 +28,6 @@ from cmsync.outbound.ledger import Entry, Ledger, PushedState, digest
 from cmsync.outbound.members import Membership
 from cmsync.outbound.report import PollReport
 from cmsync.outbound.scope import Scope
-from cmsync.sync.records import field_key
 
 PushKind = Literal["add", "update", "email_change", "unsubscribe", "delete"]
 CONSENT_KEY = field_key("[ReservedConsentToTrack]")

@@ -21,9 +21,9 @@ from cmsync.clients.salesforce.errors import SalesforceError
 from cmsync.clients.salesforce.soql import literal, literal_list
 from cmsync.config.model import TRACKING_TYPES, TrackingSettings
 from cmsync.logs import get_logger
+from cmsync.mapping.records import ACTIVITY, ACTIVITY_TYPES
 from cmsync.metrics import TRACKING_PURGE_REFUSALS, TRACKING_PURGED
 from cmsync.state import StateStore
-from cmsync.sync.records import ACTIVITY, ACTIVITY_TYPES
 from cmsync.systems import Systems
 
 log = get_logger(__name__)

@@ -9,8 +9,8 @@ another list is left to that list's own pass, which moves it back.
 
 from cmsync.clients.salesforce.client import SalesforceClient
 from cmsync.clients.salesforce.soql import literal, select
+from cmsync.mapping.records import MEMBER, MEMBER_FIELDS, held_digest
 from cmsync.state import StateStore
-from cmsync.sync.records import MEMBER, MEMBER_FIELDS, held_digest
 
 _SAVE_EVERY = 5_000
 

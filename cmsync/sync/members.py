@@ -18,12 +18,13 @@ from cmsync.clients.campaign_monitor.errors import CampaignMonitorError, ErrorCo
 from cmsync.clients.campaign_monitor.records import Subscriber, SubscriberState
 from cmsync.clients.salesforce.soql import literal_list
 from cmsync.logs import get_logger
+from cmsync.mapping import records
+from cmsync.mapping.field_mappings import field_updates, incoming_mappings, mapped_fields
+from cmsync.mapping.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, read_fields
 from cmsync.metrics import RECORDS
 from cmsync.state import StateStore
-from cmsync.sync import records, sources
+from cmsync.sync import sources
 from cmsync.sync.holdings import read_held_members
-from cmsync.sync.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, read_fields
-from cmsync.sync.mappings import field_updates, incoming_mappings, mapped_fields
 from cmsync.sync.streams import StreamWriter
 from cmsync.sync.unreadable import UnreadableRecords, digest
 from cmsync.systems import Systems

@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from cmsync.clients.campaign_monitor import errors as cm_errors
 from cmsync.clients.salesforce import errors as salesforce_errors
 from cmsync.logs import get_logger
-from cmsync.sync import records, sources
+from cmsync.mapping import records
+from cmsync.sync import sources
 from cmsync.sync.directory import refresh_directory
 from cmsync.sync.failures import record_failure
 from cmsync.sync.streams import StreamWriter, stop_if_cancelled

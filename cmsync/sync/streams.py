@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from cmsync.clients.salesforce.bulk import NULL, IngestSpool, RowResult, columns, row_of
 from cmsync.clients.salesforce.client import SalesforceClient
+from cmsync.mapping.records import EXTERNAL_ID, Record, held_digest
 from cmsync.metrics import RECORDS
 from cmsync.state import StateStore
-from cmsync.sync.records import EXTERNAL_ID, Record, held_digest
 
 PAGE = 1_000
 """Records compared with their kept digests at once (one state store read and write per page)."""

@@ -3,7 +3,7 @@
 Each selected type reads its report from the type's watermark (CM's ``date`` filter, to the minute),
 never further back than ``tracking.days_to_keep`` (older events would only be purged again). The
 watermark keeps the keys of the events at its exact time, so the overlapping minute is not written twice.
-The re-import of a window (``cmsync.retention.reimport``) writes through the same per-type import,
+The re-import of a window (``cmsync.sync.reimport``) writes through the same per-type import,
 with an explicit window and no watermark.
 """
 
@@ -16,8 +16,9 @@ from typing import Any
 from cmsync.clients.campaign_monitor.client import Unreadable
 from cmsync.clients.campaign_monitor.records import TrackingEvent
 from cmsync.logs import get_logger
-from cmsync.sync import records, sources
-from cmsync.sync.linking import LINK_FIELDS, find_links
+from cmsync.mapping import records
+from cmsync.mapping.linking import LINK_FIELDS, find_links
+from cmsync.sync import sources
 from cmsync.sync.streams import StreamWriter
 from cmsync.sync.unreadable import UnreadableRecords, digest
 from cmsync.systems import Systems

@@ -19,10 +19,10 @@ from structlog.contextvars import bound_contextvars
 from cmsync.clients.campaign_monitor.errors import UnauthorizedError
 from cmsync.clients.salesforce.errors import SalesforceAuthError
 from cmsync.logs import get_logger
-from cmsync.retention import purge, reimport
+from cmsync.retention import purge
 from cmsync.state.heartbeat import HEARTBEAT, process_owner
 from cmsync.state.store import utc_now
-from cmsync.sync import members, tracking
+from cmsync.sync import members, reimport, tracking
 from cmsync.sync.closing import close_run
 from cmsync.sync.failures import record_failure
 from cmsync.sync.plan import plan_run

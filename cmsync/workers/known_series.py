@@ -9,6 +9,7 @@ with their first call.
 from dataclasses import fields
 from typing import get_args
 
+from cmsync.mapping.records import EXTERNAL_ID
 from cmsync.metrics import (
     API_RETRIES,
     OUTBOUND_CHANGES,
@@ -20,7 +21,6 @@ from cmsync.metrics import (
     RECORDS,
 )
 from cmsync.outbound.planning import PushKind
-from cmsync.sync.records import EXTERNAL_ID
 from cmsync.sync.streams import StreamTotals
 
 RETRY_REASONS = {

@@ -11,9 +11,9 @@ import pytest
 
 from cmsync.clients.salesforce.client import parse_datetime
 from cmsync.retention.purge import PurgeRecord, last_purge
-from cmsync.retention.requests import request_purge_after_reload
 from cmsync.state import StateStore
 from cmsync.systems import Systems, install
+from cmsync.workers.retention_requests import request_purge_after_reload
 from cmsync_sandbox.campaign_monitor.dates import DAY, MINUTE
 from cmsync_sandbox.campaign_monitor.seeding import SeedSpec
 from tests.sync.conftest import EmbeddedCmsync, embedded

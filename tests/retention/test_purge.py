@@ -6,7 +6,7 @@ from prometheus_client import REGISTRY
 
 from cmsync.config.model import TrackingSettings
 from cmsync.retention.purge import last_purge, purge_tracking
-from cmsync.retention.requests import tightened_retention
+from cmsync.workers.retention_requests import tightened_retention
 from tests.retention.conftest import activity, ago, reload, wait_for_purge
 from tests.sync.world import World
 

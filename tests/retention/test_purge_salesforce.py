@@ -10,9 +10,9 @@ import requests
 from cmsync.clients.campaign_monitor.client import CampaignMonitorClient
 from cmsync.clients.salesforce import PollPolicy, RetryPolicy
 from cmsync.clients.salesforce.client import SalesforceClient
+from cmsync.mapping.records import ACTIVITY
 from cmsync.retention.purge import CHUNK, PURGE_LOCK, last_purge, purge_tracking
 from cmsync.state import StateStore
-from cmsync.sync.records import ACTIVITY
 from cmsync.systems import Systems
 from tests.retention.conftest import activity, activity_values, ago
 from tests.sync.world import World

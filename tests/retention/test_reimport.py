@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cmsync.retention.reimport import LAST_REIMPORT, Reimport, ReimportRefusedError, reimport_tracking
-from cmsync.retention.requests import request_reimport
+from cmsync.sync.reimport import LAST_REIMPORT, Reimport, ReimportRefusedError, reimport_tracking
+from cmsync.workers.retention_requests import request_reimport
 from tests.retention.conftest import activity, activity_events, ago, reload, wait_for_purge
 from tests.sync.conftest import EmbeddedCmsync
 from tests.sync.world import World

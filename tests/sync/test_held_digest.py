@@ -1,6 +1,6 @@
 """A list member's digest is the same computed from what cmsync writes and from what Salesforce returns."""
 
-from cmsync.sync.records import held_digest, id18
+from cmsync.mapping.records import held_digest, id18
 
 WRITTEN = {
     "CM_Member_Key__c": "l1:zoë.o'hara@example.org",

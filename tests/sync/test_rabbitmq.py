@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from cmsync.retention.reimport import Reimport
-from cmsync.retention.requests import request_reimport
 from cmsync.state import StateStore
+from cmsync.sync.reimport import Reimport
 from cmsync.workers import actors
 from cmsync.workers.broker import make_broker, purge_queued
+from cmsync.workers.retention_requests import request_reimport
 from cmsync.workers.runs import request_run
 from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.daemon.stop_before_send import STOPPED

@@ -12,7 +12,7 @@ from cmsync.clients.campaign_monitor.records import SubscriberState
 from cmsync.clients.salesforce import SalesforceClient
 from cmsync.clients.salesforce.soql import literal, select
 from cmsync.commands.status import status_report
-from cmsync.sync.records import member_key
+from cmsync.mapping.records import member_key
 from cmsync_sandbox.campaign_monitor.model import Subscriber
 from cmsync_sandbox.campaign_monitor.state import SubscriberInput
 from tests.sync.world import World

@@ -9,8 +9,8 @@ import pytest
 
 from cmsync.clients.salesforce import PollPolicy, RefreshTokenAuth, RetryPolicy, SalesforceClient, bulk
 from cmsync.clients.salesforce.soql import literal
+from cmsync.mapping.records import MEMBER
 from cmsync.state import StateStore
-from cmsync.sync.records import MEMBER
 from cmsync.sync.streams import StreamWriter
 from cmsync_sandbox.salesforce import SalesforceEmulator
 from cmsync_sandbox.server import SandboxServer

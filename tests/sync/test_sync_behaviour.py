@@ -5,7 +5,7 @@ import io
 import json
 
 from cmsync.logs import configure_logging
-from cmsync.sync.records import member_key
+from cmsync.mapping.records import member_key
 from cmsync.workers.runs import request_run
 from cmsync_sandbox.campaign_monitor.model import Subscriber
 from cmsync_sandbox.campaign_monitor.state import FieldValue, SubscriberInput

@@ -3,8 +3,8 @@ digests of the old kind and keep everything else."""
 
 import pytest
 
+from cmsync.mapping.records import held_digest
 from cmsync.state import StateStore, schema
-from cmsync.sync.records import held_digest
 from tests.workers.conftest import ManualClock
 
 _COMPACT = next(

@@ -2,7 +2,7 @@
 
 from cmsync.config import Settings
 from cmsync.config.model import TRACKING_TYPES, TrackingSettings
-from cmsync.retention.reimport import Reimport
+from cmsync.sync.reimport import Reimport
 from cmsync.workers.actors import purge_tracking, reimport_tracking
 
 

@@ -18,9 +18,9 @@ from cmsync.clients.salesforce.writes import COLLECTION_LIMIT
 from cmsync.config import Settings
 from cmsync.config.model import TRACKING_TYPES
 from cmsync.logs import get_logger
+from cmsync.mapping.records import ACTIVITY
 from cmsync.retention.purge import cutoff_for
 from cmsync.sync import tracking
-from cmsync.sync.records import ACTIVITY
 from cmsync.sync.unreadable import UnreadableRecords, digest
 from cmsync.systems import Systems
 

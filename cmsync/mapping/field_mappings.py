@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cmsync.config.subscriptions import FieldMapping
-from cmsync.sync.linking import Match
-from cmsync.sync.records import field_key
+from cmsync.mapping.linking import Match
+from cmsync.mapping.records import field_key
 
 
 def incoming_mappings(mappings: Iterable[FieldMapping], list_id: str) -> list[FieldMapping]:

@@ -1,0 +1,1 @@
+"""What Campaign Monitor records become in Salesforce: objects, fields, keys, links (DESIGN.md §3)."""
