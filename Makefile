@@ -30,6 +30,7 @@ test: $(BIN)/cmsync
 	tests/install-prerequisites
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -n 4 --dist loadfile
 
 lint: $(BIN)/cmsync
