@@ -135,7 +135,7 @@ def measure(members: int, latency: float, callgrind: bool) -> Figures:
         }))  # fmt: skip
         _elapsed, cpu, peak_mb, instructions = _run_cmsync(config, folder, callgrind=callgrind)
         store = StateStore.open(f"sqlite:///{folder}/state.db")
-        run = store.last_run()
+        run = store.runs.last()
         store.close()
         cm_calls, sf_calls = cm.calls.calls(), sf.calls.calls()
         cm.calls.clear()
@@ -143,7 +143,7 @@ def measure(members: int, latency: float, callgrind: bool) -> Figures:
         _run_cmsync(config, folder, "--full")
         full_writes = _writes(sf.calls.calls())
         store = StateStore.open(f"sqlite:///{folder}/state.db")
-        full = store.last_run()
+        full = store.runs.last()
         store.close()
         state_mb = sum(path.stat().st_size for path in Path(folder).glob("state.db*")) / 2**20
     cm_server.stop()

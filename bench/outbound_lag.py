@@ -158,7 +158,7 @@ class LagBench:
         """Start outbound and subscribe every Contact (an edit each, which the Add rule acts on)."""
         install(self.systems)
         self.loop.start()
-        while self.systems.store.fact("outbound_last_poll") is None:
+        while self.systems.store.facts.outbound_last_poll.get() is None:
             time.sleep(0.1)
         for record_id in self.ids:
             self.sf.update(record_id, {"Title": "subscribed"})

@@ -129,13 +129,13 @@ class Soak:
     def sync(self, chaos_every: float | None) -> Run | None:
         """Ask for a run (again, should a SIGKILL swallow the request) and wait for its end, with a fault
         every ``chaos_every`` seconds meanwhile; a run already in flight counts as the one asked for."""
-        latest = self.store.recent_runs(1)
+        latest = self.store.runs.recent(1)
         before = (latest[0].id - (1 if latest[0].in_flight else 0)) if latest else 0
         deadline = time.monotonic() + RUN_DEADLINE
         next_fault = time.monotonic() + random.uniform(0.5, chaos_every or 1)
         asked = 0.0
         while time.monotonic() < deadline:
-            runs = [run for run in self.store.recent_runs(3) if run.id > before]
+            runs = [run for run in self.store.runs.recent(3) if run.id > before]
             if runs and all(not run.in_flight for run in runs):
                 return runs[0]
             if not runs and time.monotonic() - asked > ASK_AGAIN_SECONDS:

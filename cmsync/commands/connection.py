@@ -74,9 +74,9 @@ def disconnect(
     """Disconnect: persisted first, then cancel, purge (``purge_queues()``, which says how many messages it
     dropped, when given) and reset Salesforce."""
     report = DisconnectReport()
-    store.set_connected(False)
-    run = store.current_run()
-    if run is not None and store.finish_run(run.id, "cancelled", "cancelled by `cmsync disconnect`"):
+    store.connection.set(False)
+    run = store.runs.current()
+    if run is not None and store.runs.finish(run.id, "cancelled", "cancelled by `cmsync disconnect`"):
         report.cancelled_run = run.id
     if purge_queues is not None:
         report.purged_messages = purge_queues()
@@ -103,4 +103,4 @@ def disconnect_installation(settings: Settings, store: StateStore) -> Disconnect
 
 def connect(store: StateStore) -> None:
     """Resume syncing; everything imported so far stays where it is."""
-    store.set_connected(True)
+    store.connection.set(True)

@@ -11,7 +11,6 @@ from cmsync.commands.humanize import time_ago
 from cmsync.commands.progress import counts_line
 from cmsync.config import Settings
 from cmsync.state import Run, StateStore
-from cmsync.state.supervisor_lease import SUPERVISOR_LEASE
 from cmsync.sync import sources
 
 
@@ -38,10 +37,10 @@ def status_report(settings: Settings, store: StateStore) -> dict[str, Any]:
     for client_id in settings.campaign_monitor.clients:
         facts = sources.client(store, client_id)
         clients.append({"id": client_id, "name": facts.name if facts else None})
-    schedule = store.fact("schedule") or {}
-    daemon = store.lock_holder(SUPERVISOR_LEASE)
+    schedule = store.facts.schedule.get() or {}
+    daemon = store.leases.supervisor.holder()
     tracking = settings.tracking
-    connected = store.connected()
+    connected = store.connection.connected()
     return {
         "daemon": {"running": daemon is not None, "owner": daemon},
         "connection": "connected" if connected else "disconnected",
@@ -50,22 +49,22 @@ def status_report(settings: Settings, store: StateStore) -> dict[str, Any]:
             "import_frequency": settings.sync.import_frequency,
             "next_run": schedule.get("next_run") if daemon and connected else None,
         },
-        "current_run": _run(store.current_run()),
-        "last_run": _run(store.last_run()),
-        "last_success": _run(store.last_run(("succeeded", "partial"))),
+        "current_run": _run(store.runs.current()),
+        "last_run": _run(store.runs.last()),
+        "last_success": _run(store.runs.last(("succeeded", "partial"))),
         "tracking": {
             "enabled": tracking.enabled,
             "types": list(tracking.types),
             "days_to_keep": tracking.days_to_keep,
-            "last_purge": store.fact("last_purge"),
+            "last_purge": store.facts.last_purge.get(),
         },
         "outbound": {
             "state": _outbound_state(settings, connected),
             "poll_interval_seconds": settings.outbound.poll_interval.total_seconds(),
-            "last_poll": store.fact("outbound_last_poll"),
-            "source": store.fact("outbound_source"),
+            "last_poll": store.facts.outbound_last_poll.get(),
+            "source": store.facts.outbound_source.get(),
         },
-        "rejected_records": store.rejected_count(),
+        "rejected_records": store.rejections.count(),
     }
 
 

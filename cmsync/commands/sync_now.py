@@ -21,7 +21,6 @@ from cmsync.commands.progress import run_line
 from cmsync.config import Settings
 from cmsync.state import Run, RunStart, StateStore
 from cmsync.state.heartbeat import HEARTBEAT, abandoned, heartbeat_timeout, process_owner
-from cmsync.state.supervisor_lease import SUPERVISOR_LEASE
 from cmsync.systems import Systems, install
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
@@ -39,7 +38,7 @@ def follow(store: StateStore, run_id: int, out: TextIO) -> Run:
     printed = ""
     timeout = heartbeat_timeout()
     while True:
-        run = store.run(run_id)
+        run = store.runs.get(run_id)
         if run is None:
             raise LookupError(f"run {run_id} is not in the state store")
         line = run_line(run)
@@ -95,10 +94,10 @@ class Follower:
         return HEARTBEAT.hold(self.store, start.run.id) if self.runs_workers and start.started else nullcontext()
 
     def _interrupted(self, start: RunStart) -> int:
-        run = self.store.current_run()
+        run = self.store.runs.current()
         owned = self.runs_workers and run is not None and run.owner == process_owner()
         if owned and run is not None:
-            self.store.finish_run(run.id, "cancelled", "cancelled: Ctrl-C on `cmsync sync-now --wait`")
+            self.store.runs.finish(run.id, "cancelled", "cancelled: Ctrl-C on `cmsync sync-now --wait`")
             print(
                 f"run {run.id} cancelled (Ctrl-C): its workers ran in this command; the next run resumes from here",
                 file=self.out,
@@ -118,11 +117,11 @@ def sync_now(settings: Settings, *, wait: bool, full: bool, out: TextIO | None =
     out = out or sys.stdout
     store = StateStore.open(settings.state.url.get_secret_value())
     try:
-        if not store.connected():
+        if not store.connection.connected():
             print("disconnected: run `cmsync connect` first", file=out)
             return 1
         url = settings.broker.url.get_secret_value()
-        supervisor = store.lock_holder(SUPERVISOR_LEASE) if url == "embedded" else None
+        supervisor = store.leases.supervisor.holder() if url == "embedded" else None
         if supervisor is not None:
             return _delegate(store, supervisor, full, wait, out)
         broker = make_broker(url)

@@ -47,7 +47,7 @@ def reimport_request(since: str, until: str) -> Reimport:
 
 
 def _checked(settings: Settings, store: StateStore, request: Reimport) -> None:
-    if not store.connected():
+    if not store.connection.connected():
         raise ActionRefusedError(DISCONNECTED_REASON)
     try:
         check(settings, request, datetime.now(UTC))

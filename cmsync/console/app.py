@@ -225,11 +225,11 @@ class ConsoleApp:
         return self.render("runs_table.html", session, **pages.run_history(self.store))
 
     def page_run(self, request: Request, session: Session, run_id: int) -> Response:
-        run = self.store.run(run_id)
+        run = self.store.runs.get(run_id)
         if run is None:
             raise NotFound(f"there is no run {run_id}")
         row = pages.run_row(self.store, run)
-        return self.render("run.html", session, row=row, jobs=self.store.run_jobs(run_id))
+        return self.render("run.html", session, row=row, jobs=self.store.runs.jobs(run_id))
 
     def page_rejected(self, request: Request, session: Session) -> Response:
         context = pages.rejected_page(self.store, request.args.get("object", ""), request.args.get("reason", ""))
@@ -241,7 +241,7 @@ class ConsoleApp:
         return self.render("explain.html", session, email=email, answer=answer)
 
     def page_disconnect_confirm(self, request: Request, session: Session) -> Response:
-        return self.render("disconnect.html", session, connected=self.store.connected())
+        return self.render("disconnect.html", session, connected=self.store.connection.connected())
 
     def page_reimport_form(self, request: Request, session: Session) -> Response:
         return self.render("reimport.html", session, since="", until="", lines=None)

@@ -69,7 +69,7 @@ def rejections_of(store: StateStore, email: str) -> list[Rejection]:
     wanted = email.lower()
     return [
         rejection
-        for rejection in store.rejections()
+        for rejection in store.rejections.list()
         if wanted in rejection.key.lower() or wanted in json.dumps(rejection.payload, ensure_ascii=False).lower()
     ]
 
@@ -100,7 +100,7 @@ def _salesforce_id(subscriber: Subscriber | None) -> str | None:
 
 def link_reasons(store: StateStore, email: str, salesforce_id: str | None) -> list[str]:
     """Which Contact/Lead the sync links, and why: ``[SalesforceId]``, the newest email match, or both."""
-    rows = store.directory_by_email([email])
+    rows = store.directory.by_email([email])
     chosen = find_links(store, [email], [salesforce_id] if salesforce_id else []).for_subscriber(email, salesforce_id)
     named = short_id(salesforce_id)
     reasons = []
@@ -139,7 +139,7 @@ def _check_rules(systems: Systems, email: str, answer: Explanation) -> None:
         return
     scope = build_scope(systems.settings, Catalog(systems))
     answer.problems.extend(scope.problems)
-    people = {row[1]: row[0] for row in systems.store.directory_by_email([email]) if row[0] in LINK_FIELDS}
+    people = {row[1]: row[0] for row in systems.store.directory.by_email([email]) if row[0] in LINK_FIELDS}
     for object_name in sorted(set(people.values())):
         object_rules = [(n, rule) for n, rule in rules if rule.object == object_name]
         if not object_rules:

@@ -16,7 +16,6 @@ from cmsync.commands.status import status_report
 from cmsync.config import Settings
 from cmsync.console.live import object_counts
 from cmsync.outbound.pushes import STREAM as OUTBOUND_STREAM
-from cmsync.outbound.report import LAST_POLL_FACT
 from cmsync.state import Rejection, Run, StateStore
 from cmsync.sync.failures import first_failure
 
@@ -76,7 +75,7 @@ class ClientLists:
 def _list_watermarks(store: StateStore) -> dict[str, str]:
     """The newest member change imported per list (``members:LIST:STATE`` watermarks)."""
     newest: dict[str, str] = {}
-    for stream, value in store.watermarks("members:").items():
+    for stream, value in store.watermarks.under("members:").items():
         list_id = stream.split(":")[1]
         newest[list_id] = max(newest.get(list_id, ""), value)
     return newest
@@ -103,10 +102,10 @@ def settings_page(settings: Settings, store: StateStore, client_lists: ClientLis
     return {
         "report": report,
         "clients": clients,
-        "last_purge": store.fact("last_purge"),
-        "last_reimport": store.fact("last_reimport"),
-        "last_poll": store.fact(LAST_POLL_FACT),
-        "rejected_pushes": store.rejected_count(OUTBOUND_STREAM),
+        "last_purge": store.facts.last_purge.get(),
+        "last_reimport": store.facts.last_reimport.get(),
+        "last_poll": store.facts.outbound_last_poll.get(),
+        "rejected_pushes": store.rejections.count(OUTBOUND_STREAM),
     }
 
 
@@ -123,13 +122,13 @@ def run_row(store: StateStore, run: Run) -> dict[str, Any]:
 
 
 def run_history(store: StateStore) -> dict[str, Any]:
-    runs = [run_row(store, run) for run in store.recent_runs(RUNS_SHOWN)]
+    runs = [run_row(store, run) for run in store.runs.recent(RUNS_SHOWN)]
     return {"runs": runs, "in_flight": any(row["run"].in_flight for row in runs)}
 
 
 def rejected_page(store: StateStore, object_name: str, reason: str) -> dict[str, Any]:
     """Rejected records, filtered by object (exactly) and reason (any part of it, case-insensitive)."""
-    everything = store.rejections()
+    everything = store.rejections.list()
     shown = [
         rejection
         for rejection in everything

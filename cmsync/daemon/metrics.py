@@ -12,7 +12,7 @@ from typing import ClassVar
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Info, generate_latest
 
 from cmsync import __version__
-from cmsync.state.store import FINISHED
+from cmsync.state import FINISHED
 from cmsync.workers.known_series import create_known_series as create_known_systems_series
 
 BUILD = Info("cmsync_build", "The cmsync version this process runs.")

@@ -37,7 +37,7 @@ from cmsync.logs import configure_from, get_logger
 from cmsync.outage import OutageTracker
 from cmsync.process_identity import ProcessIdentity, provably_dead
 from cmsync.state import StateStore, StateStoreUnavailableError
-from cmsync.state.supervisor_lease import SUPERVISOR_LEASE, SUPERVISOR_LEASE_TTL
+from cmsync.state.leases import SUPERVISOR_LEASE_TTL
 from cmsync.systems import Systems, install
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker
@@ -91,7 +91,7 @@ class Supervisor:
         self.stopping = False
         self.heartbeat = time.monotonic()
         self.last_watchdog = 0.0
-        self.connected = self.store.connected()
+        self.connected = self.store.connection.connected()
         self.last_finished: int | None = None
         metrics.create_known_series()
         metrics.RELOAD_SUCCESSFUL.set(1)
@@ -154,7 +154,7 @@ class Supervisor:
 
     def sync_now(self, trigger: str, *, full_pass: bool = False) -> None:
         """Start a main sync, or log the one in flight."""
-        if not self.store.connected():
+        if not self.store.connection.connected():
             log.warning("not syncing: disconnected (run `cmsync connect`)", trigger=trigger)
             return
         try:
@@ -227,7 +227,7 @@ class Supervisor:
     # Observation: what the state store says, for metrics, status and systemd.
 
     def _observe(self) -> None:
-        connected = self.store.connected()
+        connected = self.store.connection.connected()
         if connected != self.connected:
             self.connected = connected
             if connected:
@@ -240,23 +240,22 @@ class Supervisor:
                     self.broker.flush_all()
                 log.info("disconnected: scheduled jobs removed, queued messages purged")
         metrics.CONNECTED.set(1 if connected else 0)
-        current = self.store.current_run()
+        current = self.store.runs.current()
         metrics.RUN_IN_PROGRESS.set(1 if current else 0)
-        last = self.store.last_run()
+        last = self.store.runs.last()
         if last is not None and last.id != self.last_finished:
             if self.last_finished is not None:
                 metrics.RUNS.labels(last.status).inc()
             self.last_finished = last.id
             if last.duration is not None:
                 metrics.LAST_RUN_DURATION.set(last.duration.total_seconds())
-        success = self.store.last_run(("succeeded", "partial"))
+        success = self.store.runs.last(("succeeded", "partial"))
         if success is not None and success.finished_at is not None:
             metrics.LAST_SUCCESS.set(success.finished_at.timestamp())
         upcoming = next_run(self.sync_job) if connected else None
         metrics.NEXT_RUN.set(upcoming.timestamp() if upcoming else 0)
-        metrics.REJECTED_RECORDS.set(self.store.rejected_count())
-        self.store.set_fact(
-            "schedule",
+        metrics.REJECTED_RECORDS.set(self.store.rejections.count())
+        self.store.facts.schedule.set(
             {
                 "frequency": self.settings.sync.import_frequency,
                 "next_run": upcoming.isoformat() if upcoming else None,
@@ -300,14 +299,14 @@ class Supervisor:
     def _abandon_interrupted_run(self) -> None:
         """With the embedded broker a run in flight now was cut off, unless a live ``cmsync sync-now`` of this
         host runs it with workers of its own."""
-        run = self.store.current_run()
+        run = self.store.runs.current()
         if self.embedded and run is not None and (run.owner is None or provably_dead(run.owner)):
-            self.store.finish_run(run.id, "cancelled", "interrupted: cmsync stopped before the run ended")
+            self.store.runs.finish(run.id, "cancelled", "interrupted: cmsync stopped before the run ended")
             log.warning("run from before the restart closed as interrupted", run_id=run.id)
 
     def _refuse_start(self) -> None:
         """Say which supervisor holds the lease, and until when."""
-        held = self.store.lease(SUPERVISOR_LEASE)
+        held = self.store.leases.supervisor.held()
         if held is None:
             log.error("another cmsync supervisor holds this state store; not starting")
             return
@@ -327,11 +326,11 @@ class Supervisor:
         if self.sync_asked:
             self.sync_now("signal")
             self.sync_asked = False
-        if self.store.connected():
+        if self.store.connection.connected():
             self._run_due_jobs()
         self._tend_runs()
         self._observe()
-        return self.store.acquire_lock(SUPERVISOR_LEASE, self.owner, SUPERVISOR_LEASE_TTL)
+        return self.store.leases.supervisor.take(self.owner, SUPERVISOR_LEASE_TTL)
 
     def _keep_threads_alive(self) -> None:
         if not self.outbound.alive:
@@ -342,8 +341,8 @@ class Supervisor:
     def run(self, banner: str | Callable[[], str] | None = None) -> int:
         """Serve until SIGTERM or SIGINT; return the exit status. ``banner`` is printed once serving (a callable
         is asked then, so that it can say what is actually served)."""
-        previous = self.store.lease(SUPERVISOR_LEASE)
-        if not self.store.acquire_lock(SUPERVISOR_LEASE, self.owner, SUPERVISOR_LEASE_TTL, holder_gone=provably_dead):
+        previous = self.store.leases.supervisor.held()
+        if not self.store.leases.supervisor.take(self.owner, SUPERVISOR_LEASE_TTL, holder_gone=provably_dead):
             self._refuse_start()
             return 1
         if previous is not None and previous[0] != self.owner:
@@ -356,7 +355,7 @@ class Supervisor:
                 listen=self.settings.metrics.listen,
                 error=error.strerror,
             )
-            self.store.release_lock(SUPERVISOR_LEASE, self.owner)
+            self.store.leases.supervisor.release(self.owner)
             return 1
         self.console.start(self.settings)
         self._install_signal_handlers()
@@ -364,7 +363,7 @@ class Supervisor:
         if self.workers is not None:
             self.workers.start()
         self.outbound.start()
-        completed = self.store.last_run(("succeeded", "partial", "failed"))
+        completed = self.store.runs.last(("succeeded", "partial", "failed"))
         last_started = completed.started_at if completed else None
         if self.connected and missed_run(self.sync_job, self.settings.sync.import_frequency, last_started):
             self.sync_now("schedule")
@@ -387,7 +386,7 @@ class Supervisor:
                     self.store_outage.succeeded()
                     if not leased:
                         log.error("another cmsync supervisor took the lease while this one was cut off; stopping",
-                                  holder=self.store.lock_holder(SUPERVISOR_LEASE))  # fmt: skip
+                                  holder=self.store.leases.supervisor.holder())  # fmt: skip
                         return 1
                 self._keep_threads_alive()
                 self.heartbeat = time.monotonic()
@@ -399,13 +398,13 @@ class Supervisor:
         return 0
 
     def _close_interrupted_run(self) -> None:
-        run = self.store.current_run()
+        run = self.store.runs.current()
         if run is not None:
-            self.store.finish_run(run.id, "cancelled", "interrupted: cmsync was stopped; the next run resumes")
+            self.store.runs.finish(run.id, "cancelled", "interrupted: cmsync was stopped; the next run resumes")
 
     def _record_stop(self) -> None:
-        self.store.set_fact("schedule", {"frequency": self.settings.sync.import_frequency, "next_run": None})
-        self.store.release_lock(SUPERVISOR_LEASE, self.owner)
+        self.store.facts.schedule.set({"frequency": self.settings.sync.import_frequency, "next_run": None})
+        self.store.leases.supervisor.release(self.owner)
 
     def _while_store_answers(self, step: Callable[[], None], what: str) -> None:
         """A shutdown step on the state store; during an outage it is skipped with a warning, so stopping

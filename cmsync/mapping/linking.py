@@ -81,12 +81,12 @@ def find_links(store: StateStore, emails: Iterable[str], salesforce_ids: Iterabl
     """Resolve ``emails`` (newest record per object wins) and ``[SalesforceId]`` values from the directory."""
     links = Links()
     newest: dict[tuple[str, str], str] = {}
-    for object_name, record_id, email, modified in store.directory_by_email(emails):
+    for object_name, record_id, email, modified in store.directory.by_email(emails):
         if object_name in LINK_FIELDS and modified > newest.get((email, object_name), ""):
             newest[(email, object_name)] = modified
             links.by_email.setdefault(email, {})[object_name] = Match(object_name, record_id)
     named = [named_id for named_id in map(short_id, salesforce_ids) if named_id]
-    for object_name, record_id, _, _ in store.directory_by_id(named):
+    for object_name, record_id, _, _ in store.directory.by_id(named):
         if object_name in LINK_FIELDS:
             links.by_id[record_id[:15]] = Match(object_name, record_id)
     return links

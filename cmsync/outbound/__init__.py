@@ -5,6 +5,6 @@ through subscription rules, sf2cm field mappings and the email opt-out settings 
 """
 
 from cmsync.outbound.poller import poll_once
-from cmsync.outbound.report import LAST_POLL_FACT, PollReport
+from cmsync.outbound.report import PollReport
 
-__all__ = ["LAST_POLL_FACT", "PollReport", "poll_once"]
+__all__ = ["PollReport", "poll_once"]

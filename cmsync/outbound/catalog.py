@@ -11,6 +11,7 @@ from typing import Any
 from cmsync.clients.campaign_monitor.errors import BadRequestError, NotFoundError
 from cmsync.logs import get_logger
 from cmsync.mapping.records import field_key
+from cmsync.state import Fact
 from cmsync.systems import Systems
 
 log = get_logger(__name__)
@@ -35,13 +36,13 @@ class Catalog:
         self._objects: dict[str, dict[str, Any]] = {}
         self._lists: dict[str, dict[str, CmField]] = {}
 
-    def _remembered(self, fact: str, read: Callable[[], Any]) -> Any:
+    def _remembered(self, fact: Fact[dict[str, Any]], read: Callable[[], Any]) -> Any:
         """The value kept as ``fact``, or ``read()`` (then kept) when there is none younger than ``KEPT``."""
-        entry = self.systems.store.fact(fact)
+        entry = fact.get()
         if isinstance(entry, dict) and datetime.fromisoformat(entry["read_at"]) + KEPT > datetime.now(UTC):
             return entry["value"]
         value = read()
-        self.systems.store.set_fact(fact, {"read_at": datetime.now(UTC).isoformat(), "value": value})
+        fact.set({"read_at": datetime.now(UTC).isoformat(), "value": value})
         return value
 
     def _salesforce_object(self, object_name: str) -> dict[str, Any]:
@@ -59,7 +60,9 @@ class Catalog:
                     },
                 }
 
-            self._objects[object_name] = self._remembered(f"outbound_salesforce_fields:{object_name}", describe)
+            self._objects[object_name] = self._remembered(
+                self.systems.store.facts.salesforce_fields(object_name), describe
+            )
         return self._objects[object_name]
 
     def salesforce_type(self, object_name: str, path: str) -> str | None:
@@ -87,6 +90,6 @@ class Catalog:
                     return []
                 return [[field.key, field.data_type, list(field.options)] for field in fields]
 
-            rows = self._remembered(f"outbound_cm_fields:{list_id}", read)
+            rows = self._remembered(self.systems.store.facts.list_fields(list_id), read)
             self._lists[list_id] = {field_key(key): CmField(key, kind, tuple(options)) for key, kind, options in rows}
         return self._lists[list_id]

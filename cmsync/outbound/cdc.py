@@ -40,7 +40,7 @@ from cmsync.outbound.cdc_progress import CdcProgress, forget_progress
 from cmsync.outbound.change_events import ChangeNotice, Decoder
 from cmsync.outbound.feed import Change, Cursor, read_changes, reset_cursors, start_cursor
 from cmsync.outbound.pause import pause, resumed_at
-from cmsync.outbound.poller import LEASE, LEASE_TTL, STREAMS, _Poll, poll_once
+from cmsync.outbound.poller import LEASE_TTL, STREAMS, _Poll, poll_once
 from cmsync.outbound.report import PollReport
 from cmsync.outbound.scope import build_scope
 from cmsync.redaction import REDACTOR
@@ -55,7 +55,6 @@ FIRST_RESPONSE_WAIT = 10.0
 MAX_BACKOFF = 60.0
 MAX_BATCH = 10
 """Responses (of up to 100 events each) acted on as one batch when they are already waiting."""
-SOURCE_FACT = "outbound_source"
 PRODUCTION_ENDPOINT = "api.pubsub.salesforce.com:7443"
 _PER_QUERY = 200
 
@@ -104,7 +103,7 @@ class _Feed:
 
     def run(self) -> Ended:
         store = self.systems.store
-        if not store.acquire_lock(LEASE, self.owner, self.lease):
+        if not store.leases.outbound_poller.take(self.owner, self.lease):
             PollReport().not_run("another poller holds the lease").finish(store)
             return Ended("lease")
         try:
@@ -125,7 +124,7 @@ class _Feed:
             for stream in self.streams.values():
                 stream.close()
             self.client.close()
-            store.release_lock(LEASE, self.owner)
+            store.leases.outbound_poller.release(self.owner)
 
     def _check_topics(self, objects: Iterable[str]) -> None:
         for object_name in objects:
@@ -140,7 +139,7 @@ class _Feed:
         """Outbound off (disconnected, disable_triggers): forget where the feeds were, as the poller does."""
         holds = {
             "disable_triggers": self.systems.settings.advanced.disable_triggers,
-            "disconnected": not self.systems.store.connected(),
+            "disconnected": not self.systems.store.connection.connected(),
         }
         off = [reason for reason, held in holds.items() if held]
         if not off:
@@ -168,7 +167,7 @@ class _Feed:
                     return off
             if now - renewed >= RENEW_EVERY:
                 renewed = now
-                if not self.systems.store.acquire_lock(LEASE, self.owner, self.lease):
+                if not self.systems.store.leases.outbound_poller.take(self.owner, self.lease):
                     return Ended("lease")
             for object_name, when in list(self.retry_at.items()):
                 if when <= now:
@@ -220,7 +219,7 @@ class _Feed:
         for object_name in self.progress:
             start_cursor(self.systems, Cursor(object_name), since)
         report = poll_once(self.systems)
-        self.systems.store.acquire_lock(LEASE, self.owner, self.lease)
+        self.systems.store.leases.outbound_poller.take(self.owner, self.lease)
         if report.error is None and report.ran:
             self.catch_up = None
             reset_cursors(self.systems, STREAMS)
@@ -403,8 +402,7 @@ def _unavailable(object_name: str, error: grpc.RpcError) -> str:
 
 def note_source(systems: Systems, active: str, reason: str | None, lag: float | None = None) -> None:
     """Keep which source runs, why not change events, and the lag of the last change acted on, for status."""
-    systems.store.set_fact(
-        SOURCE_FACT,
+    systems.store.facts.outbound_source.set(
         {"configured": systems.settings.outbound.source, "active": active, "reason": reason, "lag_seconds": lag,
          "at": datetime.now(UTC).isoformat()},
     )  # fmt: skip

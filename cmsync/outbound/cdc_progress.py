@@ -1,7 +1,7 @@
 """Where the change-event feed of one object resumes: the replay ID of the last event acted on, the commit
 time it reached (where a catch-up poll starts if the replay ID has expired) and, for
 ``disable_bulk_triggers``, the transactions already started. Kept in the state store as
-``outbound_cdc:<object>``."""
+``store.facts.cdc_progress(object)``."""
 
 import base64
 from dataclasses import dataclass, field
@@ -20,13 +20,9 @@ class CdcProgress:
     at: datetime | None = None
     bulks: list[str] = field(default_factory=list)
 
-    @property
-    def fact(self) -> str:
-        return f"outbound_cdc:{self.object_name}"
-
     @classmethod
     def load(cls, systems: Systems, object_name: str) -> "CdcProgress":
-        saved = systems.store.fact(f"outbound_cdc:{object_name}")
+        saved = systems.store.facts.cdc_progress(object_name).get()
         if not isinstance(saved, dict):
             return cls(object_name)
         replay = base64.b64decode(saved["replay_id"]) if saved.get("replay_id") else None
@@ -41,8 +37,7 @@ class CdcProgress:
         return False
 
     def save(self, systems: Systems) -> None:
-        systems.store.set_fact(
-            self.fact,
+        systems.store.facts.cdc_progress(self.object_name).set(
             {
                 "replay_id": base64.b64encode(self.replay_id).decode() if self.replay_id else None,
                 "at": self.at.isoformat() if self.at else None,
@@ -54,5 +49,4 @@ class CdcProgress:
 def forget_progress(systems: Systems, object_names: tuple[str, ...]) -> None:
     """Outbound is off: saves made meanwhile are never pushed, so no replay ID is kept across the pause."""
     for object_name in object_names:
-        if systems.store.fact(f"outbound_cdc:{object_name}") is not None:
-            systems.store.set_fact(f"outbound_cdc:{object_name}", None)
+        systems.store.facts.cdc_progress(object_name).clear()

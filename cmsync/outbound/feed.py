@@ -74,13 +74,9 @@ class Cursor:
     seen: dict[str, str] = field(default_factory=dict)
     bulks: set[str] = field(default_factory=set)
 
-    @property
-    def fact(self) -> str:
-        return f"outbound_cursor:{self.object_name}"
-
     @classmethod
     def load(cls, systems: Systems, object_name: str) -> "Cursor":
-        saved = systems.store.fact(f"outbound_cursor:{object_name}")
+        saved = systems.store.facts.outbound_cursor(object_name).get()
         if not isinstance(saved, dict):
             return cls(object_name)
         return cls(object_name, datetime.fromisoformat(saved["after"]), dict(saved["seen"]), set(saved["bulks"]))
@@ -95,17 +91,16 @@ class Cursor:
 
     def save(self, systems: Systems) -> None:
         assert self.after is not None
-        systems.store.set_fact(
-            self.fact, {"after": instant(self.after), "seen": self.seen, "bulks": sorted(self.bulks)}
+        systems.store.facts.outbound_cursor(self.object_name).set(
+            {"after": instant(self.after), "seen": self.seen, "bulks": sorted(self.bulks)}
         )
 
 
 def reset_cursors(systems: Systems, object_names: tuple[str, ...]) -> None:
     """Forget the watermarks: while outbound is off, changes are not kept for later (as the app's triggers)."""
     for object_name in object_names:
-        for fact in (f"outbound_cursor:{object_name}", f"outbound_deleted:{object_name}"):
-            if systems.store.fact(fact) is not None:
-                systems.store.set_fact(fact, None)
+        systems.store.facts.outbound_cursor(object_name).clear()
+        systems.store.facts.outbound_deleted(object_name).clear()
 
 
 def start_cursor(systems: Systems, cursor: Cursor, since: datetime) -> None:
@@ -188,11 +183,11 @@ def vanished_records(systems: Systems, object_name: str, since: datetime) -> lis
     record it names that ``queryAll`` still finds is in the recycle bin, where the feed sees it. The first
     look starts at ``since``, when outbound came on.
     """
-    store, fact = systems.store, f"outbound_deleted:{object_name}"
+    deletes_read = systems.store.facts.outbound_deleted(object_name)
     now = datetime.now(UTC)
-    saved = store.fact(fact)
+    saved = deletes_read.get()
     if saved is None:
-        store.set_fact(fact, instant(since))
+        deletes_read.set(instant(since))
         return []
     start = max(datetime.fromisoformat(saved), now - DELETED_REACH)
     if now - start < DELETED_STEP:
@@ -207,7 +202,7 @@ def vanished_records(systems: Systems, object_name: str, since: datetime) -> lis
         where = f"Id IN {literal_list(ids[first : first + _PER_QUERY])}"
         rows = systems.salesforce.query(select(object_name, ["Id"], where=where), include_deleted=True)
         in_bin.update(str(row["Id"]) for row in rows)
-    store.set_fact(fact, instant(deleted.latest_date_covered))
+    deletes_read.set(instant(deleted.latest_date_covered))
     return [
         Change(object_name, {"Id": record_id}, when[record_id], deleted=True)
         for record_id in ids

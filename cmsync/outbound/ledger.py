@@ -43,7 +43,7 @@ class Ledger:
         ids = list(record_ids)
         self._entries: dict[tuple[str, str], Entry] = {}
         for list_id in set(list_ids):
-            for record_id, text in store.content_hashes(_stream(list_id), ids).items():
+            for record_id, text in store.content_hashes.get(_stream(list_id), ids).items():
                 self._entries[(list_id, record_id)] = Entry(**json.loads(text))
         self._pending: dict[str, dict[str, str]] = {}
 
@@ -56,5 +56,5 @@ class Ledger:
 
     def flush(self) -> None:
         for list_id, entries in self._pending.items():
-            self.store.save_content_hashes(_stream(list_id), entries)
+            self.store.content_hashes.save(_stream(list_id), entries)
         self._pending.clear()

@@ -11,23 +11,20 @@ from datetime import datetime
 from cmsync.outbound.feed import reset_cursors
 from cmsync.systems import Systems
 
-PAUSE_FACT = "outbound_paused"
-CONNECTION_FACT = "connection"
-
 
 def pause(systems: Systems, reasons: list[str], streams: tuple[str, ...]) -> None:
     """Outbound is off for ``reasons`` (``disconnected``, ``disable_triggers``): forget the watermarks."""
     reset_cursors(systems, streams)
-    known = set(systems.store.fact(PAUSE_FACT) or ())
+    known = set(systems.store.facts.outbound_paused.get() or ())
     if not known.issuperset(reasons):
-        systems.store.set_fact(PAUSE_FACT, sorted(known.union(reasons)))
+        systems.store.facts.outbound_paused.set(sorted(known.union(reasons)))
 
 
 def resumed_at(systems: Systems) -> datetime:
     """Where a watermark that is not set yet starts: when outbound came back on after the pause, or when the
     running configuration was loaded (a first start, or an object newly in scope after a reload)."""
-    reasons = systems.store.fact(PAUSE_FACT) or ()
-    connected_at = systems.store.fact_changed_at(CONNECTION_FACT) if "disconnected" in reasons else None
+    reasons = systems.store.facts.outbound_paused.get() or ()
+    connected_at = systems.store.connection.changed_at() if "disconnected" in reasons else None
     if connected_at is None:
         return systems.built_at
     return max(connected_at, systems.built_at) if "disable_triggers" in reasons else connected_at
@@ -35,5 +32,4 @@ def resumed_at(systems: Systems) -> datetime:
 
 def resume(systems: Systems) -> None:
     """Every watermark has started: the pause is over."""
-    if systems.store.fact(PAUSE_FACT) is not None:
-        systems.store.set_fact(PAUSE_FACT, None)
+    systems.store.facts.outbound_paused.clear()

@@ -36,7 +36,6 @@ from cmsync.redaction import REDACTOR
 from cmsync.systems import Systems
 
 log = get_logger(__name__)
-LEASE = "outbound_poller"
 LEASE_TTL = timedelta(minutes=2)
 STREAMS = (*PEOPLE, "Account")
 _PER_QUERY = 200
@@ -50,17 +49,20 @@ def poll_once(systems: Systems) -> PollReport:
     """
     report = PollReport()
     store = systems.store
-    holds = {"disable_triggers": systems.settings.advanced.disable_triggers, "disconnected": not store.connected()}
+    holds = {
+        "disable_triggers": systems.settings.advanced.disable_triggers,
+        "disconnected": not store.connection.connected(),
+    }
     off = [reason for reason, held in holds.items() if held]
     if off:
         pause(systems, off, STREAMS)
         return report.not_run(off[0]).finish(store)
     owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
     lease = max(LEASE_TTL, 4 * systems.settings.outbound.poll_interval)
-    if not store.acquire_lock(LEASE, owner, lease):
+    if not store.leases.outbound_poller.take(owner, lease):
         return report.not_run("another poller holds the lease").finish(store)
     try:
-        _Poll(systems, report, lambda: store.acquire_lock(LEASE, owner, lease)).run()
+        _Poll(systems, report, lambda: store.leases.outbound_poller.take(owner, lease)).run()
     except PushesInterruptedError as error:
         report.error = REDACTOR.text(str(error))
         log.warning("outbound poll stopped; the next poll retries", error=report.error)
@@ -68,7 +70,7 @@ def poll_once(systems: Systems) -> PollReport:
         report.error = REDACTOR.text(f"{type(error).__name__}: {error}")
         log.exception("outbound poll failed")
     finally:
-        store.release_lock(LEASE, owner)
+        store.leases.outbound_poller.release(owner)
     return report.finish(store)
 
 
@@ -102,7 +104,7 @@ class _Poll:
         if cursor.after is None:
             start_cursor(self.systems, cursor, self.since)
         for chunk in read_changes(self.systems, self.scope, cursor, self.report):
-            if not self.systems.store.connected():
+            if not self.systems.store.connection.connected():
                 return
             changes = self._contacts_of(chunk.changes) if object_name == "Account" else chunk.changes
             self._act(changes)

@@ -45,7 +45,6 @@ NOT_ACTIVE = frozenset(
      ErrorCode.IS_UNCONFIRMED}
 )  # fmt: skip
 """Import failures of a subscriber CM holds but not as active: a single update still updates it there."""
-_FAILURES_FACT = "outbound_transient_failures"
 Result = TypeVar("Result")
 
 
@@ -71,7 +70,7 @@ class Pusher:
         self.ledger = ledger
         self.report = report
         self.rejected = rejected
-        self.failures: dict[str, int] = dict(systems.store.fact(_FAILURES_FACT) or {})
+        self.failures: dict[str, int] = dict(systems.store.facts.outbound_failures.get() or {})
         self._failures_changed = False
 
     def run(self, pushes: Sequence[Push]) -> None:
@@ -96,7 +95,7 @@ class Pusher:
         finally:
             self.ledger.flush()
             if self._failures_changed:
-                self.systems.store.set_fact(_FAILURES_FACT, self.failures)
+                self.systems.store.facts.outbound_failures.set(self.failures)
 
     # Outcomes.
 
@@ -106,7 +105,7 @@ class Pusher:
         for list_id in push.covers:
             self.ledger.record(list_id, push.record_id, push.entry)
         if push.key in self.rejected:
-            self.systems.store.resolve(push.object_name, [push.key])
+            self.systems.store.rejections.resolve(push.object_name, [push.key])
             self.rejected.discard(push.key)
 
     def _reject(self, push: Push, reason: str, *, reached_cm: bool = False) -> None:
@@ -114,7 +113,7 @@ class Pusher:
         payload = {"kind": push.kind, "list": push.list_id, "email": push.email}
         if push.details is not None:
             payload["subscriber"] = push.details.as_json()
-        self.systems.store.reject(push.object_name, push.key, STREAM, reason, payload, None)
+        self.systems.store.rejections.add(push.object_name, push.key, STREAM, reason, payload, None)
         self.rejected.add(push.key)
         log.info("push rejected", kind=push.kind, list=push.list_id, record=push.record_id, reason=reason)
 
@@ -206,4 +205,4 @@ class Pusher:
 
 def rejected_keys(systems: Systems) -> set[str]:
     """Keys of the outbound rejections on record, so that a push that now succeeds resolves its own."""
-    return {rejection.key for rejection in systems.store.rejections(STREAM)}
+    return {rejection.key for rejection in systems.store.rejections.list(STREAM)}

@@ -18,8 +18,6 @@ from cmsync.metrics import (
 )
 from cmsync.state import StateStore
 
-LAST_POLL_FACT = "outbound_last_poll"
-
 
 @dataclass
 class PollReport:
@@ -76,5 +74,5 @@ class PollReport:
         """Close the report, count the poll and keep its report as the last poll's."""
         self.finished_at = datetime.now(UTC)
         OUTBOUND_POLLS.labels("not_run" if not self.ran else "failed" if self.error else "ok").inc()
-        store.set_fact(LAST_POLL_FACT, self.as_json())
+        store.facts.outbound_last_poll.set(self.as_json())
         return self

@@ -27,9 +27,6 @@ from cmsync.state import StateStore
 from cmsync.systems import Systems
 
 log = get_logger(__name__)
-LAST_PURGE = "last_purge"
-"""The state store fact holding the last purge (``PurgeRecord.fact()``)."""
-PURGE_LOCK = "tracking_purge"
 LEASE = timedelta(hours=1)
 CHUNK = 10_000
 """Ids held and deleted at once: one Bulk job's worth, whatever the size of the purge."""
@@ -84,7 +81,7 @@ class PurgeRecord:
 
 def last_purge(store: StateStore) -> PurgeRecord | None:
     """The last purge (running, finished or refused), for ``cmsync status``."""
-    data = store.fact(LAST_PURGE)
+    data = store.facts.last_purge.get()
     return PurgeRecord.from_fact(data) if data else None
 
 
@@ -145,17 +142,17 @@ def purge_tracking(systems: Systems, reason: str, *, confirm: bool = False, chun
     """Purge old tracking records now (``confirm`` passes the safety stop); None when disconnected or when
     another purge is running. Salesforce failing stops the purge: what is left waits for the next one."""
     store = systems.store
-    if not store.connected():
+    if not store.connection.connected():
         log.info("tracking purge skipped: disconnected", reason=reason)
         return None
     owner = uuid.uuid4().hex
-    if not store.acquire_lock(PURGE_LOCK, owner, LEASE):
+    if not store.leases.tracking_purge.take(owner, LEASE):
         log.info("tracking purge skipped: another purge is running", reason=reason)
         return None
     try:
         return _purge(systems, reason, confirm, chunk, owner)
     finally:
-        store.release_lock(PURGE_LOCK, owner)
+        store.leases.tracking_purge.release(owner)
 
 
 def _purge(systems: Systems, reason: str, confirm: bool, chunk: int, owner: str) -> PurgeRecord:
@@ -171,7 +168,7 @@ def _purge(systems: Systems, reason: str, confirm: bool, chunk: int, owner: str)
         TRACKING_PURGE_REFUSALS.inc()
         log.warning("tracking purge refused", reason=reason, to_delete=plan.to_delete, total=plan.total)
         return _finish(systems, replace(record, status="refused", error=refused))
-    store.set_fact(LAST_PURGE, record.fact())
+    store.facts.last_purge.set(record.fact())
     filters = plan.filters if plan.to_delete else ()
     try:
         for where in filters:
@@ -181,8 +178,8 @@ def _purge(systems: Systems, reason: str, confirm: bool, chunk: int, owner: str)
                 failed = sum(not result.success and GONE not in result.status_codes for result in results)
                 TRACKING_PURGED.inc(deleted)
                 record = replace(record, deleted=record.deleted + deleted, failed=record.failed + failed)
-                store.set_fact(LAST_PURGE, record.fact())
-                store.acquire_lock(PURGE_LOCK, owner, LEASE)
+                store.facts.last_purge.set(record.fact())
+                store.leases.tracking_purge.take(owner, LEASE)
     except SalesforceError as error:
         return _finish(systems, _recounted(systems, plan, replace(record, status="failed", error=str(error))))
     return _finish(systems, replace(record, status="partial" if record.failed else "succeeded"))
@@ -207,7 +204,7 @@ def _finish(systems: Systems, record: PurgeRecord) -> PurgeRecord:
     except SalesforceError as error:
         log.warning("oldest kept tracking record not known", error=str(error))
     record = replace(record, finished_at=datetime.now(UTC), oldest_kept=kept)
-    systems.store.set_fact(LAST_PURGE, record.fact())
+    systems.store.facts.last_purge.set(record.fact())
     log.info(
         "tracking purge finished",
         status=record.status,

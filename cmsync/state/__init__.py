@@ -1,6 +1,9 @@
 """The state store: what cmsync remembers between runs, on SQLite (one host) or PostgreSQL (several)."""
 
 from cmsync.state.database import StateStoreUnavailableError
-from cmsync.state.store import FINISHED, Rejection, Run, RunStart, RunStatus, StateStore
+from cmsync.state.facts import Fact
+from cmsync.state.rejections import Rejection
+from cmsync.state.runs import FINISHED, Run, RunStart, RunStatus
+from cmsync.state.store import StateStore
 
-__all__ = ["FINISHED", "Rejection", "Run", "RunStart", "RunStatus", "StateStore", "StateStoreUnavailableError"]
+__all__ = ["FINISHED", "Fact", "Rejection", "Run", "RunStart", "RunStatus", "StateStore", "StateStoreUnavailableError"]

@@ -180,7 +180,21 @@ class PostgresDatabase:
                 self._connection.close()
 
 
-def connect(url: str) -> SqliteDatabase | PostgresDatabase:
+Database = SqliteDatabase | PostgresDatabase
+_IN_CHUNK = 500
+
+
+def execute_in(database: Database, sql: str, values: list[Any], leading: tuple[Any, ...] = ()) -> list[Row]:
+    """Run ``sql`` whose ``IN ({})`` takes ``values``, in chunks small enough for any database; its rows."""
+    found: list[Row] = []
+    with database.transaction() as transaction:
+        for start in range(0, len(values), _IN_CHUNK):
+            chunk = values[start : start + _IN_CHUNK]
+            found.extend(transaction.execute(sql.format(", ".join("?" for _ in chunk)), (*leading, *chunk)))
+    return found
+
+
+def connect(url: str) -> Database:
     """Open the database ``state.url`` names: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
     ``postgresql://…`` (SQLAlchemy's spelling; see ``sqlite_path``)."""
     path = sqlite_path(url)

@@ -87,7 +87,7 @@ class Heartbeat:
                 held = [(store, list(runs)) for store, runs in self._held.items()]
             for store, run_ids in held:
                 try:
-                    store.beat(run_ids, owner)
+                    store.runs.beat(run_ids, owner)
                 except Exception as error:
                     log.warning("run heartbeat not recorded", runs=run_ids, error=str(error))
 

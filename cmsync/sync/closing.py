@@ -27,17 +27,17 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 def close_run(systems: Systems, run_id: int) -> None:
     """Run the after-steps and record how the run ended (once, however often it is called)."""
     store = systems.store
-    run = store.run(run_id)
+    run = store.runs.get(run_id)
     if run is None or not run.in_flight:
         return
-    if store.connected() and systems.settings.email_opt_out.opt_out_when_unsubscribed_everywhere:
+    if store.connection.connected() and systems.settings.email_opt_out.opt_out_when_unsubscribed_everywhere:
         opt_out_unsubscribed_everywhere(systems, run)
-        run = store.run(run_id) or run
+        run = store.runs.get(run_id) or run
     purge_tracking(systems, f"after run {run_id}")
     failure = first_failure(store, run_id)
     rejected = any(counts.get("rejected") for counts in run.counts.values())
     status = "failed" if failure else "partial" if rejected else "succeeded"
-    if store.finish_run(run_id, status, failure):
+    if store.runs.finish(run_id, status, failure):
         log.info("run finished", run_id=run_id, status=status, counts=run.counts, error=failure)
 
 
@@ -71,11 +71,13 @@ def opt_out_unsubscribed_everywhere(systems: Systems, run: Run) -> None:
             if to_set:
                 results = salesforce.update(object_name, to_set)
                 done = sum(result.success for result in results)
-                systems.store.resolve(object_name, [to_set[result.index]["Id"] for result in results if result.success])
-                systems.store.count(run.id, object_name, "opted_out", done)
+                systems.store.rejections.resolve(
+                    object_name, [to_set[result.index]["Id"] for result in results if result.success]
+                )
+                systems.store.runs.count(run.id, object_name, "opted_out", done)
                 for result in results:
                     if not result.success:
                         reason = "; ".join(str(error) for error in result.errors)
-                        systems.store.reject(
+                        systems.store.rejections.add(
                             object_name, to_set[result.index]["Id"], "opt_out", reason, to_set[result.index], run.id
                         )

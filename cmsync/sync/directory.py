@@ -51,7 +51,7 @@ def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 def _save(store: StateStore, object_name: str, rows: Iterable[dict[str, Any]]) -> str | None:
     newest: str | None = None
     for batch in _batches(rows):
-        store.save_directory(object_name, (_entry(row) for row in batch))
+        store.directory.save(object_name, (_entry(row) for row in batch))
         newest = max([newest or "", *(str(row["SystemModstamp"]) for row in batch)])
     return newest
 
@@ -61,7 +61,7 @@ def _parse(moment: str) -> datetime:
 
 
 def _load_whole(salesforce: SalesforceClient, store: StateStore, object_name: str) -> str | None:
-    store.clear_directory(object_name)
+    store.directory.clear(object_name)
     soql = f"SELECT {_columns(object_name)} FROM {object_name}"
     newest = _save(store, object_name, salesforce.bulk_query(soql))
     log.info("directory loaded whole", object=object_name)
@@ -79,7 +79,7 @@ def _catch_up(
     where = f" WHERE SystemModstamp >= {literal(_parse(mark['modstamp']) - OVERLAP)}" if mark.get("modstamp") else ""
     soql = f"SELECT {_columns(object_name)} FROM {object_name}{where} ORDER BY SystemModstamp"
     newest = _save(store, object_name, salesforce.query(soql, batch_size=_BATCH)) or mark.get("modstamp") or ""
-    store.forget_directory(object_name, (record_id for record_id, _ in deleted.records))
+    store.directory.forget(object_name, (record_id for record_id, _ in deleted.records))
     return newest
 
 
@@ -87,12 +87,12 @@ def refresh_directory(salesforce: SalesforceClient, store: StateStore, now: date
     """Bring the directory up to date with Salesforce's Contacts and Leads."""
     now = now or datetime.now(UTC)
     for object_name in OBJECTS:
-        mark = store.fact(f"directory:{object_name}") or {}
+        mark = store.facts.directory_mark(object_name).get() or {}
         current = mark.get("version") == VERSION
         recent = current and mark.get("checked") and now - _parse(mark["checked"]) <= DELETED_WINDOW
         newest = _catch_up(salesforce, store, object_name, mark, now) if recent else None
         if newest is None:
             newest = _load_whole(salesforce, store, object_name)
-        store.set_fact(
-            f"directory:{object_name}", {"modstamp": newest or None, "checked": now.isoformat(), "version": VERSION}
+        store.facts.directory_mark(object_name).set(
+            {"modstamp": newest or None, "checked": now.isoformat(), "version": VERSION}
         )

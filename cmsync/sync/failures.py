@@ -5,12 +5,11 @@ from cmsync.state import StateStore
 
 def record_failure(store: StateStore, run_id: int, reason: str) -> None:
     """Count a failed part of run ``run_id`` and keep the first reason."""
-    store.count(run_id, "jobs", "failed")
-    key = f"run_error:{run_id}"
-    if store.fact(key) is None:
-        store.set_fact(key, reason)
+    store.runs.count(run_id, "jobs", "failed")
+    first = store.facts.run_error(run_id)
+    if first.get() is None:
+        first.set(reason)
 
 
 def first_failure(store: StateStore, run_id: int) -> str | None:
-    reason: str | None = store.fact(f"run_error:{run_id}")
-    return reason
+    return store.facts.run_error(run_id).get()

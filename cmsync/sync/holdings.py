@@ -19,7 +19,7 @@ def read_held_members(salesforce: SalesforceClient, store: StateStore, list_id: 
     """Replace the digests kept under ``digests`` by those of the rows Salesforce holds for ``list_id``;
     return how many rows it holds. Memory stays flat: rows are streamed and saved in batches."""
     soql = select(MEMBER, ["Id", *MEMBER_FIELDS], where=f"CM_List__r.CM_List_ID__c = {literal(list_id)}")
-    store.forget_digests(digests)
+    store.digests.forget(digests)
     held = 0
     batch: dict[str, bytes] = {}
     own = f"{list_id}:"
@@ -30,8 +30,8 @@ def read_held_members(salesforce: SalesforceClient, store: StateStore, list_id: 
         batch[key] = held_digest(row)
         held += 1
         if len(batch) >= _SAVE_EVERY:
-            store.save_digests(digests, batch)
+            store.digests.save(digests, batch)
             batch = {}
     if batch:
-        store.save_digests(digests, batch)
+        store.digests.save(digests, batch)
     return held

@@ -49,7 +49,7 @@ def unreadable_members(store: StateStore, run_id: int, list_id: str, stream: str
 
 def full_pass_due(systems: Systems, list_id: str) -> bool:
     """A list is re-read whole every ``sync.full_pass_every`` (and on a full run)."""
-    last = systems.store.fact(f"full_pass:{list_id}")
+    last = systems.store.facts.full_pass(list_id).get()
     return last is None or datetime.fromisoformat(last) + systems.settings.sync.full_pass_every <= datetime.now(UTC)
 
 
@@ -68,14 +68,14 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str, *, 
     retry = Retry() if whole else rejected_members(systems, list_id)
     rejected_before = {
         rejection.key
-        for rejection in store.rejections(stream_prefix=f"{digests}:")
+        for rejection in store.rejections.list(stream_prefix=f"{digests}:")
         if rejection.object == records.MEMBER
     }
 
     previous: StreamWriter | None = None
     for state in SubscriberState:
         stream = f"{digests}:{state.value.lower()}"
-        watermark = None if whole else store.watermark(stream)
+        watermark = None if whole else store.watermarks.get(stream)
         since = datetime.fromisoformat(watermark) if watermark else None
         writer = StreamWriter(
             systems.salesforce,
@@ -124,12 +124,12 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str, *, 
     if whole:
         refused_now = {
             rejection.key
-            for rejection in store.rejections(stream_prefix=f"{digests}:")
+            for rejection in store.rejections.list(stream_prefix=f"{digests}:")
             if rejection.object == records.MEMBER and rejection.last_seen >= started
         }
-        store.resolve(records.MEMBER, rejected_before - refused_now)
+        store.rejections.resolve(records.MEMBER, rejected_before - refused_now)
         _remove_departed(systems, run_id, digests, marker or "")
-        store.set_fact(f"full_pass:{list_id}", started.isoformat())
+        store.facts.full_pass(list_id).set(started.isoformat())
     log.info("list imported", run_id=run_id, client=client_id, list=list_id, full_pass=whole)
 
 
@@ -148,7 +148,7 @@ def rejected_members(systems: Systems, list_id: str) -> Retry:
     store = systems.store
     retry = Retry()
     gone: list[str] = []
-    for rejection in store.rejections(stream_prefix=f"members:{list_id}:"):
+    for rejection in store.rejections.list(stream_prefix=f"members:{list_id}:"):
         if rejection.object != records.MEMBER:
             continue
         payload = rejection.payload if isinstance(rejection.payload, dict) else {}
@@ -164,13 +164,13 @@ def rejected_members(systems: Systems, list_id: str) -> Retry:
                 raise
             continue
         retry.current.setdefault(subscriber.state, []).append(subscriber)
-    store.resolve(records.MEMBER, gone)
+    store.rejections.resolve(records.MEMBER, gone)
     return retry
 
 
 def _remove_departed(systems: Systems, run_id: int, digests: str, marker: str) -> None:
     """After a full pass: delete the member rows Salesforce holds that CM no longer has (an email changed)."""
-    departed = systems.store.unseen_keys(digests, marker)
+    departed = systems.store.digests.unseen(digests, marker)
     for start in range(0, len(departed), 200):
         keys = departed[start : start + 200]
         ids = [
@@ -181,9 +181,9 @@ def _remove_departed(systems: Systems, run_id: int, digests: str, marker: str) -
         ]
         results = systems.salesforce.delete(records.MEMBER, ids) if ids else []
         if all(result.success or "ENTITY_IS_DELETED" in result.status_codes for result in results):
-            systems.store.forget_digests(digests, keys)
+            systems.store.digests.forget(digests, keys)
         deleted = sum(result.success for result in results)
-        systems.store.count(run_id, records.MEMBER, "deleted", deleted)
+        systems.store.runs.count(run_id, records.MEMBER, "deleted", deleted)
         RECORDS.labels(records.MEMBER, "deleted").inc(deleted)
 
 
@@ -197,12 +197,14 @@ def _write_mapped_fields(
             continue
         results = systems.salesforce.update(object_name, unique)
         refused = 0
-        systems.store.resolve(object_name, [str(unique[result.index]["Id"]) for result in results if result.success])
+        systems.store.rejections.resolve(
+            object_name, [str(unique[result.index]["Id"]) for result in results if result.success]
+        )
         for result in results:
             if not result.success:
                 refused += 1
                 row = unique[result.index]
                 reason = "; ".join(str(error) for error in result.errors)
-                systems.store.reject(object_name, str(row["Id"]), f"mappings:{list_id}", reason, row, run_id)
-        systems.store.count(run_id, object_name, "updated", len(unique) - refused)
-        systems.store.count(run_id, object_name, "rejected", refused)
+                systems.store.rejections.add(object_name, str(row["Id"]), f"mappings:{list_id}", reason, row, run_id)
+        systems.store.runs.count(run_id, object_name, "updated", len(unique) - refused)
+        systems.store.runs.count(run_id, object_name, "rejected", refused)

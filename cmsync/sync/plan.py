@@ -52,10 +52,10 @@ def counts_digest(counts: object, types: list[str]) -> str:
 def tracking_stale(systems: Systems, source_id: str, digest: str) -> bool:
     """True when a source's counts moved since its events were last read (the job marks them read), or
     when some of its events were refused and wait to be offered again."""
-    unchanged = systems.store.fact(f"tracking_digest:{source_id}") == digest
-    if unchanged and not systems.store.rejected_count(f"tracking:{source_id}:"):
+    unchanged = systems.store.facts.tracking_read(source_id).get() == digest
+    if unchanged and not systems.store.rejections.count(f"tracking:{source_id}:"):
         return False
-    systems.store.set_fact(f"tracking_seen:{source_id}", digest)
+    systems.store.facts.tracking_seen(source_id).set(digest)
     return True
 
 
@@ -85,9 +85,9 @@ def plan_run(systems: Systems, run_id: int, full_pass: bool) -> list[Job]:
 
 def _attempt(systems: Systems, run_id: int) -> int:
     """Count this attempt at planning run ``run_id`` and return its number (1 for the first)."""
-    key = f"plan_attempts:{run_id}"
-    attempt = int(systems.store.fact(key) or 0) + 1
-    systems.store.set_fact(key, str(attempt))
+    attempts = systems.store.facts.plan_attempts(run_id)
+    attempt = int(attempts.get() or 0) + 1
+    attempts.set(str(attempt))
     return attempt
 
 
@@ -124,7 +124,7 @@ def _plan_client(systems: Systems, run_id: int, client_id: str, full_pass: bool)
     for campaign in cm.campaigns(client_id):
         recent = campaign.sent_date >= window_start
         key = campaign.campaign_id
-        if not (recent or full_pass or tracking.enabled) and store.digests(campaigns.stream, [key]):
+        if not (recent or full_pass or tracking.enabled) and store.digests.get(campaigns.stream, [key]):
             continue
         stop_if_cancelled(store, run_id)
         summary = cm.campaign_summary(key)

@@ -25,8 +25,6 @@ from cmsync.sync.unreadable import UnreadableRecords, digest
 from cmsync.systems import Systems
 
 log = get_logger(__name__)
-LAST_REIMPORT = "last_reimport"
-"""The state store fact holding the last re-import's window and outcome."""
 BULK_JOB_CALLS = 6
 """Calls of one Bulk 2.0 job at the least: create, upload, close, one poll, two result reads."""
 
@@ -167,7 +165,7 @@ def reimport_tracking(systems: Systems, request: Reimport, *, dry_run: bool = Fa
     types = request.types or tuple(systems.settings.tracking.types)
     report = ReimportReport(dry_run)
     for source, name, window in _sources(systems, request):
-        if not dry_run and not systems.store.connected():
+        if not dry_run and not systems.store.connection.connected():
             log.info("tracking re-import stopped: disconnected")
             break
         found = SourceEvents(source.kind, source.source_id, name)
@@ -194,7 +192,7 @@ def reimport_tracking(systems: Systems, request: Reimport, *, dry_run: bool = Fa
             report.sources.append(found)
     report.campaign_monitor_calls = _calls(systems) - calls_before
     if not dry_run:
-        systems.store.set_fact(LAST_REIMPORT, _fact(request, report, started))
+        systems.store.facts.last_reimport.set(_fact(request, report, started))
     log.info("tracking re-import finished", dry_run=dry_run, events=report.events, rejected=report.rejected)
     return report
 

@@ -38,18 +38,18 @@ class SourceFacts:
 
 
 def save_client(store: StateStore, facts: ClientFacts) -> None:
-    store.set_fact(f"client:{facts.client_id}", asdict(facts))
+    store.facts.client(facts.client_id).set(asdict(facts))
 
 
 def client(store: StateStore, client_id: str) -> ClientFacts | None:
-    data = store.fact(f"client:{client_id}")
+    data = store.facts.client(client_id).get()
     return ClientFacts(**data) if data else None
 
 
 def save_source(store: StateStore, facts: SourceFacts) -> None:
-    store.set_fact(f"source:{facts.source_id}", asdict(facts))
+    store.facts.source(facts.source_id).set(asdict(facts))
 
 
 def source(store: StateStore, source_id: str) -> SourceFacts | None:
-    data = store.fact(f"source:{source_id}")
+    data = store.facts.source(source_id).get()
     return SourceFacts(**data) if data else None

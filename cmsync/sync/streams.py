@@ -39,8 +39,8 @@ class RunCancelledError(Exception):
 
 def run_cancelled(store: StateStore, run_id: int) -> bool:
     """True once the run is no longer in flight or the installation was disconnected."""
-    run = store.run(run_id)
-    return run is None or not run.in_flight or not store.connected()
+    run = store.runs.get(run_id)
+    return run is None or not run.in_flight or not store.connection.connected()
 
 
 def stop_if_cancelled(store: StateStore, run_id: int) -> None:
@@ -120,7 +120,7 @@ class StreamWriter:
 
     def retry_rejected(self) -> None:
         """Offer again the records Salesforce refused on earlier runs of this stream."""
-        for rejection in self.store.rejections(self.stream):
+        for rejection in self.store.rejections.list(self.stream):
             if rejection.object == self.object_name and isinstance(rejection.payload, dict):
                 self.add(rejection.payload)
 
@@ -154,7 +154,7 @@ class StreamWriter:
             if changed:
                 self._write(changed)
             if position is not None:
-                self.store.set_watermark(self.stream, position)
+                self.store.watermarks.set(self.stream, position)
         if self.run_id is not None:
             stop_if_cancelled(self.store, self.run_id)
 
@@ -177,10 +177,10 @@ class StreamWriter:
             changed = list(unique.values())
             if self.keep_hashes:
                 hashes = {key: self.digest(record) for key, record in unique.items()}
-                known = self.store.digests(self.digests, hashes)
+                known = self.store.digests.get(self.digests, hashes)
                 changed = [record for key, record in unique.items() if known.get(key) != hashes[key]]
             if self.seen_marker is not None:
-                self.store.mark_seen(self.digests, list(unique), self.seen_marker)
+                self.store.digests.mark_seen(self.digests, list(unique), self.seen_marker)
             self._count("unchanged", len(unique) - len(changed))
             for record in changed:
                 self._queue(record)
@@ -237,7 +237,7 @@ class StreamWriter:
         finally:
             spool.close()
         if position is not None:
-            self.store.set_watermark(self.stream, position)
+            self.store.watermarks.set(self.stream, position)
 
     def _apply(self, results: Iterable[RowResult]) -> set[str]:
         """Record the outcome of a job's rows; return the keys of rows worth one more write."""
@@ -281,20 +281,20 @@ class StreamWriter:
         if not written:
             return
         if self.keep_hashes:
-            self.store.save_digests(self.digests, written, seen=self.seen_marker)
-        if self.store.rejected_count():
-            self.store.resolve(self.object_name, written)
+            self.store.digests.save(self.digests, written, seen=self.seen_marker)
+        if self.store.rejections.count():
+            self.store.rejections.resolve(self.object_name, written)
         self._count("created", created)
         self._count("rewritten", len(written) - created)
 
     def _refused(self, key: str, errors: Iterable[object], record: Record) -> None:
         reason = "; ".join(str(error) for error in errors) or "refused without a reason"
-        self.store.reject(self.object_name, key, self.stream, reason, record, self.run_id)
+        self.store.rejections.add(self.object_name, key, self.stream, reason, record, self.run_id)
         self._count("rejected", 1)
 
     def _count(self, outcome: str, n: int) -> None:
         with self._lock:
             setattr(self.totals, outcome, getattr(self.totals, outcome) + n)
         if self.run_id is not None:
-            self.store.count(self.run_id, self.object_name, outcome, n)
+            self.store.runs.count(self.run_id, self.object_name, outcome, n)
         RECORDS.labels(self.object_name, outcome).inc(n)

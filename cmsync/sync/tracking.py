@@ -114,7 +114,7 @@ def import_tracking(systems: Systems, run_id: int, source_kind: str, source_id: 
         if report is None:
             continue
         stream = tracking_stream(source_id, activity)
-        mark = json.loads(store.watermark(stream) or "{}")
+        mark = json.loads(store.watermarks.get(stream) or "{}")
         writer = activity_writer(systems, run_id, stream)
         writer.retry_rejected()
         unreadable = UnreadableRecords(store, run_id, records.ACTIVITY, stream, digest)
@@ -127,7 +127,7 @@ def import_tracking(systems: Systems, run_id: int, source_kind: str, source_id: 
         floor = max(datetime.fromisoformat(mark["date"]), window_start) if mark.get("date") else window_start
         events = read_events(systems, source, report, Window(floor), unreadable.reject)
         import_events(systems, writer, source, activity, events, mark)
-    store.set_fact(f"tracking_digest:{source_id}", store.fact(f"tracking_seen:{source_id}"))
+    store.facts.tracking_read(source_id).set(store.facts.tracking_seen(source_id).get())
     log.info("tracking imported", run_id=run_id, source=source_id, kind=source_kind)
 
 

@@ -46,7 +46,7 @@ class UnreadableRecords:
     def __post_init__(self) -> None:
         self._pending = {
             rejection.key
-            for rejection in self.store.rejections(self.stream)
+            for rejection in self.store.rejections.list(self.stream)
             if rejection.object == self.object_name and rejection.payload is None
         }
 
@@ -54,9 +54,9 @@ class UnreadableRecords:
         """Keep one unreadable record with its reason and count it as rejected."""
         key = self.key_of(error)
         reason = f"unreadable in Campaign Monitor's answer: {error}"
-        self.store.reject(self.object_name, key, self.stream, reason, None, self.run_id)
+        self.store.rejections.add(self.object_name, key, self.stream, reason, None, self.run_id)
         if self.run_id is not None:
-            self.store.count(self.run_id, self.object_name, "rejected")
+            self.store.runs.count(self.run_id, self.object_name, "rejected")
         RECORDS.labels(self.object_name, "rejected").inc()
         self.rejected += 1
         self._pending.add(key)
@@ -67,7 +67,7 @@ class UnreadableRecords:
         """These records read well now: forget their earlier unreadable rejections."""
         cured = self._pending.intersection(keys)
         if cured:
-            self.store.resolve(self.object_name, cured)
+            self.store.rejections.resolve(self.object_name, cured)
             self._pending -= cured
 
     def forget_unmet(self) -> None:

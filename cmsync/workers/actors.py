@@ -21,7 +21,7 @@ from cmsync.clients.salesforce.errors import SalesforceAuthError
 from cmsync.logs import get_logger
 from cmsync.retention import purge
 from cmsync.state.heartbeat import HEARTBEAT, process_owner
-from cmsync.state.store import utc_now
+from cmsync.state.moments import utc_now
 from cmsync.sync import members, reimport, tracking
 from cmsync.sync.closing import close_run
 from cmsync.sync.failures import record_failure
@@ -47,7 +47,7 @@ def _job_name(actor_name: str, args: list[Any]) -> str:
 
 
 def _finish_job(systems: Systems, run_id: int, job: str) -> None:
-    if systems.store.complete_job(run_id, job) == 0:
+    if systems.store.runs.complete_job(run_id, job) == 0:
         close_run(systems, run_id)
 
 
@@ -70,9 +70,9 @@ def _run_job(actor_name: str, args: list[Any], work: Callable[[Systems], None]) 
 def _run_bound_job(actor_name: str, args: list[Any], work: Callable[[Systems], None]) -> None:
     systems = current()
     run_id = int(args[0])
-    run = systems.store.run(run_id)
+    run = systems.store.runs.get(run_id)
     job = _job_name(actor_name, args)
-    if run is None or not run.in_flight or not systems.store.connected():
+    if run is None or not run.in_flight or not systems.store.connection.connected():
         _finish_job(systems, run_id, job)
         return
     with HEARTBEAT.hold(systems.store, run_id):
@@ -93,12 +93,12 @@ def _run_bound_job(actor_name: str, args: list[Any], work: Callable[[Systems], N
 def _keep_through_backoff(systems: Systems, run_id: int) -> None:
     """A job about to be retried leaves the run without a worker until its retry: vouch for the run that long."""
     until = utc_now() + timedelta(milliseconds=_RETRIES["max_backoff"])
-    systems.store.beat([run_id], process_owner(), until=until)
+    systems.store.runs.beat([run_id], process_owner(), until=until)
 
 
 def _connected(systems: Systems, job: str) -> bool:
     """True unless the installation was disconnected (then the job is dropped, and says so)."""
-    if systems.store.connected():
+    if systems.store.connection.connected():
         return True
     log.info("job dropped: disconnected (run `cmsync connect`)", job=job)
     return False
@@ -120,9 +120,9 @@ def main_sync(run_id: int) -> None:
     """Plan a run: upsert clients, lists and campaigns, then fan out one job per list and tracking source."""
 
     def work(systems: Systems) -> None:
-        run = systems.store.run(run_id)
+        run = systems.store.runs.get(run_id)
         jobs = plan_run(systems, run_id, bool(run and run.full_pass))
-        systems.store.add_jobs(run_id, [job.name for job in jobs])
+        systems.store.runs.add_jobs(run_id, [job.name for job in jobs])
         for job in jobs:
             ACTORS[job.actor].send(*job.args)
 
@@ -134,7 +134,7 @@ def import_list(run_id: int, client_id: str, list_id: str) -> None:
     """Import one list's members (a retry resumes from the watermark the last attempt reached)."""
 
     def work(systems: Systems) -> None:
-        run = systems.store.run(run_id)
+        run = systems.store.runs.get(run_id)
         members.import_list(systems, run_id, client_id, list_id, full_pass=bool(run and run.full_pass))
 
     _run_job("import_list", [run_id, client_id, list_id], work)

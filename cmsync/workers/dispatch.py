@@ -15,7 +15,7 @@ def run_or_queue(settings: Settings, work: Callable[[Systems], int], queue: Call
     Returns the work's exit status, 0 once queued, or 1 when the installation is disconnected."""
     store = StateStore.open(settings.state.url.get_secret_value())
     try:
-        if not store.connected():
+        if not store.connection.connected():
             print("disconnected: run `cmsync connect` first")
             return 1
         url = settings.broker.url.get_secret_value()

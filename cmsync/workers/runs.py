@@ -19,9 +19,9 @@ def send_run(store: StateStore, run_id: int) -> None:
     try:
         main_sync.send(run_id)
     except Exception as error:
-        store.finish_run(run_id, "failed", f"could not queue the run: {error}")
+        store.runs.finish(run_id, "failed", f"could not queue the run: {error}")
         raise
-    store.mark_sent(run_id)
+    store.runs.mark_sent(run_id)
 
 
 def request_run(
@@ -30,12 +30,12 @@ def request_run(
     """Start a run, or return the one in flight. With ``send`` False the run stays in the outbox for
     ``owner`` (the supervisor whose workers run it) to send; if queueing fails the run is closed as
     failed, with the reason, and the error raised."""
-    start = store.begin_run(
+    start = store.runs.begin(
         trigger, owner=owner or process_owner(), full_pass=full_pass, stale_after=heartbeat_timeout()
     )
     if not start.started:
         return start
-    store.add_jobs(start.run.id, ["plan"])
+    store.runs.add_jobs(start.run.id, ["plan"])
     if send:
         send_run(store, start.run.id)
     return start
@@ -46,15 +46,15 @@ def tend_runs(store: StateStore, owner: str, *, runs_workers: bool) -> bool:
     outbox (for ``owner``, or by a process that died), and, when this process ``runs_workers``, renew
     the heartbeat of the run it owns. Returns True when it sent a run."""
     timeout = heartbeat_timeout()
-    for run_id in store.close_abandoned_runs(timeout):
+    for run_id in store.runs.close_abandoned(timeout):
         log.warning("run closed as interrupted: its owner is gone; the next run resumes", run_id=run_id)
-    current = store.current_run()
+    current = store.runs.current()
     if runs_workers and current is not None and current.owner == owner and current.dispatched:
-        store.beat([current.id], owner)
-    unsent = store.claim_unsent_run(owner, timeout)
+        store.runs.beat([current.id], owner)
+    unsent = store.runs.claim_unsent(owner, timeout)
     if unsent is None:
         return False
-    store.add_jobs(unsent.id, ["plan"])
+    store.runs.add_jobs(unsent.id, ["plan"])
     send_run(store, unsent.id)
     log.info("main sync started", run_id=unsent.id, trigger=unsent.trigger)
     return True

@@ -130,7 +130,7 @@ def test_full_sync_starts_a_full_pass(console: Console, page) -> None:
     )
     store = console.store()
     try:
-        assert store.run(run_id).full_pass
+        assert store.runs.get(run_id).full_pass
     finally:
         store.close()
     page.goto(console.url + "/runs")
@@ -197,9 +197,9 @@ def test_tracking_is_reimported_for_a_window_after_its_dry_run_count(console: Co
     store = console.store()
     try:
         deadline = time.monotonic() + 60
-        while (store.fact("last_reimport") or {}).get("since", "")[:10] != since and time.monotonic() < deadline:
+        while (store.facts.last_reimport.get() or {}).get("since", "")[:10] != since and time.monotonic() < deadline:
             page.wait_for_timeout(200)
-        assert store.fact("last_reimport")["events"] == events
+        assert store.facts.last_reimport.get()["events"] == events
     finally:
         store.close()
     page.reload()
@@ -209,16 +209,16 @@ def test_tracking_is_reimported_for_a_window_after_its_dry_run_count(console: Co
 def test_retry_rejected_records_now_offers_them_to_salesforce_again(console: Console, page) -> None:
     store = console.store()
     try:
-        (before,) = [r for r in store.rejections() if r.object == "CM_List_Member__c"]
+        (before,) = [r for r in store.rejections.list() if r.object == "CM_List_Member__c"]
         sign_in(page, console, "/rejected")
         page.click("#retry-rejected")
         page.wait_for_url(console.url + "/rejected")
         said = page.locator(".message").first.inner_text()
         run_id = int(re.match(r"run (\d+) started: every run offers the rejected records again", said).group(1))
         deadline = time.monotonic() + 60
-        while store.run(run_id).in_flight and time.monotonic() < deadline:
+        while store.runs.get(run_id).in_flight and time.monotonic() < deadline:
             page.wait_for_timeout(200)
-        (after,) = [r for r in store.rejections() if r.object == "CM_List_Member__c"]
+        (after,) = [r for r in store.rejections.list() if r.object == "CM_List_Member__c"]
         assert after.key == before.key and after.attempts == before.attempts + 1
     finally:
         store.close()
@@ -233,7 +233,7 @@ def test_a_forged_post_without_the_csrf_token_is_refused(console: Console, page)
     assert (without, wrong) == (403, 403)
     store = console.store()
     try:
-        assert store.connected()
+        assert store.connection.connected()
     finally:
         store.close()
     page.reload()
@@ -255,16 +255,16 @@ def test_disconnect_asks_first_then_sync_now_is_refused_until_connect(console: C
     assert page.locator("#sync-now-reason").inner_text() == "disconnected: run `cmsync connect` first"
     store = console.store()
     try:
-        runs_before = len(store.recent_runs(1000))
+        runs_before = len(store.runs.recent(1000))
         page.evaluate("document.getElementById('sync-now-button').disabled = false")
         page.click("#sync-now-button")
         page.locator("#action-result", has_text="disconnected: run `cmsync connect` first").wait_for()
-        assert len(store.recent_runs(1000)) == runs_before
-        assert not store.connected()
+        assert len(store.runs.recent(1000)) == runs_before
+        assert not store.connection.connected()
         page.click("#connect-button")
         page.wait_for_url(console.url + "/")
         assert page.locator("[data-live=connection]").inner_text() == "connected"
         assert not page.locator("#sync-now-button").is_disabled()
-        assert store.connected()
+        assert store.connection.connected()
     finally:
         store.close()

@@ -77,10 +77,10 @@ def test_without_a_session_no_page_or_action_is_served(console: Console) -> None
             assert answer.headers["Location"].startswith("/signin?next=")
     store = console.store()
     try:
-        runs = len(store.recent_runs(1000))
+        runs = len(store.runs.recent(1000))
         for action in ("/sync-now", "/disconnect", "/connect", "/retry-rejected", "/reimport"):
             assert anonymous.post(f"{console.url}{action}", timeout=10).status_code == 401, action
-        assert len(store.recent_runs(1000)) == runs and store.connected()
+        assert len(store.runs.recent(1000)) == runs and store.connection.connected()
     finally:
         store.close()
 

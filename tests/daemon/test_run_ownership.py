@@ -52,8 +52,8 @@ def _converges(world: World, config: Path, tmp_path: Path, store: StateStore) ->
     after = SyncNow(config, tmp_path, "--wait").start()
     status = after.wait(timeout=60)
     assert status == 0, after.text()
-    assert store.current_run() is None
-    last = store.last_run()
+    assert store.runs.current() is None
+    last = store.runs.last()
     assert last is not None and last.status == "succeeded", (last, after.text())
     assert_converged(world)
     return after.text()
@@ -66,11 +66,11 @@ def test_sync_now_killed_at_any_point_the_next_one_converges(
     world.cm.calls.latency = 0.005
     killed = SyncNow(config, tmp_path, "--wait").start()
     _kill_after(world, killed, calls)
-    interrupted = store.current_run()
+    interrupted = store.runs.current()
     assert interrupted is not None, "the killed run is still in flight, owned by a dead process"
     world.cm.calls.latency = 0
     output = _converges(world, config, tmp_path, store)
-    closed = store.run(interrupted.id)
+    closed = store.runs.get(interrupted.id)
     assert closed is not None and closed.status == "cancelled"
     assert closed.error is not None and closed.error.startswith("interrupted:"), closed.error
     assert f"run {interrupted.id} lost its owner" in output and output.count("lost its owner") == 1, output
@@ -82,11 +82,11 @@ def test_killed_between_recording_and_sending_the_next_request_sends_it(
     stopped = SyncNow(config, tmp_path, "--wait", command=STOP_BEFORE_SEND).start()
     stopped.wait_for(STOPPED)
     stopped.kill()
-    unsent = store.current_run()
+    unsent = store.runs.current()
     assert unsent is not None and not unsent.dispatched and unsent.pending_jobs == 1
     output = _converges(world, config, tmp_path, store)
     assert f"run {unsent.id} started (recorded earlier by a process that stopped before sending it)" in output
-    assert store.last_run().id == unsent.id  # type: ignore[union-attr]
+    assert store.runs.last().id == unsent.id  # type: ignore[union-attr]
 
 
 def test_ctrl_c_on_wait_cancels_the_run_it_runs_itself(
@@ -95,12 +95,12 @@ def test_ctrl_c_on_wait_cancels_the_run_it_runs_itself(
     world.cm.calls.latency = 0.05
     waiting = SyncNow(config, tmp_path, "--wait").start()
     waiting.wait_for("running the workers here")
-    run = store.current_run()
+    run = store.runs.current()
     assert run is not None
     waiting.signal(signal.SIGINT)
     assert waiting.wait(timeout=10) == 130
     assert f"run {run.id} cancelled (Ctrl-C): its workers ran in this command" in waiting.text()
-    cancelled = store.run(run.id)
+    cancelled = store.runs.get(run.id)
     assert cancelled is not None and cancelled.status == "cancelled"
     world.cm.calls.latency = 0
     _converges(world, config, tmp_path, store)
@@ -114,15 +114,15 @@ def test_ctrl_c_on_wait_detaches_from_a_run_another_process_runs(
     owner.wait_for("running the workers here")
     follower = SyncNow(config, tmp_path, "--wait").start()
     follower.wait_for("already in flight")
-    run = store.current_run()
+    run = store.runs.current()
     assert run is not None
     follower.signal(signal.SIGINT)
     assert follower.wait(timeout=10) == 130
     assert f"detached from run {run.id} (Ctrl-C): it goes on without this command" in follower.text()
-    assert store.run(run.id).in_flight  # type: ignore[union-attr]
+    assert store.runs.get(run.id).in_flight  # type: ignore[union-attr]
     world.cm.calls.latency = 0
     assert owner.wait() == 0, owner.text()
-    assert store.run(run.id).status == "succeeded"  # type: ignore[union-attr]
+    assert store.runs.get(run.id).status == "succeeded"  # type: ignore[union-attr]
     assert_converged(world)
 
 
@@ -132,7 +132,7 @@ def test_a_supervisor_starting_leaves_a_live_sync_now_its_run(
     world.cm.calls.latency = 0.02
     running = SyncNow(config, tmp_path, "--wait").start()
     running.wait_for("running the workers here")
-    run = store.current_run()
+    run = store.runs.current()
     assert run is not None
     supervised = world.write_config(
         tmp_path / "supervised.yaml", metrics={"listen": f"127.0.0.1:{free_port()}"},
@@ -144,7 +144,7 @@ def test_a_supervisor_starting_leaves_a_live_sync_now_its_run(
         assert found["run_id"] == run.id
         world.cm.calls.latency = 0
         assert running.wait() == 0, running.text()
-        assert store.run(run.id).status == "succeeded"  # type: ignore[union-attr]
+        assert store.runs.get(run.id).status == "succeeded"  # type: ignore[union-attr]
     finally:
         daemon.stop()
         daemon.kill()

@@ -37,10 +37,10 @@ def store(tmp_path: Path) -> StateStore:
 )
 def test_last_run_age(store: StateStore, age: timedelta, words: str) -> None:
     clock: ManualClock = store.clock  # type: ignore[assignment]
-    run = store.begin_run("schedule", **OWNER).run
-    store.count(run.id, "CM_List_Member__c", "imported", 1500)
+    run = store.runs.begin("schedule", **OWNER).run
+    store.runs.count(run.id, "CM_List_Member__c", "imported", 1500)
     clock.advance(timedelta(minutes=2, seconds=5))
-    store.finish_run(run.id, "succeeded")
+    store.runs.finish(run.id, "succeeded")
     text = status_text(status_report(load(with_settings()), store), clock.now + age)
     assert f"last run:      run {run.id} succeeded, finished {words}, took 2m 05s" in text
     assert "CM_List_Member__c 1500 imported" in text
@@ -52,8 +52,8 @@ def test_next_run_in_the_future_and_daemon_state(store: StateStore) -> None:
     text = status_text(status_report(settings, store), clock.now)
     assert "daemon:        not running" in text and "next run when the daemon runs" in text
     assert "last run:      none yet" in text
-    store.acquire_lock("supervisor", "host:42", timedelta(seconds=30))
-    store.set_fact("schedule", {"frequency": "hourly", "next_run": (clock.now + timedelta(minutes=12)).isoformat()})
+    store.leases.supervisor.take("host:42", timedelta(seconds=30))
+    store.facts.schedule.set({"frequency": "hourly", "next_run": (clock.now + timedelta(minutes=12)).isoformat()})
     text = status_text(status_report(settings, store), clock.now)
     assert "daemon:        running (host:42)" in text and "import:        hourly; next run in 12 minutes" in text
 
@@ -62,12 +62,12 @@ def test_clients_rejections_run_in_flight_and_disconnection(store: StateStore) -
     clock: ManualClock = store.clock  # type: ignore[assignment]
     second = "0" * 31 + "1"
     settings = load(with_settings(campaign_monitor={"clients": ["5a1f0c3e9b2d4e6f8a7b1c2d3e4f5a6b", second]}))
-    store.set_fact("client:5a1f0c3e9b2d4e6f8a7b1c2d3e4f5a6b", {"client_id": "x", "name": "Harbour Outfitters",
+    store.facts.client("5a1f0c3e9b2d4e6f8a7b1c2d3e4f5a6b").set({"client_id": "x", "name": "Harbour Outfitters",
                                                                 "timezone": "", "offset_minutes": 0})  # fmt: skip
-    run = store.begin_run("sync-now", **OWNER).run
-    store.add_jobs(run.id, ["plan", "list:a"])
-    store.reject("CM_List_Member__c", "k", "members:l:active", "INVALID_EMAIL_ADDRESS: bad", {}, run.id)
-    store.set_connected(False)
+    run = store.runs.begin("sync-now", **OWNER).run
+    store.runs.add_jobs(run.id, ["plan", "list:a"])
+    store.rejections.add("CM_List_Member__c", "k", "members:l:active", "INVALID_EMAIL_ADDRESS: bad", {}, run.id)
+    store.connection.set(False)
     text = status_text(status_report(settings, store), clock.now + timedelta(minutes=3))
     assert "connection:    disconnected" in text
     assert "connected clients:\n  Harbour Outfitters (5a1f0c3e9b2d4e6f8a7b1c2d3e4f5a6b)\n  (name not known yet)" in text
@@ -78,15 +78,15 @@ def test_clients_rejections_run_in_flight_and_disconnection(store: StateStore) -
 def test_disconnected_shows_no_next_run_and_outbound_stopped(store: StateStore) -> None:
     clock: ManualClock = store.clock  # type: ignore[assignment]
     settings = load(with_settings())
-    store.acquire_lock("supervisor", "host:42", timedelta(seconds=30))
-    store.set_fact("schedule", {"frequency": "hourly", "next_run": (clock.now + timedelta(minutes=12)).isoformat()})
-    store.set_connected(False)
+    store.leases.supervisor.take("host:42", timedelta(seconds=30))
+    store.facts.schedule.set({"frequency": "hourly", "next_run": (clock.now + timedelta(minutes=12)).isoformat()})
+    store.connection.set(False)
     report = status_report(settings, store)
     text = status_text(report, clock.now)
     assert "import:        hourly; next run none while disconnected (`cmsync connect` resumes)" in text
     assert "outbound:      stopped (disconnected): nothing is pushed to Campaign Monitor" in text
     assert report["schedule"]["next_run"] is None and report["outbound"]["state"] == "stopped (disconnected)"
-    store.set_connected(True)
+    store.connection.set(True)
     text = status_text(status_report(settings, store), clock.now)
     assert "import:        hourly; next run in 12 minutes" in text and "outbound:      active, every " in text
 
@@ -111,7 +111,7 @@ def test_a_daemon_started_disconnected_shows_no_next_run_and_outbound_stopped_un
     config = world.write_config(tmp_path / "cmsync.yaml", metrics={"listen": listen}, outbound={"poll_interval": "1s"},
                                 logging={"format": "json", "level": "info"})  # fmt: skip
     store = StateStore.open(world.settings().state.url.get_secret_value())
-    store.set_connected(False)
+    store.connection.set(False)
     store.close()
     daemon = Daemon(config, tmp_path).start()
     try:

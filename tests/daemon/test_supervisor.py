@@ -74,7 +74,7 @@ def _wait_for_jobs(world: World, run_id: int) -> None:
     """Until the run has fanned out its jobs (it is in the middle of its work)."""
     store = _store(world)
     try:
-        wait_until(lambda: getattr(store.run(run_id), "pending_jobs", 0) > 0, f"run {run_id}'s jobs queued")
+        wait_until(lambda: getattr(store.runs.get(run_id), "pending_jobs", 0) > 0, f"run {run_id}'s jobs queued")
     finally:
         store.close()
 
@@ -110,7 +110,7 @@ def test_a_restart_neither_adds_nor_skips_a_run(world: World, config: Path, tmp_
     _wait_for_a_round(config, began)
     assert not [line for line in second.logs() if line.get("event") == "main sync started"]
     store = _store(world)
-    assert len(store.recent_runs()) == 1
+    assert len(store.runs.recent()) == 1
     store.close()
     assert second.stop() == 0
 
@@ -152,8 +152,8 @@ def test_sighup_applies_a_valid_change_and_refuses_a_broken_file(world: World, c
     (reloaded,) = daemon.wait_for("configuration reloaded")
     assert reloaded["changed"] == ["sync.import_frequency", "sync.at", "tracking.types"]
     store = _store(world)
-    wait_until(lambda: store.fact("schedule")["frequency"] == "daily", "the daily schedule recorded")
-    assert store.fact("schedule")["next_run"].endswith("03:30:00+00:00")
+    wait_until(lambda: store.facts.schedule.get()["frequency"] == "daily", "the daily schedule recorded")
+    assert store.facts.schedule.get()["next_run"].endswith("03:30:00+00:00")
     store.close()
     config.write_text(config.read_text().replace("import_frequency: daily", "import_frequency: fortnightly")
                       .replace("- opened", "- viewed"))  # fmt: skip
@@ -165,7 +165,7 @@ def test_sighup_applies_a_valid_change_and_refuses_a_broken_file(world: World, c
     assert 'cmsync_reloads_total{result="refused"} 1.0' in _metric(config, "cmsync_reloads_total")
     assert 'cmsync_reloads_total{result="applied"} 1.0' in _metric(config, "cmsync_reloads_total")
     store = _store(world)
-    assert store.fact("schedule")["frequency"] == "daily"
+    assert store.facts.schedule.get()["frequency"] == "daily"
     store.close()
     daemon.signal(signal.SIGUSR1)
     runs = daemon.wait_for("run finished", count=2)
@@ -183,7 +183,7 @@ def test_sigterm_stops_within_the_bound_and_records_the_run(world: World, config
     assert daemon.stop(timeout=40) == 0
     assert time.monotonic() - began < 30
     store = _store(world)
-    run = store.run(started["run_id"])
+    run = store.runs.get(started["run_id"])
     assert run is not None and run.status == "cancelled" and "interrupted" in str(run.error)
     store.close()
     world.cm.faults.set_latency(0)

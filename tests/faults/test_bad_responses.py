@@ -79,7 +79,7 @@ def test_bad_subscribers_are_rejected_alone_and_the_rest_of_the_list_arrives(wor
     assert run.status == "partial", run.error
     assert run.counts["CM_List_Member__c"]["rejected"] == len(bad_members) >= len(BAD_SUBSCRIBERS)
     assert rejected_metric("CM_List_Member__c") - rejected_before == len(bad_members)
-    rejections = cmsync.store.rejections(f"members:{mailing_list.list_id}:active")
+    rejections = cmsync.store.rejections.list(f"members:{mailing_list.list_id}:active")
     by_reason = {name: [r for r in rejections if BAD_SUBSCRIBERS[name][1] in r.reason] for name in BAD_SUBSCRIBERS}
     assert all(len(found) == 1 for found in by_reason.values()), [r.reason for r in rejections]
     for name, (found,) in by_reason.items():
@@ -88,13 +88,13 @@ def test_bad_subscribers_are_rejected_alone_and_the_rest_of_the_list_arrives(wor
             assert victims[name].email in found.reason
     shown = status_text(status_report(cmsync.systems.settings, cmsync.store), datetime.now(UTC))
     assert f"run {run.id} partial" in shown
-    assert f"rejected:      {cmsync.store.rejected_count()} records kept to retry" in shown
+    assert f"rejected:      {cmsync.store.rejections.count()} records kept to retry" in shown
 
     clear_faults(world)
     again = cmsync.sync(full_pass=True)
-    assert again.status == "succeeded", (again.error, [r.reason for r in cmsync.store.rejections()])
+    assert again.status == "succeeded", (again.error, [r.reason for r in cmsync.store.rejections.list()])
     assert salesforce_members(cmsync) == cm_members(world)
-    assert cmsync.store.rejections() == []
+    assert cmsync.store.rejections.list() == []
 
 
 def test_a_bad_tracking_event_is_rejected_alone(world: World, embedded) -> None:
@@ -120,7 +120,7 @@ def test_a_bad_tracking_event_is_rejected_alone(world: World, embedded) -> None:
     )
     assert sorted(row["CM_Email__c"].lower() for row in opens) == sorted(email.lower() for email in fine)
     assert run.status == "partial", run.error
-    (rejection,) = cmsync.store.rejections(f"tracking:{campaign.campaign_id}:opened")
+    (rejection,) = cmsync.store.rejections.list(f"tracking:{campaign.campaign_id}:opened")
     assert spoilt in rejection.reason and "Latitude is not a number: 'north'" in rejection.reason
 
 
@@ -143,7 +143,7 @@ def test_transient_errors_while_planning_are_retried_and_the_run_converges(
 
     assert run.status == "succeeded", run.error
     assert salesforce_members(cmsync) == cm_members(world)
-    assert int(cmsync.store.fact(f"plan_attempts:{run.id}") or 0) == 2
+    assert int(cmsync.store.facts.plan_attempts(run.id).get() or 0) == 2
 
 
 @pytest.mark.parametrize("kind", ["html", "truncated_json", "wrong_content_type"])

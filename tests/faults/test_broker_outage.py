@@ -56,7 +56,7 @@ def test_a_broker_cut_mid_run_is_logged_once_each_way(
         workers.start()
         daemon.start()
         (started,) = daemon.wait_for("main sync started")
-        deadline_run = store.run(started["run_id"])
+        deadline_run = store.runs.get(started["run_id"])
         assert deadline_run is not None and deadline_run.in_flight
         rabbitmq_proxy.cut_for(2)
         world.cm.faults.set_latency(0)

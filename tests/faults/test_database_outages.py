@@ -17,18 +17,18 @@ def test_a_postgresql_cut_is_one_error_and_the_store_reconnects(
 ) -> None:
     url = postgres_proxy.url(postgres_schema_url).replace("postgres@", "postgres:s3cret-pass@")
     store = StateStore.open(url)
-    store.set_watermark("members:list-1", "2026-11-30T05:00:00Z")
+    store.watermarks.set("members:list-1", "2026-11-30T05:00:00Z")
     postgres_proxy.cut()
     with pytest.raises(StateStoreUnavailableError) as raised:
-        store.set_watermark("members:list-1", "2026-11-30T06:00:00Z")
+        store.watermarks.set("members:list-1", "2026-11-30T06:00:00Z")
     assert raised.value.where == f"postgresql://127.0.0.1:{postgres_proxy.port}/postgres"
     assert "s3cret-pass" not in str(raised.value)
     with pytest.raises(StateStoreUnavailableError):
-        store.watermark("members:list-1")
+        store.watermarks.get("members:list-1")
     postgres_proxy.restore()
-    assert store.watermark("members:list-1") == "2026-11-30T05:00:00Z"
-    store.set_watermark("members:list-1", "2026-11-30T06:00:00Z")
-    assert store.watermark("members:list-1") == "2026-11-30T06:00:00Z"
+    assert store.watermarks.get("members:list-1") == "2026-11-30T05:00:00Z"
+    store.watermarks.set("members:list-1", "2026-11-30T06:00:00Z")
+    assert store.watermarks.get("members:list-1") == "2026-11-30T06:00:00Z"
     store.close()
 
 
@@ -38,11 +38,11 @@ def test_a_locked_sqlite_file_is_an_outage_that_ends(tmp_path: Path) -> None:
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     with pytest.raises(StateStoreUnavailableError) as raised:
-        store.set_fact("schedule", {"frequency": "hourly"})
+        store.facts.schedule.set({"frequency": "hourly"})
     assert raised.value.where == str(path) and raised.value.reason == "database is locked"
     holder.execute("ROLLBACK")
-    store.set_fact("schedule", {"frequency": "hourly"})
-    assert store.fact("schedule") == {"frequency": "hourly"}
+    store.facts.schedule.set({"frequency": "hourly"})
+    assert store.facts.schedule.get() == {"frequency": "hourly"}
     holder.close()
     store.close()
 

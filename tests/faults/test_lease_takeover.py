@@ -56,8 +56,8 @@ def _refusal(config: Path) -> subprocess.CompletedProcess[str]:
 
 def test_a_lease_of_another_host_is_waited_out_and_named(world: World, config: Path) -> None:
     store = _store(world)
-    assert store.acquire_lock("supervisor", "db-host-2.example.net:4242/9876", timedelta(seconds=30))
-    until = store.lease("supervisor")[1]  # type: ignore[index]
+    assert store.leases.supervisor.take("db-host-2.example.net:4242/9876", timedelta(seconds=30))
+    until = store.leases.supervisor.held()[1]  # type: ignore[index]
     store.close()
     refused = _refusal(config)
     assert refused.returncode == 1
@@ -69,7 +69,7 @@ def test_a_lease_of_another_host_is_waited_out_and_named(world: World, config: P
 
 def test_a_lease_of_a_live_process_here_is_kept(world: World, config: Path) -> None:
     store = _store(world)
-    assert store.acquire_lock("supervisor", ProcessIdentity.this_process().owner, timedelta(seconds=30))
+    assert store.leases.supervisor.take(ProcessIdentity.this_process().owner, timedelta(seconds=30))
     store.close()
     refused = _refusal(config)
     assert refused.returncode == 1

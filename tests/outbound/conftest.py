@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from cmsync.daemon.outbound_loop import OutboundLoop
-from cmsync.outbound import LAST_POLL_FACT
 from cmsync.state import Run
 from cmsync_sandbox.campaign_monitor.seeding import SeedSpec
 from tests.sync.conftest import EmbeddedCmsync
@@ -54,7 +53,7 @@ class Daemon:
         asked = datetime.now(UTC)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            last = self.store.fact(LAST_POLL_FACT)
+            last = self.store.facts.outbound_last_poll.get()
             if isinstance(last, dict) and datetime.fromisoformat(last["started_at"]) > asked:
                 return last
             time.sleep(0.05)

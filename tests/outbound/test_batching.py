@@ -121,7 +121,7 @@ def test_a_subscriber_cm_refuses_in_an_import_is_rejected_alone(world: World, da
     report = running.settle()
     assert report["pushes"] == {"update:ok": MEMBERS, "add:ok": NEW - 1, "add:rejected": 1}
     assert len(_writes(world)) <= 5
-    (rejection,) = running.store.rejections("outbound")
+    (rejection,) = running.store.rejections.list("outbound")
     assert rejection.reason == "code 207: Is Bounced"
     assert rejection.payload["email"] == refused
     active = _subscribers(world, mailing_list.list_id, SubscriberState.ACTIVE)
@@ -142,7 +142,7 @@ def test_updates_of_subscribers_not_active_in_cm_update_them_where_they_are(worl
     report = running.settle()
     assert report["pushes"] == {"update:ok": MEMBERS}
     assert len(_writes(world)) <= 3
-    assert running.store.rejections("outbound") == []
+    assert running.store.rejections.list("outbound") == []
     unsubscribed = _subscribers(world, mailing_list.list_id, SubscriberState.UNSUBSCRIBED)
     deleted = _subscribers(world, mailing_list.list_id, SubscriberState.DELETED)
     assert [(field.key, field.value) for field in unsubscribed[_address(0)].custom_fields] == [("City", _city(0))]

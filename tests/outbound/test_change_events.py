@@ -14,7 +14,6 @@ from prometheus_client import REGISTRY
 from cmsync.clients.campaign_monitor.records import SubscriberState
 from cmsync.commands.connection import connect
 from cmsync.commands.status import status_report, status_text
-from cmsync.outbound.cdc import SOURCE_FACT
 from cmsync_sandbox.salesforce.pubsub import PubSubServer
 from tests.outbound.change_events import following, pushed, start_pubsub, subscribers, until
 from tests.outbound.test_advanced import _as_admin, _bulk_of_contacts, _edited_web_rule
@@ -39,7 +38,7 @@ def _add_rule(list_id: str, object_name: str, **extra: Any) -> dict[str, Any]:
 
 
 def _source(running: Any) -> dict[str, Any]:
-    return running.store.fact(SOURCE_FACT) or {}
+    return running.store.facts.outbound_source.get() or {}
 
 
 @pytest.mark.parametrize("source", ["cdc", "poll"])
@@ -103,7 +102,7 @@ def test_a_persons_edit_between_two_of_cmsyncs_own_writes_is_pushed(world: World
     path = salesforce.data_path(f"sobjects/Contact/{contact}")
     salesforce.call("update", "PATCH", path, json={"LeadSource": "Web"})
     until(lambda: _source(running).get("lag_seconds") is not None, "cmsync's own write acted on as a change event")
-    assert running.store.fact("outbound_last_poll")["skipped"] == {"own_write": 1}
+    assert running.store.facts.outbound_last_poll.get()["skipped"] == {"own_write": 1}
     assert [call for call in world.cm.calls.calls() if call.method != "GET"] == []
     assert subscribers(world, mailing_list.list_id) == set()
     world.sf.update(contact, {"Department": "Sales"})
@@ -142,7 +141,7 @@ def test_a_dropped_stream_resumes_from_the_stored_replay_id(world: World, daemon
         world.sf.events.controls.delay_seconds = 0.0
         world.sf.events.condition.notify_all()
     until(lambda: subscribers(world, mailing_list.list_id) == set(first + later), "every Contact in CM")
-    until(lambda: running.store.fact("outbound_cdc:Contact"), "a stored replay ID")
+    until(lambda: running.store.facts.cdc_progress("Contact").get(), "a stored replay ID")
     # Each Contact pushed once: as an add, or as an update when a resumed stream met it after a catch-up.
     assert pushed("add") + pushed("update") - before == len(first + later)
 
@@ -213,8 +212,8 @@ def test_a_save_made_while_disconnected_is_never_pushed(world: World, daemon, pu
     running = daemon(subscription_rules=[_add_rule(mailing_list.list_id, "Contact")], outbound=following(pubsub))
     world.sf.create("Contact", {"LastName": "Before", "Email": "before@off.example"})
     until(lambda: subscribers(world, mailing_list.list_id) == {"before@off.example"}, "the first Contact in CM")
-    running.store.set_connected(False)
-    until(lambda: (running.store.fact("outbound_last_poll") or {}).get("reason") == "disconnected", "outbound off")
+    running.store.connection.set(False)
+    until(lambda: (running.store.facts.outbound_last_poll.get() or {}).get("reason") == "disconnected", "outbound off")
     saved_off = world.sf.create("Contact", {"LastName": "D'Off", "Email": "while.off@off.example"})
     stamp = world.sf.store.find(saved_off)[1][world.sf.store.table("Contact").slot["SystemModstamp"]]
     until(lambda: world.sf.clock.milliseconds() > stamp, "the org's clock past the save")  # as a person is slower

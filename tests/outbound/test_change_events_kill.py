@@ -39,10 +39,10 @@ def _expire_leases(world: World) -> None:
     """Let the killed process's leases lapse now rather than after their time to live."""
     store = StateStore.open(world.settings().state.url.get_secret_value())
     try:
-        for lease in ("supervisor", "outbound_poller"):
-            holder = store.lock_holder(lease)
+        for lease in (store.leases.supervisor, store.leases.outbound_poller):
+            holder = lease.holder()
             if holder is not None:
-                store.release_lock(lease, holder)
+                lease.release(holder)
     finally:
         store.close()
 

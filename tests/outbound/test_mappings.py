@@ -51,7 +51,7 @@ def test_mapped_fields_reach_every_cm_data_type(world: World, daemon) -> None:
     }  # fmt: skip
     assert _field_values(mailing_list.members["long@map.example"]) == {}
     assert _field_values(mailing_list.members["option@map.example"]) == {}
-    reasons = {rejection.key.split(":")[1]: rejection.reason for rejection in running.store.rejections("outbound")}
+    reasons = {rejection.key.split(":")[1]: rejection.reason for rejection in running.store.rejections.list("outbound")}
     assert set(reasons) == {too_long, not_an_option}
     assert "251 characters" in reasons[too_long] and "250" in reasons[too_long]
     assert "'Gold' is not one of the field's options" in reasons[not_an_option]

@@ -43,10 +43,10 @@ def _advance(store: StateStore, minutes: int) -> datetime:
 
 def test_after_a_disconnect_the_start_is_the_connect(store: StateStore, systems: Systems) -> None:
     built = _advance(store, 0)
-    store.set_connected(False)
+    store.connection.set(False)
     pause(_loaded_at(systems, built), ["disconnected"], STREAMS)
     connected = _advance(store, 10)
-    store.set_connected(True)
+    store.connection.set(True)
     reloaded = _advance(store, 1)
     assert resumed_at(_loaded_at(systems, built)) == connected
     assert resumed_at(_loaded_at(systems, reloaded)) == connected
@@ -56,18 +56,18 @@ def test_after_disable_triggers_a_connect_while_connected_moves_nothing(store: S
     pause(_loaded_at(systems, _advance(store, 0)), ["disable_triggers"], STREAMS)
     reloaded = _advance(store, 5)
     _advance(store, 5)
-    store.set_connected(True)
+    store.connection.set(True)
     assert resumed_at(_loaded_at(systems, reloaded)) == reloaded
 
 
 def test_with_both_pauses_the_later_end_counts_and_resume_forgets_the_pause(
     store: StateStore, systems: Systems
 ) -> None:
-    store.set_connected(False)
+    store.connection.set(False)
     pause(_loaded_at(systems, _advance(store, 0)), ["disconnected"], STREAMS)
     pause(_loaded_at(systems, _advance(store, 1)), ["disable_triggers"], STREAMS)
     connected = _advance(store, 5)
-    store.set_connected(True)
+    store.connection.set(True)
     reloaded = _advance(store, 5)
     assert resumed_at(_loaded_at(systems, reloaded)) == reloaded
     assert resumed_at(_loaded_at(systems, connected - timedelta(minutes=1))) == connected

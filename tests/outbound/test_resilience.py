@@ -20,14 +20,14 @@ def test_a_subscriber_cm_refuses_is_rejected_alone_and_not_retried(world: World,
         "gone@refused.example": "Unsubscribed", "first@refused.example": "Active",
         "second@refused.example": "Active",
     }  # fmt: skip
-    (rejection,) = running.store.rejections("outbound")
+    (rejection,) = running.store.rejections.list("outbound")
     assert rejection.object == "Contact"
     assert rejection.reason == "code 206: Is Unsubscribed"
     assert rejection.payload["email"] == "gone@refused.example"
     assert report["pushes"] == {"add:ok": 2, "add:rejected": 1}
     running.settle()
     assert world.cm.calls.counts()["POST /subscribers/{listid}/import"] == 1
-    assert running.store.rejections("outbound")[0].attempts == 1
+    assert running.store.rejections.list("outbound")[0].attempts == 1
 
 
 def test_rate_limits_and_server_errors_only_slow_pushes_down(world: World, daemon) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 import yaml
 
 from cmsync.clients.campaign_monitor.records import SubscriberState
-from cmsync.outbound import LAST_POLL_FACT
 from cmsync.state import StateStore
 from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.sync.world import World
@@ -44,7 +43,7 @@ def _poll_after(world: World, moment: datetime, timeout: float = 30) -> dict[str
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            last = store.fact(LAST_POLL_FACT)
+            last = store.facts.outbound_last_poll.get()
             if isinstance(last, dict) and datetime.fromisoformat(last["started_at"]) > moment:
                 return last
             time.sleep(0.05)

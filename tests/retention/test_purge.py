@@ -21,7 +21,7 @@ def test_purge_keeps_exactly_days_to_keep_and_a_reload_purges_again(world: World
     year = activity(world)
     assert min(year.values()) < ago(360) and max(year.values()) > ago(7)
     assert last_purge(cmsync.store).deleted == 0  # type: ignore[union-attr]
-    marks = cmsync.store.watermarks("tracking:")
+    marks = cmsync.store.watermarks.under("tracking:")
 
     before = datetime.now(UTC)
     assert reload(cmsync, world, tracking={"days_to_keep": 30, "purge_max_share": 1})
@@ -40,7 +40,7 @@ def test_purge_keeps_exactly_days_to_keep_and_a_reload_purges_again(world: World
     assert purge.status == "succeeded" and purge.cutoff is not None
     assert set(week) == {key for key in kept if kept[key] >= purge.cutoff}
     assert 0 < len(week) < len(kept)
-    assert cmsync.store.watermarks("tracking:") == marks
+    assert cmsync.store.watermarks.under("tracking:") == marks
 
 
 def test_the_next_main_sync_does_not_bring_purged_events_back(world: World, embedded) -> None:

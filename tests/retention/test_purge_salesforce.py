@@ -11,7 +11,7 @@ from cmsync.clients.campaign_monitor.client import CampaignMonitorClient
 from cmsync.clients.salesforce import PollPolicy, RetryPolicy
 from cmsync.clients.salesforce.client import SalesforceClient
 from cmsync.mapping.records import ACTIVITY
-from cmsync.retention.purge import CHUNK, PURGE_LOCK, last_purge, purge_tracking
+from cmsync.retention.purge import CHUNK, last_purge, purge_tracking
 from cmsync.state import StateStore
 from cmsync.systems import Systems
 from tests.retention.conftest import activity, activity_values, ago
@@ -138,10 +138,10 @@ def test_with_tracking_off_records_still_age_out_and_disconnect_stops_the_purge(
     _seed(world, "old", 30, days_ago=31)
     young = _seed(world, "young", 30, days_ago=29)
     systems = systems_for(tracking={"enabled": False, "days_to_keep": 30, "purge_max_share": 1})
-    systems.store.set_connected(False)
+    systems.store.connection.set(False)
     assert purge_tracking(systems, "test") is None
     assert len(activity(world)) == 60
-    systems.store.set_connected(True)
+    systems.store.connection.set(True)
     purge = purge_tracking(systems, "test")
     assert purge is not None and purge.deleted == 30
     assert set(activity(world)) == young
@@ -157,6 +157,6 @@ def test_purges_are_recorded_and_take_turns_on_either_state_store(world: World, 
     assert purge.oldest_kept == min(activity(world).values())
     assert set(activity(world)) == young
 
-    assert systems.store.acquire_lock(PURGE_LOCK, "another worker", timedelta(minutes=5))
+    assert systems.store.leases.tracking_purge.take("another worker", timedelta(minutes=5))
     assert purge_tracking(systems, "test") is None
     assert last_purge(systems.store) == purge

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cmsync.sync.reimport import LAST_REIMPORT, Reimport, ReimportRefusedError, reimport_tracking
+from cmsync.sync.reimport import Reimport, ReimportRefusedError, reimport_tracking
 from cmsync.workers.retention_requests import request_reimport
 from tests.retention.conftest import activity, activity_events, ago, reload, wait_for_purge
 from tests.sync.conftest import EmbeddedCmsync
@@ -18,7 +18,7 @@ def _wait_for_reimport(cmsync: EmbeddedCmsync, after: datetime, timeout: float =
     """The last re-import's record, once one started after ``after`` has finished (on a worker)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = cmsync.store.fact(LAST_REIMPORT)
+        done = cmsync.store.facts.last_reimport.get()
         if done and datetime.fromisoformat(done["started_at"]) > after:
             return dict(done)
         time.sleep(0.05)
@@ -39,7 +39,7 @@ def _a_year_then_30_days(world: World, embedded) -> tuple[EmbeddedCmsync, dict[s
 def test_reimport_brings_back_exactly_the_window_once(world: World, embedded) -> None:
     cmsync, year = _a_year_then_30_days(world, embedded)
     kept = set(activity(world))
-    marks = cmsync.store.watermarks("tracking:")
+    marks = cmsync.store.watermarks.under("tracking:")
     since, until = ago(150), ago(60)
     window = {key for key, (when, _, _) in year.items() if since <= when < until}
     assert window and not window & kept
@@ -66,7 +66,7 @@ def test_reimport_brings_back_exactly_the_window_once(world: World, embedded) ->
     assert (again["events"], again["rejected"]) == (len(window), 0)
     assert set(activity(world)) == kept | window
     assert world.duplicates("CM_Email_Activity__c", "CM_Activity_Key__c") == []
-    assert cmsync.store.watermarks("tracking:") == marks
+    assert cmsync.store.watermarks.under("tracking:") == marks
 
 
 def test_reimport_narrowed_to_one_campaign_and_type(world: World, embedded) -> None:

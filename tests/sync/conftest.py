@@ -26,18 +26,18 @@ def world(tmp_path: Path) -> Iterator[World]:
 def wait_for_end(store: StateStore, run_id: int, timeout: float = 90) -> Run:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        run = store.run(run_id)
+        run = store.runs.get(run_id)
         assert run is not None
         if not run.in_flight:
             return run
         time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not end within {timeout} s: {store.run(run_id)}")
+    raise AssertionError(f"run {run_id} did not end within {timeout} s: {store.runs.get(run_id)}")
 
 
 def wait_for_first_run(store: StateStore, timeout: float = 90) -> Run:
     """The first run of a fresh state store (which a supervisor starts as soon as it runs), once ended."""
     deadline = time.monotonic() + timeout
-    while store.run(1) is None and time.monotonic() < deadline:
+    while store.runs.get(1) is None and time.monotonic() < deadline:
         time.sleep(0.1)
     return wait_for_end(store, 1, timeout)
 

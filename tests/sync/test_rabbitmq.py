@@ -84,10 +84,13 @@ def test_workers_killed_mid_run(world: World, rabbit: tuple[Workers, StateStore]
     world.cm.calls.latency = 0.02
     run_id = request_run(store, "test").run.id
     deadline = time.monotonic() + 30
-    while not (store.run(run_id).counts.get("CM_List_Member__c") or {}).get("created") and time.monotonic() < deadline:  # type: ignore[union-attr]
+    while (
+        not (store.runs.get(run_id).counts.get("CM_List_Member__c") or {}).get("created")
+        and time.monotonic() < deadline
+    ):  # type: ignore[union-attr]
         time.sleep(0.05)
     workers.kill_everything()
-    assert store.run(run_id).in_flight  # type: ignore[union-attr]
+    assert store.runs.get(run_id).in_flight  # type: ignore[union-attr]
     world.cm.calls.latency = 0
     workers.start()
     first = wait_for_end(store, run_id)
@@ -104,8 +107,8 @@ def test_rabbitmq_restarted_mid_run(world: World, own_rabbitmq: RabbitMQ, tmp_pa
 def _restarted_mid_run(world: World, rabbitmq: RabbitMQ, store: StateStore) -> None:
     world.cm.calls.latency = 0.02
     run_id = request_run(store, "test").run.id
-    wait_until(lambda: store.run(run_id).pending_jobs > 0, "the run's jobs queued on RabbitMQ")  # type: ignore[union-attr]
-    assert store.run(run_id).in_flight  # type: ignore[union-attr]
+    wait_until(lambda: store.runs.get(run_id).pending_jobs > 0, "the run's jobs queued on RabbitMQ")  # type: ignore[union-attr]
+    assert store.runs.get(run_id).in_flight  # type: ignore[union-attr]
     rabbitmq.ctl("stop_app")
     rabbitmq.ctl("start_app")
     world.cm.calls.latency = 0
@@ -129,11 +132,11 @@ def test_workers_killed_at_any_point_the_next_sync_now_converges(
     assert SyncNow(workers.config, tmp_path).start().wait() == 0
     deadline = time.monotonic() + 60
     while api_calls(world) < calls:
-        assert store.current_run() is not None, f"the run ended before call {calls}"
+        assert store.runs.current() is not None, f"the run ended before call {calls}"
         assert time.monotonic() < deadline, f"no call {calls} within 60 s"
         time.sleep(0.002)
     workers.kill_everything()
-    killed = store.current_run()
+    killed = store.runs.current()
     assert killed is not None
     if messages == "lost":
         broker = make_broker(amqp_url)
@@ -144,9 +147,9 @@ def test_workers_killed_at_any_point_the_next_sync_now_converges(
     after = SyncNow(workers.config, tmp_path, "--wait").start()
     assert after.wait(timeout=90) == 0, after.text()
     assert after.text().count("lost its owner") <= 1, "the resumed run kept its owner"
-    assert store.current_run() is None
-    assert store.last_run().status == "succeeded"  # type: ignore[union-attr]
-    assert not store.run(killed.id).in_flight  # type: ignore[union-attr]
+    assert store.runs.current() is None
+    assert store.runs.last().status == "succeeded"  # type: ignore[union-attr]
+    assert not store.runs.get(killed.id).in_flight  # type: ignore[union-attr]
     assert_converged(world)
 
 
@@ -168,7 +171,7 @@ def test_a_run_whose_messages_were_all_lost_is_closed_by_the_supervisor(
         assert purge_queued(broker) == 1
         (closed,) = daemon.wait_for("run closed as interrupted: its owner is gone; the next run resumes")
         assert closed["run_id"] == started["run_id"]
-        lost = store.run(started["run_id"])
+        lost = store.runs.get(started["run_id"])
         assert lost is not None and lost.status == "cancelled" and (lost.error or "").startswith("interrupted:")
         workers.start()
         after = SyncNow(config, tmp_path, "--wait").start()
@@ -197,7 +200,7 @@ def test_killed_between_recording_and_sending_the_supervisor_sends_it(
     stopped.wait_for(STOPPED)
     stopped.kill()
     store = StateStore.open(world.settings().state.url.get_secret_value())
-    unsent = store.current_run()
+    unsent = store.runs.current()
     assert unsent is not None and not unsent.dispatched
     workers = Workers(config, tmp_path)
     workers.start()
@@ -239,7 +242,7 @@ def test_disconnect_purges_what_is_queued_and_no_actor_writes_after_it(
         result = cmsync("disconnect", "--config", str(config))
         assert result.returncode == 0, result.stdout + result.stderr
         assert "queued messages purged: 3" in result.stdout
-        assert store.current_run() is None
+        assert store.runs.current() is None
         writes = world.salesforce_writes()
         request_reimport(Reimport(datetime.now(UTC) - timedelta(days=30), datetime.now(UTC)))
         workers.start()

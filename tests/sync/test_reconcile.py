@@ -180,7 +180,7 @@ def test_a_refused_member_is_retried_only_while_cm_has_it(world: World, embedded
     cmsync = embedded()
     first = cmsync.sync()
     assert first.status == "partial" and first.counts[MEMBER]["rejected"] == 2
-    assert {rejection.key for rejection in cmsync.store.rejections()} == {
+    assert {rejection.key for rejection in cmsync.store.rejections.list()} == {
         member_key(list_id, corrected),
         member_key(list_id, kept),
     }
@@ -189,7 +189,7 @@ def test_a_refused_member_is_retried_only_while_cm_has_it(world: World, embedded
                             resubscribe=False, restart_journeys=False)  # fmt: skip
     second = cmsync.sync()
     assert second.counts[MEMBER].get("rejected") == 1
-    (rejection,) = cmsync.store.rejections()
+    (rejection,) = cmsync.store.rejections.list()
     assert rejection.key == member_key(list_id, kept) and rejection.attempts == 2
     assert status_report(cmsync.systems.settings, cmsync.store)["rejected_records"] == 1
 

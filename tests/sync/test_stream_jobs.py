@@ -88,7 +88,7 @@ def test_a_long_stream_is_one_job_and_a_second_pass_writes_nothing(
     for member in members[:50]:
         assert held[str(member["CM_Member_Key__c"])]["CM_Email__c"] == member["CM_Email__c"]
         assert held[str(member["CM_Member_Key__c"])]["CM_Subscriber_Name__c"] == member["CM_Subscriber_Name__c"]
-    assert store.watermark("members:l1:active") == "2026-11-30 08:19:59.011999"
+    assert store.watermarks.get("members:l1:active") == "2026-11-30 08:19:59.011999"
 
     emulator.calls.clear()
     again = _write(salesforce, store, members)
@@ -119,7 +119,7 @@ def test_locked_rows_and_a_key_sent_twice_are_written_once_more(
     moved = {**members[10], "CM_State__c": "Unsubscribed", "CM_Date__c": "2026-11-29T09:00:00.000Z"}
     writer = _write(salesforce, store, [*members, moved])
 
-    assert writer.totals.rejected == 0 and not store.rejections("members:l1:active")
+    assert writer.totals.rejected == 0 and not store.rejections.list("members:l1:active")
     soql = f"SELECT CM_State__c FROM CM_List_Member__c WHERE CM_Member_Key__c = {literal(moved['CM_Member_Key__c'])}"
     held = salesforce.query(soql)
     assert [row["CM_State__c"] for row in held] == ["Unsubscribed"]

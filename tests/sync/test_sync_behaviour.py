@@ -104,14 +104,14 @@ def test_a_bad_record_is_rejected_alone_and_retried(world: World, embedded) -> N
     run = cmsync.sync()
     assert run.status == "partial"
     assert run.counts["CM_List_Member__c"]["rejected"] == 1
-    (rejection,) = cmsync.store.rejections(f"members:{mailing_list.list_id}:active")
+    (rejection,) = cmsync.store.rejections.list(f"members:{mailing_list.list_id}:active")
     assert rejection.key == member_key(mailing_list.list_id, broken)
     assert "STRING_TOO_LONG" in rejection.reason
     expected = sum(len(ml.members) for cid in world.clients for ml in world.cm.state.clients[cid].lists)
     assert len(world.records("CM_List_Member__c")) == expected - 1
     again = cmsync.sync()
     assert again.counts["CM_List_Member__c"]["rejected"] == 1
-    assert cmsync.store.rejections(f"members:{mailing_list.list_id}:active")[0].attempts == 2
+    assert cmsync.store.rejections.list(f"members:{mailing_list.list_id}:active")[0].attempts == 2
 
 
 def test_rate_limits_locks_outages_and_expired_tokens_only_slow_it_down(world: World, embedded) -> None:
@@ -128,11 +128,11 @@ def test_rate_limits_locks_outages_and_expired_tokens_only_slow_it_down(world: W
     world.sf.faults.update({"lock_rate": 0.0, "unavailable_rate": 0.0})
     next_run = cmsync.sync()
     assert next_run.status == "succeeded", next_run.error
-    assert cmsync.store.rejections() == [], (
+    assert cmsync.store.rejections.list() == [], (
         run.counts,
         next_run.counts,
-        [r.stream for r in cmsync.store.rejections()],
-        [r.reason for r in cmsync.store.rejections()],
+        [r.stream for r in cmsync.store.rejections.list()],
+        [r.reason for r in cmsync.store.rejections.list()],
     )
     expected = {f"{list_id}:{s.email.lower()}": s.state.value for list_id, s in world.members()}
     assert {r["CM_Member_Key__c"]: r["CM_State__c"] for r in world.records("CM_List_Member__c")} == expected
@@ -146,13 +146,13 @@ def test_disconnect_stops_jobs_at_a_page_boundary(world: World, embedded) -> Non
     world.cm.faults.set_latency(0.05)
     run_id = request_run(cmsync.store, "test").run.id
     wait_until(lambda: any("/active" in call.path for call in world.cm.calls.calls()), "a list job reading members")
-    cmsync.store.set_connected(False)
-    cmsync.store.finish_run(run_id, "cancelled", "disconnected")
+    cmsync.store.connection.set(False)
+    cmsync.store.runs.finish(run_id, "cancelled", "disconnected")
     calls = len(world.cm.calls.calls())
     cmsync.wait_until_idle()
     assert len(world.cm.calls.calls()) - calls <= cmsync.threads, "a job stops at its page boundary"
     world.cm.faults.set_latency(0)
-    cmsync.store.set_connected(True)
+    cmsync.store.connection.set(True)
     run = cmsync.sync()
     assert run.status == "succeeded"
     expected = {f"{list_id}:{s.email.lower()}" for list_id, s in world.members()}
@@ -177,7 +177,7 @@ def test_directory_follows_salesforce_changes(world: World, embedded) -> None:
         world.sf.delete(linked_before["CM_Contact__c"])
     cmsync.sync(full_pass=True)
     assert _member(world, mailing_list.list_id, unlinked.email)["CM_Contact__c"] is None
-    emails = {row[2] for row in cmsync.store.directory_by_email([unlinked.email])}
+    emails = {row[2] for row in cmsync.store.directory.by_email([unlinked.email])}
     assert emails == set()
 
 

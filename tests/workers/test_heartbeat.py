@@ -28,18 +28,18 @@ def test_a_bad_timeout_is_named_with_its_value(monkeypatch: pytest.MonkeyPatch, 
 def test_a_held_run_keeps_beating_and_a_released_one_stops(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CMSYNC_RUN_HEARTBEAT_TIMEOUT", "0.3")
     store = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
-    run = store.begin_run("test", **OWNER).run
-    store.mark_sent(run.id)
+    run = store.runs.begin("test", **OWNER).run
+    store.runs.mark_sent(run.id)
     heartbeat = Heartbeat()
     with heartbeat.hold(store, run.id):
-        first = store.run(run.id).heartbeat_at  # type: ignore[union-attr]
+        first = store.runs.get(run.id).heartbeat_at  # type: ignore[union-attr]
         deadline = time.monotonic() + 10
-        while store.run(run.id).heartbeat_at == first:  # type: ignore[union-attr]
+        while store.runs.get(run.id).heartbeat_at == first:  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "no heartbeat within 10 s"
             time.sleep(0.02)
-    assert store.run(run.id).owner == process_owner()  # type: ignore[union-attr]
+    assert store.runs.get(run.id).owner == process_owner()  # type: ignore[union-attr]
     deadline = time.monotonic() + 10
-    while not store.close_abandoned_runs(timedelta(seconds=0.3)):
+    while not store.runs.close_abandoned(timedelta(seconds=0.3)):
         assert time.monotonic() < deadline, "a released run still beats"
         time.sleep(0.05)
     store.close()

@@ -18,20 +18,20 @@ KEYS = ["l1:o'brien@example.com", "l1:田中@example.jp", "l1:zoë🎉@example.o
 def test_digests_are_sixteen_bytes_kept_per_stream(store: StateStore) -> None:
     digests = {key: held_digest({"CM_Member_Key__c": key, "CM_State__c": "Active"}) for key in KEYS}
     assert {len(digest) for digest in digests.values()} == {16}
-    store.save_digests("members:l1", digests, seen="run:1")
-    store.save_digests("members:l2", {KEYS[0]: b"\x00" * 16})
-    assert store.digests("members:l1", [*KEYS, "l1:absent@example.com"]) == digests
-    assert store.digests("members:l2", KEYS) == {KEYS[0]: b"\x00" * 16}
+    store.digests.save("members:l1", digests, seen="run:1")
+    store.digests.save("members:l2", {KEYS[0]: b"\x00" * 16})
+    assert store.digests.get("members:l1", [*KEYS, "l1:absent@example.com"]) == digests
+    assert store.digests.get("members:l2", KEYS) == {KEYS[0]: b"\x00" * 16}
 
 
 def test_a_full_pass_finds_the_keys_it_did_not_see(store: StateStore) -> None:
-    store.save_digests("members:l1", dict.fromkeys(KEYS, b"\x01" * 16))
-    store.mark_seen("members:l1", KEYS[:2], "run:7")
-    store.save_digests("members:l1", {KEYS[2]: b"\x02" * 16}, seen="run:7")
-    assert store.unseen_keys("members:l1", "run:7") == [KEYS[3]]
-    store.forget_digests("members:l1", [KEYS[3]])
-    assert store.unseen_keys("members:l1", "run:7") == []
-    assert set(store.digests("members:l1", KEYS)) == set(KEYS[:3])
+    store.digests.save("members:l1", dict.fromkeys(KEYS, b"\x01" * 16))
+    store.digests.mark_seen("members:l1", KEYS[:2], "run:7")
+    store.digests.save("members:l1", {KEYS[2]: b"\x02" * 16}, seen="run:7")
+    assert store.digests.unseen("members:l1", "run:7") == [KEYS[3]]
+    store.digests.forget("members:l1", [KEYS[3]])
+    assert store.digests.unseen("members:l1", "run:7") == []
+    assert set(store.digests.get("members:l1", KEYS)) == set(KEYS[:3])
 
 
 def test_an_older_store_drops_the_sync_digests_and_keeps_the_rest(
@@ -40,21 +40,23 @@ def test_an_older_store_drops_the_sync_digests_and_keeps_the_rest(
     with monkeypatch.context() as before:
         before.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:_COMPACT])
         old = StateStore.open(state_url, clock)
-        old.save_content_hashes("members:l1", {KEYS[0]: "a1b2"}, seen="run:3")
-        old.save_content_hashes("clients", {"client": "c1"})
-        old.save_content_hashes("lists:client", {"l1": "d2"})
-        old.save_content_hashes("campaigns:client", {"campaign": "e3"})
-        old.save_content_hashes("outbound:l1", {"0035g000000001IAAQ": '{"state": "Active"}'})
-        old.set_watermark("members:l1:active", "2026-11-01 08:00:00")
+        old.content_hashes.save("members:l1", {KEYS[0]: "a1b2"}, seen="run:3")
+        old.content_hashes.save("clients", {"client": "c1"})
+        old.content_hashes.save("lists:client", {"l1": "d2"})
+        old.content_hashes.save("campaigns:client", {"campaign": "e3"})
+        old.content_hashes.save("outbound:l1", {"0035g000000001IAAQ": '{"state": "Active"}'})
+        old.watermarks.set("members:l1:active", "2026-11-01 08:00:00")
         old.close()
 
     store = StateStore.open(state_url, clock)
-    assert store.content_hashes("members:l1", [KEYS[0]]) == {}
-    assert store.content_hashes("clients", ["client"]) == {}
-    assert store.content_hashes("lists:client", ["l1"]) == {}
-    assert store.content_hashes("campaigns:client", ["campaign"]) == {}
-    assert store.content_hashes("outbound:l1", ["0035g000000001IAAQ"]) == {"0035g000000001IAAQ": '{"state": "Active"}'}
-    assert store.watermark("members:l1:active") == "2026-11-01 08:00:00"
-    store.save_digests("members:l1", {KEYS[0]: b"\x03" * 16})
-    assert store.digests("members:l1", [KEYS[0]]) == {KEYS[0]: b"\x03" * 16}
+    assert store.content_hashes.get("members:l1", [KEYS[0]]) == {}
+    assert store.content_hashes.get("clients", ["client"]) == {}
+    assert store.content_hashes.get("lists:client", ["l1"]) == {}
+    assert store.content_hashes.get("campaigns:client", ["campaign"]) == {}
+    assert store.content_hashes.get("outbound:l1", ["0035g000000001IAAQ"]) == {
+        "0035g000000001IAAQ": '{"state": "Active"}'
+    }
+    assert store.watermarks.get("members:l1:active") == "2026-11-01 08:00:00"
+    store.digests.save("members:l1", {KEYS[0]: b"\x03" * 16})
+    assert store.digests.get("members:l1", [KEYS[0]]) == {KEYS[0]: b"\x03" * 16}
     store.close()
