@@ -132,10 +132,6 @@ class SalesforceClient:
         """The integration user's Id (records it writes carry it as LastModifiedById)."""
         return self.transport.sign_in().user_id
 
-    @property
-    def instance_url(self) -> str:
-        return self.transport.sign_in().instance_url
-
     def sign_in(self, stale: SignIn | None = None) -> SignIn:
         """The current sign-in, or a new one when ``stale`` was refused (the Pub/Sub client signs its calls)."""
         return self.transport.sign_in(stale)
