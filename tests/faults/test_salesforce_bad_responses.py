@@ -41,7 +41,7 @@ def test_a_200_that_is_not_json_is_retried(proxy: CorruptingProxy, kind: str) ->
 
 def test_a_200_that_is_never_json_raises_naming_the_call(proxy: CorruptingProxy) -> None:
     client = client_through(proxy)
-    token = client._sign_in().access_token.get_secret_value()
+    token = client.sign_in().access_token.get_secret_value()
     proxy.spoil("html", "/query", calls=-1)
     with pytest.raises(SalesforceBadResponseError) as raised:
         list(client.query("SELECT Id FROM Contact"))

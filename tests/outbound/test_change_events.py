@@ -99,14 +99,14 @@ def test_a_persons_edit_between_two_of_cmsyncs_own_writes_is_pushed(world: World
     contact = world.sf.create("Contact", {"LastName": "Ng", "Email": "ng@between.example"})
     running = daemon(subscription_rules=[rule], outbound=following(pubsub))
     salesforce = running.cmsync.systems.salesforce
-    path = salesforce.data_path(f"sobjects/Contact/{contact}")
-    salesforce.call("update", "PATCH", path, json={"LeadSource": "Web"})
+    path = salesforce.transport.data_path(f"sobjects/Contact/{contact}")
+    salesforce.transport.call("update", "PATCH", path, json={"LeadSource": "Web"})
     until(lambda: _source(running).get("lag_seconds") is not None, "cmsync's own write acted on as a change event")
     assert running.store.facts.outbound_last_poll.get()["skipped"] == {"own_write": 1}
     assert [call for call in world.cm.calls.calls() if call.method != "GET"] == []
     assert subscribers(world, mailing_list.list_id) == set()
     world.sf.update(contact, {"Department": "Sales"})
-    salesforce.call("update", "PATCH", path, json={"Title": "Own write again"})
+    salesforce.transport.call("update", "PATCH", path, json={"Title": "Own write again"})
     until(lambda: subscribers(world, mailing_list.list_id) == {"ng@between.example"}, "the person's edit in CM")
 
 
@@ -198,7 +198,7 @@ def test_disable_bulk_triggers_pushes_the_first_record_of_one_persons_transactio
         outbound=following(pubsub),
     )
     person = _as_admin(world)
-    person.session.headers.pop("Sforce-Call-Options")  # a data loader, not cmsync
+    person.transport.session.headers.pop("Sforce-Call-Options")  # a data loader, not cmsync
     results = person.update("Contact", [{"Id": record_id, "LeadSource": "Web"} for record_id in ids])
     person.close()
     assert all(result.success for result in results)

@@ -174,7 +174,7 @@ def test_secrets_stay_out_of_logs_errors_and_reprs(server, emulator, key_pair):
     try:
         client = make_client(server.url)
         client.count("SELECT COUNT() FROM Account")
-        token = client._signed_in.access_token.get_secret_value()
+        token = client.sign_in().access_token.get_secret_value()
         emulator.expire_tokens()
         client.count("SELECT COUNT() FROM Account")
         jwt_client = _jwt_client(server.url, key_pair.private_pem)
@@ -186,7 +186,7 @@ def test_secrets_stay_out_of_logs_errors_and_reprs(server, emulator, key_pair):
     finally:
         configure_logging("json", "info")
     text = "\n".join(
-        [stream.getvalue(), repr(client), repr(jwt_client), repr(bad), str(refused.value), repr(client._signed_in)]
+        [stream.getvalue(), repr(client), repr(jwt_client), repr(bad), str(refused.value), repr(client.sign_in())]
     )
     for secret in (token, "sandbox-client-secret", "sandbox-refresh-token", key_pair.private_pem.decode()[40:80]):
         assert secret not in text

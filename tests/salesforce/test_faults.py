@@ -144,8 +144,8 @@ def test_direct_record_reads_and_writes_through_the_control_api(server, emulator
 def test_a_locked_single_record_call_is_retried(client, emulator):
     record_id = emulator.create("Account", {"Name": "Locked"})
     emulator.faults.update({"lock_next": 2})
-    path = client.data_path(f"sobjects/Account/{record_id}")
-    assert client.call("sobject", "PATCH", path, json={"Industry": "Retail"}).status_code == 204
+    path = client.transport.data_path(f"sobjects/Account/{record_id}")
+    assert client.transport.call("sobject", "PATCH", path, json={"Industry": "Retail"}).status_code == 204
     assert emulator.get(record_id)["Industry"] == "Retail"
     statuses = [call.status for call in emulator.calls.calls() if call.endpoint == "PATCH /sobjects/{object}/{id}"]
     assert statuses == [400, 400, 204]

@@ -18,8 +18,9 @@ def test_a_client_from_refresh_token_settings(server, emulator):
         }
     )
     client = SalesforceClient.from_settings(settings)
-    assert isinstance(client.auth, RefreshTokenAuth)
-    assert (client.bulk_threshold, client.api_version, client.timeout) == (500, "61.0", (10.0, 20.0))
+    transport = client.transport
+    assert isinstance(transport.auth, RefreshTokenAuth)
+    assert (client.bulk_threshold, transport.api_version, transport.timeout) == (500, "61.0", (10.0, 20.0))
     assert client.user_id == emulator.integration_user_id
 
 
@@ -38,7 +39,7 @@ def test_a_client_from_jwt_settings(server, emulator, key_pair, tmp_path):
         }
     )
     client = SalesforceClient.from_settings(settings)
-    assert isinstance(client.auth, JwtBearerAuth)
+    assert isinstance(client.transport.auth, JwtBearerAuth)
     assert client.user_id == emulator.integration_user_id
     assert client.count("SELECT COUNT() FROM User") == 2
     assert any(call.path.startswith("/services/data/v60.0/") for call in emulator.calls.calls())

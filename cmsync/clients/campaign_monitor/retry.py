@@ -1,28 +1,23 @@
 """When to try a Campaign Monitor call again, and how long to wait first.
 
 429 waits ``X-RateLimit-Reset`` seconds when CM sends it (plus a little jitter so workers do not return
-together), or backs off exponentially with full jitter when it does not; a call gives up on 429s only after
-``rate_limit_patience`` seconds of waiting, because a rate limit should slow a sync down, not fail it.
-5xx and connection errors back off the same way, for at most ``attempts`` tries.
+together), or backs off as every API call does (``cmsync.clients.retry``) when it does not; a call gives up
+on 429s only after ``rate_limit_patience`` seconds of waiting, because a rate limit should slow a sync
+down, not fail it. 5xx and connection errors back off for at most ``attempts`` tries.
 """
 
 import random
 from dataclasses import dataclass
 
+from cmsync.clients import retry
+
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Bounds of retrying; tests shrink the delays."""
+class RetryPolicy(retry.RetryPolicy):
+    """Bounds of retrying, with CM's rate-limit rule; tests shrink the delays."""
 
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 30.0
     rate_limit_patience: float = 900.0
     max_reset_wait: float = 300.0
-
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait after failed try number ``attempt`` (1-based): full jitter, capped."""
-        return random.uniform(0.0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
     def rate_limit_wait(self, reset_header: str | None, attempt: int) -> float:
         """Seconds to wait after the ``attempt``-th 429 of a call."""

@@ -22,6 +22,7 @@ from cmsync.clients.campaign_monitor.errors import (
     error_for,
 )
 from cmsync.clients.campaign_monitor.retry import RetryPolicy
+from cmsync.clients.retry import Retries
 from cmsync.logs import get_logger
 from cmsync.metrics import API_CALL_SECONDS, API_CALLS, API_RETRIES
 from cmsync.redaction import REDACTOR
@@ -135,7 +136,8 @@ class Transport:
         shape: Shape | None,
     ) -> tuple[requests.Response, Any]:
         url = f"{self.base_url}{path}"
-        failures = rate_limited = 0
+        retries = Retries(self.retry, SYSTEM, endpoint)
+        rate_limited = 0
         waited = 0.0
         refreshed = False
         while True:
@@ -147,12 +149,11 @@ class Transport:
                 )
             except requests.RequestException as failure:
                 self._count(endpoint, "connection_error", started)
-                failures += 1
-                if failures >= self.retry.attempts:
+                if not retries.failed():
                     raise ConnectionFailedError(
                         REDACTOR.text(f"{type(failure).__name__}: {failure}"), endpoint=endpoint
                     ) from None
-                self._wait(endpoint, "connection", self.retry.backoff(failures))
+                retries.wait("connection")
                 continue
             status = response.status_code
             if status == 429:
@@ -162,14 +163,13 @@ class Transport:
                 if waited + wait > self.retry.rate_limit_patience:
                     raise self._error(response, endpoint)
                 waited += wait
-                self._wait(endpoint, "rate_limited", wait)
+                retries.wait("rate_limited", wait)
                 continue
             if status >= 500:
                 self._count(endpoint, "server_error", started)
-                failures += 1
-                if failures >= self.retry.attempts:
+                if not retries.failed():
                     raise self._error(response, endpoint)
-                self._wait(endpoint, "server_error", self.retry.backoff(failures))
+                retries.wait("server_error")
                 continue
             if status == 401 and self.auth.refreshable and not refreshed:
                 error = self._error(response, endpoint)
@@ -191,26 +191,26 @@ class Transport:
                 self._count(endpoint, "ok", started)
                 return response, answer
             self._count(endpoint, "bad_response", started)
-            failures += 1
-            if failures >= self.retry.attempts:
+            if not retries.failed():
                 raise BadResponseError(f"{method} {path}: {problem}", endpoint=endpoint, status=status)
-            self._wait(endpoint, "bad_response", self.retry.backoff(failures))
+            retries.wait("bad_response")
 
     def _request_token(self, url: str, form: dict[str, str]) -> Any:
         """Post to the OAuth token endpoint (retrying server and connection errors) and parse its answer."""
-        for attempt in range(1, self.retry.attempts + 1):
+        retries = Retries(self.retry, SYSTEM, TOKEN_ENDPOINT)
+        while True:
             started = time.perf_counter()
             try:
                 response = self.session.post(url, data=form, timeout=self.timeout, verify=self.verify)
             except requests.RequestException as failure:
                 self._count(TOKEN_ENDPOINT, "connection_error", started)
-                if attempt == self.retry.attempts:
+                if not retries.failed():
                     raise ConnectionFailedError(type(failure).__name__, endpoint=TOKEN_ENDPOINT) from None
-                self._wait(TOKEN_ENDPOINT, "connection", self.retry.backoff(attempt))
+                retries.wait("connection")
                 continue
-            if response.status_code >= 500 and attempt < self.retry.attempts:
+            if response.status_code >= 500 and retries.failed():
                 self._count(TOKEN_ENDPOINT, "server_error", started)
-                self._wait(TOKEN_ENDPOINT, "server_error", self.retry.backoff(attempt))
+                retries.wait("server_error")
                 continue
             answer = _json_or_none(response)
             if response.ok and isinstance(answer, dict) and answer.get("access_token"):
@@ -221,7 +221,6 @@ class Transport:
             raise TokenRefreshError(
                 str(reason or response.reason or "token refused"), endpoint=TOKEN_ENDPOINT, status=response.status_code
             )
-        raise ConnectionFailedError("no attempt made", endpoint=TOKEN_ENDPOINT)
 
     @staticmethod
     def _error(response: requests.Response, endpoint: str) -> CampaignMonitorError:
@@ -231,9 +230,3 @@ class Transport:
         self.counts.add(endpoint, outcome)
         API_CALLS.labels(system=SYSTEM, endpoint=endpoint, outcome=outcome).inc()
         API_CALL_SECONDS.labels(system=SYSTEM).observe(time.perf_counter() - started)
-
-    @staticmethod
-    def _wait(endpoint: str, reason: str, seconds: float) -> None:
-        API_RETRIES.labels(system=SYSTEM, reason=reason).inc()
-        _log.warning("campaign monitor call retried", endpoint=endpoint, reason=reason, wait_seconds=round(seconds, 3))
-        time.sleep(seconds)

@@ -2,13 +2,7 @@
 record writes through sObject Collections or Bulk API 2.0 with per-record results, retries, API usage."""
 
 from cmsync.clients.salesforce.auth import JwtBearerAuth, RefreshTokenAuth, SignIn, jwt_audience
-from cmsync.clients.salesforce.client import (
-    ApiUsage,
-    DeletedRecords,
-    SalesforceClient,
-    UpdatedRecords,
-    plain,
-)
+from cmsync.clients.salesforce.client import DeletedRecords, SalesforceClient, UpdatedRecords, plain
 from cmsync.clients.salesforce.errors import (
     SalesforceAuthError,
     SalesforceBulkError,
@@ -20,6 +14,7 @@ from cmsync.clients.salesforce.errors import (
 from cmsync.clients.salesforce.results import LOCKED, NOT_PROCESSED, RecordError, RecordResult
 from cmsync.clients.salesforce.retry import PollPolicy, RetryPolicy
 from cmsync.clients.salesforce.soql import like, literal, literal_list, quote, select
+from cmsync.clients.salesforce.transport import ApiUsage
 
 __all__ = [
     "LOCKED",

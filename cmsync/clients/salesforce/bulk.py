@@ -22,18 +22,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
+
+import requests
 
 from cmsync.clients.salesforce.errors import SalesforceBulkError
 from cmsync.clients.salesforce.results import NOT_PROCESSED, RecordError, RecordResult, bulk_error
 from cmsync.clients.salesforce.soql import literal
+from cmsync.clients.salesforce.transport import Transport
 from cmsync.config.names import check_salesforce_field_path
 from cmsync.logs import get_logger
-
-if TYPE_CHECKING:
-    import requests
-
-    from cmsync.clients.salesforce.client import SalesforceClient
 
 TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
 MAX_JOB_BYTES = 100 * 1024 * 1024
@@ -114,9 +112,9 @@ def _chunks(rows: list[list[str]], header: Sequence[str]) -> Iterator[range]:
 
 
 class BulkRunner:
-    """Runs Bulk API 2.0 jobs for one client."""
+    """Runs Bulk API 2.0 jobs through one client's transport."""
 
-    def __init__(self, client: "SalesforceClient") -> None:
+    def __init__(self, client: Transport) -> None:
         self.client = client
 
     def _path(self, resource: str) -> str:
@@ -320,7 +318,7 @@ def _failures(info: Mapping[str, Any]) -> bool:
     return info["state"] != "JobComplete" or int(info.get("numberRecordsFailed") or 0) > 0
 
 
-def _text_lines(response: "requests.Response") -> Iterator[str]:
+def _text_lines(response: requests.Response) -> Iterator[str]:
     """The lines of a streamed CSV body as they arrive, read as UTF-8 whatever charset it names (see ``csv_text``)."""
     return _lines(codecs.iterdecode(response.iter_content(chunk_size=1 << 16), "utf-8"))
 

@@ -1,34 +1,27 @@
 """When to try a Salesforce call (or a locked record) again, and how long to wait first.
 
-UNABLE_TO_LOCK_ROW, 5xx and connection errors back off exponentially with jitter for at most ``attempts``
-tries. REQUEST_LIMIT_EXCEEDED waits longer (the concurrency limit clears in seconds, the daily allowance
-does not) and gives up after ``limit_attempts`` so the caller can report it and slow down.
+UNABLE_TO_LOCK_ROW, 5xx and connection errors back off as every API call does (``cmsync.clients.retry``)
+for at most ``attempts`` tries. REQUEST_LIMIT_EXCEEDED waits longer (the concurrency limit clears in
+seconds, the daily allowance does not) and gives up after ``limit_attempts`` so the caller can report it
+and slow down.
 """
 
-import random
 from dataclasses import dataclass
+
+from cmsync.clients import retry
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Bounds of retrying; tests shrink the delays."""
+class RetryPolicy(retry.RetryPolicy):
+    """Bounds of retrying, with Salesforce's limit and record-lock rules; tests shrink the delays."""
 
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 30.0
     limit_attempts: int = 3
     limit_delay: float = 20.0
     lock_attempts: int = 4
 
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait after failed try number ``attempt`` (1-based): half fixed, half jitter, capped."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0.0, ceiling / 2)
-
     def limit_backoff(self, attempt: int) -> float:
         """Seconds to wait after the ``attempt``-th REQUEST_LIMIT_EXCEEDED of a call."""
-        ceiling = self.limit_delay * 2 ** (attempt - 1)
-        return ceiling / 2 + random.uniform(0.0, ceiling / 2)
+        return retry.jittered(self.limit_delay * 2 ** (attempt - 1))
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cmsync.clients.salesforce.bulk import BulkRunner
 from cmsync.clients.salesforce.results import RecordError, RecordResult
 from cmsync.clients.salesforce.soql import literal
+from cmsync.clients.salesforce.transport import Transport
 from cmsync.config.names import check_salesforce_name
 from cmsync.metrics import API_RETRIES
-
-if TYPE_CHECKING:
-    from cmsync.clients.salesforce.client import SalesforceClient
 
 COLLECTION_LIMIT = 200
 ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
@@ -54,11 +52,12 @@ def _result(index: int, item: Mapping[str, Any], operation: str) -> RecordResult
 
 
 class RecordWriter:
-    """Writes records for one client."""
+    """Writes records through one transport: Bulk API 2.0 for more than ``bulk_threshold`` at once."""
 
-    def __init__(self, client: "SalesforceClient") -> None:
-        self.client = client
-        self.bulk = BulkRunner(client)
+    def __init__(self, transport: Transport, bulk_threshold: int) -> None:
+        self.transport = transport
+        self.bulk_threshold = bulk_threshold
+        self.bulk = BulkRunner(transport)
 
     def write(
         self,
@@ -83,7 +82,7 @@ class RecordWriter:
                 raise ValueError(f"not Salesforce record Ids: {bad[:3]}")
         results: list[RecordResult] = [RecordResult(index, None, False) for index in range(len(records))]
         pending = list(range(len(records)))
-        for attempt in range(1, self.client.retry.lock_attempts + 1):
+        for attempt in range(1, self.transport.retry.lock_attempts + 1):
             if not pending:
                 break
             batch = [records[position] for position in pending]
@@ -97,10 +96,10 @@ class RecordWriter:
                     for position, result in zip(pending, outcome, strict=True)
                     if result.locked or result.status_codes == (ROLLED_BACK,)
                 ]
-            if not locked or attempt == self.client.retry.lock_attempts:
+            if not locked or attempt == self.transport.retry.lock_attempts:
                 break
             API_RETRIES.labels(system="salesforce", reason="lock").inc()
-            time.sleep(self.client.retry.backoff(attempt))
+            time.sleep(self.transport.retry.backoff(attempt))
             pending = locked
         return results
 
@@ -112,7 +111,7 @@ class RecordWriter:
         external_id_field: str | None,
         all_or_none: bool,
     ) -> list[RecordResult]:
-        if operation == "hardDelete" or (len(records) > self.client.bulk_threshold and not all_or_none):
+        if operation == "hardDelete" or (len(records) > self.bulk_threshold and not all_or_none):
             return self.bulk.ingest(operation, sobject, records, external_id_field)
         results: list[RecordResult] = []
         for start in range(0, len(records), COLLECTION_LIMIT):
@@ -129,11 +128,11 @@ class RecordWriter:
         external_id_field: str | None,
         all_or_none: bool,
     ) -> list[dict[str, Any]]:
-        client = self.client
+        transport = self.transport
         if operation == "delete":
             params = {"ids": ",".join(str(record["Id"]) for record in chunk), "allOrNone": str(all_or_none).lower()}
-            items: list[dict[str, Any]] = client.call(
-                "collections", "DELETE", client.data_path("composite/sobjects"), params=params
+            items: list[dict[str, Any]] = transport.call(
+                "collections", "DELETE", transport.data_path("composite/sobjects"), params=params
             ).json()
             return items
         body = {
@@ -144,13 +143,13 @@ class RecordWriter:
             ],
         }
         if operation == "upsert":
-            path = client.data_path(f"composite/sobjects/{sobject}/{external_id_field}")
-            response = client.call("collections", "PATCH", path, json=body)
+            path = transport.data_path(f"composite/sobjects/{sobject}/{external_id_field}")
+            response = transport.call("collections", "PATCH", path, json=body)
         elif operation == "update":
-            response = client.call("collections", "PATCH", client.data_path("composite/sobjects"), json=body)
+            response = transport.call("collections", "PATCH", transport.data_path("composite/sobjects"), json=body)
         else:
-            response = client.call(
-                "collections", "POST", client.data_path("composite/sobjects"), json=body, idempotent=False
+            response = transport.call(
+                "collections", "POST", transport.data_path("composite/sobjects"), json=body, idempotent=False
             )
         items = response.json()
         return items
