@@ -22,7 +22,6 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from cmsync_sandbox.calls import CallLog
@@ -31,60 +30,46 @@ from cmsync_sandbox.campaign_monitor.faults import Faults
 from cmsync_sandbox.campaign_monitor.oauth import TokenStore
 from cmsync_sandbox.campaign_monitor.seeding import SeedSpec, seed_account
 from cmsync_sandbox.campaign_monitor.state import AccountState
+from cmsync_sandbox.routing import Route, Router, control
 
-Control = Callable[..., Any]
 _SPEC_FIELDS = {field.name for field in fields(SeedSpec)}
 
 
 class SandboxControls:
-    """The WSGI app that answers ``/_sandbox/…``."""
+    """The WSGI app that answers ``/_sandbox/…``: each control takes the JSON body (and path arguments) and
+    answers JSON, ``{"ok": true}`` when it has nothing to say."""
 
     def __init__(self, state: AccountState, faults: Faults, tokens: TokenStore, calls: CallLog) -> None:
         self.state = state
         self.faults = faults
         self.tokens = tokens
         self.calls = calls
-        self._routes = Map(
-            [
-                Rule("/_sandbox/reset", endpoint="reset", methods=["POST"]),
-                Rule("/_sandbox/seed", endpoint="seed", methods=["POST"]),
-                Rule("/_sandbox/summary", endpoint="summary", methods=["GET"]),
-                Rule("/_sandbox/calls", endpoint="calls", methods=["GET"]),
-                Rule("/_sandbox/calls", endpoint="clear_calls", methods=["DELETE"]),
-                Rule("/_sandbox/faults", endpoint="faults", methods=["GET"]),
-                Rule("/_sandbox/faults", endpoint="set_faults", methods=["POST"]),
-                Rule("/_sandbox/faults", endpoint="clear_faults", methods=["DELETE"]),
-                Rule("/_sandbox/tokens/expire", endpoint="expire_tokens", methods=["POST"]),
-                Rule("/_sandbox/journeys/triggered", endpoint="triggered", methods=["GET"]),
-                Rule("/_sandbox/lists/<list_id>/state", endpoint="change_state", methods=["POST"]),
-                Rule("/_sandbox/campaigns", endpoint="send_campaign", methods=["POST"]),
-                Rule("/_sandbox/events", endpoint="record_event", methods=["POST"]),
-                Rule("/_sandbox/clock", endpoint="clock", methods=["POST"]),
-            ]
-        )
-        self._controls: dict[str, Control] = {
-            "reset": lambda _body: self.reset(),
-            "seed": self._seed,
-            "summary": lambda _body: self.state.summary(),
-            "calls": lambda _body: self.calls.as_json(),
-            "clear_calls": lambda _body: self.calls.clear(),
-            "faults": lambda _body: self.faults.as_json(),
-            "set_faults": self._set_faults,
-            "clear_faults": lambda _body: self.faults.clear(),
-            "expire_tokens": lambda _body: self.tokens.expire_all(),
-            "triggered": lambda _body: [asdict(trigger) for trigger in self.state.triggers],
-            "change_state": self._change_state,
-            "send_campaign": self._send_campaign,
-            "record_event": self._record_event,
-            "clock": lambda body: self.state.clock.advance(int(body.get("advance", 0))),
-        }
+        self._router = Router(self.routes())
+
+    def routes(self) -> list[Route]:
+        return [
+            control("POST", "/reset", self.reset_all),
+            control("POST", "/seed", self.seed),
+            control("GET", "/summary", self.summary),
+            control("GET", "/calls", self.call_log),
+            control("DELETE", "/calls", self.clear_calls),
+            control("GET", "/faults", self.fault_settings),
+            control("POST", "/faults", self.set_faults),
+            control("DELETE", "/faults", self.clear_faults),
+            control("POST", "/tokens/expire", self.expire_tokens),
+            control("GET", "/journeys/triggered", self.triggered),
+            control("POST", "/lists/<list_id>/state", self.change_state),
+            control("POST", "/campaigns", self.send_campaign),
+            control("POST", "/events", self.record_event),
+            control("POST", "/clock", self.clock),
+        ]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         try:
-            endpoint, values = self._routes.bind_to_environ(environ).match()
+            route, values = self._router.match(environ)
             body = json.loads(request.get_data() or b"{}") if request.method == "POST" else {}
-            answer = self._controls[endpoint](body, **values)
+            answer = route.handler(body, **values)
             response = self._json(200, {"ok": True} if answer is None else answer)
         except HTTPException as error:
             response = self._json(error.code or 404, {"error": error.description})
@@ -106,12 +91,39 @@ class SandboxControls:
         self.tokens.clear()
         self.calls.clear()
 
-    def _seed(self, body: dict[str, Any]) -> dict[str, int]:
+    def reset_all(self, _body: dict[str, Any]) -> None:
+        self.reset()
+
+    def seed(self, body: dict[str, Any]) -> dict[str, int]:
         counts = {name: int(value) for name, value in body.items() if name in _SPEC_FIELDS}
         size: str | SeedSpec = SeedSpec(**counts) if counts else str(body.get("size", "small"))
         return seed_account(self.state, size, int(body.get("seed", 1)))
 
-    def _set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
+    def summary(self, _body: dict[str, Any]) -> dict[str, int]:
+        return self.state.summary()
+
+    def call_log(self, _body: dict[str, Any]) -> dict[str, Any]:
+        return self.calls.as_json()
+
+    def clear_calls(self, _body: dict[str, Any]) -> None:
+        self.calls.clear()
+
+    def fault_settings(self, _body: dict[str, Any]) -> dict[str, Any]:
+        return self.faults.as_json()
+
+    def clear_faults(self, _body: dict[str, Any]) -> None:
+        self.faults.clear()
+
+    def expire_tokens(self, _body: dict[str, Any]) -> None:
+        self.tokens.expire_all()
+
+    def triggered(self, _body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [asdict(trigger) for trigger in self.state.triggers]
+
+    def clock(self, body: dict[str, Any]) -> None:
+        self.state.clock.advance(int(body.get("advance", 0)))
+
+    def set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
         if "latency" in body:
             self.faults.set_latency(float(body["latency"]))
         if body.get("rate_limit"):
@@ -126,11 +138,11 @@ class SandboxControls:
             self.tokens.lifetime = int(body["token_lifetime"])
         return self.faults.as_json()
 
-    def _change_state(self, body: dict[str, Any], list_id: str) -> dict[str, Any]:
+    def change_state(self, body: dict[str, Any], list_id: str) -> dict[str, Any]:
         subscriber = self.state.change_state(list_id, str(body["email"]), str(body["state"]))
         return {"EmailAddress": subscriber.email, "State": subscriber.state}
 
-    def _send_campaign(self, body: dict[str, Any]) -> dict[str, Any]:
+    def send_campaign(self, body: dict[str, Any]) -> dict[str, Any]:
         campaign = self.state.send_campaign(
             str(body["client_id"]),
             [str(list_id) for list_id in body["list_ids"]],
@@ -139,7 +151,7 @@ class SandboxControls:
         )
         return {"CampaignID": campaign.campaign_id, "Recipients": len(campaign.events["recipients"])}
 
-    def _record_event(self, body: dict[str, Any]) -> dict[str, Any]:
+    def record_event(self, body: dict[str, Any]) -> dict[str, Any]:
         event = self.state.record_event(
             str(body["source_id"]),
             str(body["kind"]),

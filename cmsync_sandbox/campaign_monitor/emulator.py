@@ -7,11 +7,12 @@ of the ``/_sandbox/`` controls.
 from pathlib import Path
 
 from cmsync_sandbox.calls import CallLog
-from cmsync_sandbox.campaign_monitor.app import API, CampaignMonitorApp
+from cmsync_sandbox.campaign_monitor.app import CampaignMonitorApp
 from cmsync_sandbox.campaign_monitor.controls import SandboxControls
 from cmsync_sandbox.campaign_monitor.dates import Clock
 from cmsync_sandbox.campaign_monitor.faults import Faults
 from cmsync_sandbox.campaign_monitor.oauth import TokenStore
+from cmsync_sandbox.campaign_monitor.resources import API
 from cmsync_sandbox.campaign_monitor.seeding import SeedSpec, seed_account
 from cmsync_sandbox.campaign_monitor.state import AccountState
 from cmsync_sandbox.server import SandboxServer

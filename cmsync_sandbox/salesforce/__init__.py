@@ -4,7 +4,8 @@
 from the DX project in ``salesforce/``.
 """
 
-from cmsync_sandbox.salesforce.emulator import API_VERSION, SalesforceEmulator
+from cmsync_sandbox.salesforce.api import API_VERSION
+from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
 from cmsync_sandbox.salesforce.errors import Problem, RecordError
 from cmsync_sandbox.salesforce.seeding import SeedPlan, SeedReport
 

@@ -1,8 +1,7 @@
-"""What every emulator route shares: its description (path, endpoint name, API-call class) and the call
-context a handler receives, with JSON and error responses shaped as Salesforce shapes them."""
+"""What every Salesforce emulator handler shares: the call it serves (request, API version, user), the path
+prefix of the versioned API, and JSON and error responses shaped as Salesforce shapes them."""
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +10,10 @@ from werkzeug.wrappers import Request, Response
 from cmsync_sandbox.salesforce.errors import ApiError
 
 JSON = "application/json;charset=UTF-8"
+API_VERSION = "61.0"
+"""The version the sandbox reports itself at, and serves calls outside the versioned API with."""
+API = "/services/data/v<version>"
+"""The rule prefix of every versioned API route (REST, Composite, Bulk)."""
 
 
 @dataclass(frozen=True)
@@ -32,20 +35,12 @@ class Call:
         except ValueError as error:
             raise ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character in JSON body: {error}") from None
 
-
-Handler = Callable[..., Response]
-
-
-@dataclass(frozen=True)
-class Route:
-    """One endpoint. ``api`` routes live under /services/data/vXX.X: signed in, counted, limit-reported."""
-
-    path: str
-    methods: tuple[str, ...]
-    name: str
-    call_class: str
-    handler: Handler
-    api: bool = True
+    def json_object(self) -> dict[str, Any]:
+        """The request's JSON body, which must be an object (400 JSON_PARSER_ERROR otherwise)."""
+        body = self.json()
+        if not isinstance(body, dict):
+            raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+        return body
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -5,9 +5,9 @@ Ingest: ``Open`` → one PUT of CSV → ``UploadComplete`` → ``InProgress`` (r
 batches, counts growing) → ``JobComplete``, ``Failed`` (a bad header, wrong line ending, no data) or
 ``Aborted``. Results are CSVs with ``sf__Id``/``sf__Created`` or ``sf__Id``/``sf__Error`` before the
 original columns, and the unprocessed rows. Query: results paged by ``Sforce-Locator`` ending in ``null``.
+The endpoints are in ``bulk_resources``.
 """
 
-import base64
 import csv
 import io
 import queue
@@ -16,9 +16,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.wrappers import Response
-
-from cmsync_sandbox.salesforce.api import Call, Route, json_response, no_content
 from cmsync_sandbox.salesforce.errors import ApiError, Problem, RecordError
 from cmsync_sandbox.salesforce.ids import make_id
 from cmsync_sandbox.salesforce.query import CompiledQuery
@@ -30,19 +27,11 @@ from cmsync_sandbox.salesforce.writes import Outcome, duplicate_keys
 if TYPE_CHECKING:
     from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
 
-OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
-LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
-MAX_UPLOAD_BYTES = 150 * 1024 * 1024
 RECORDS_PER_BATCH = 10_000
 RECORDS_PER_TRANSACTION = 200
 """Salesforce saves a job's records 200 at a time, each 200 in one transaction sharing one SystemModstamp."""
-DEFAULT_MAX_RECORDS = 50_000
-
-
-def _invalid_job(message: str) -> ApiError:
-    return ApiError(400, "INVALIDJOB", f"InvalidJob : {message}")
 
 
 def _job_not_found() -> ApiError:
@@ -150,12 +139,12 @@ class BulkJobs:
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
 
-    def _new_id(self) -> str:
+    def new_id(self) -> str:
         with self._lock:
             self._counter += 1
             return make_id("750", self._counter)
 
-    def _enqueue(self, job_id: str) -> None:
+    def enqueue(self, job_id: str) -> None:
         with self._lock:
             if self._worker is None or not self._worker.is_alive():
                 self._stop.clear()
@@ -344,246 +333,3 @@ class BulkJobs:
             for row in job.unprocessed:
                 writer.writerow(row)
         return out.getvalue()
-
-
-def _locator(offset: int) -> str:
-    return base64.urlsafe_b64encode(str(offset).encode()).decode().rstrip("=")
-
-
-def _offset(locator: str) -> int:
-    try:
-        return int(base64.urlsafe_b64decode(locator + "=" * (-len(locator) % 4)).decode())
-    except ValueError:
-        raise ApiError(400, "INVALIDLOCATOR", f"Invalid locator: {locator}") from None
-
-
-def routes(org: "SalesforceEmulator") -> list[Route]:
-    """The Bulk API 2.0 routes, relative to /services/data/vXX.X."""
-    jobs = org.bulk
-
-    def body_of(call: Call) -> dict[str, Any]:
-        body = call.json()
-        if not isinstance(body, dict):
-            raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
-        return body
-
-    def formats(body: dict[str, Any]) -> tuple[str, str]:
-        if body.get("contentType", "CSV") != "CSV":
-            raise _invalid_job(f"contentType {body.get('contentType')} is not supported; use CSV")
-        delimiter, line_ending = body.get("columnDelimiter", "COMMA"), body.get("lineEnding", "LF")
-        if delimiter not in DELIMITERS:
-            raise _invalid_job(f"Invalid column delimiter: {delimiter}")
-        if line_ending not in LINE_ENDINGS:
-            raise _invalid_job(f"Invalid line ending: {line_ending}")
-        return delimiter, line_ending
-
-    def create_ingest(call: Call) -> Response:
-        body = body_of(call)
-        table = org.store.table(str(body.get("object", "")))
-        if table is None:
-            raise _invalid_job(f"Unable to find object: {body.get('object')}")
-        operation = body.get("operation")
-        if operation not in OPERATIONS:
-            raise _invalid_job(f"Invalid operation: {operation}")
-        external_id = body.get("externalIdFieldName")
-        if operation == "upsert":
-            if not external_id:
-                raise _invalid_job(
-                    f"External ID was blank for {table.sobject.name}. An External ID must be specified for upsert."
-                )
-            key = table.sobject.field(str(external_id))
-            if key is None or not (key.external_id or key.name == "Id"):
-                raise _invalid_job(
-                    f"Field name provided, {external_id} does not match an External ID, Salesforce Id, or indexed "
-                    f"field for {table.sobject.name}"
-                )
-            external_id = key.name
-        delimiter, line_ending = formats(body)
-        job = IngestJob(
-            jobs._new_id(),
-            "ingest",
-            operation,
-            table.sobject.name,
-            call.user_id,
-            call.version,
-            delimiter,
-            line_ending,
-            external_id_field=external_id if operation == "upsert" else None,
-            origin=org.store.origin.replace("/api/rest/", "/api/bulk/"),
-        )
-        jobs.jobs[job.id] = job
-        return json_response(job.info(), 200)
-
-    def ingest(job_id: str) -> IngestJob:
-        job = jobs.job(job_id, "ingest")
-        assert isinstance(job, IngestJob)
-        return job
-
-    def upload(call: Call, job_id: str) -> Response:
-        job = ingest(job_id)
-        if job.data is not None:
-            raise ApiError(
-                400,
-                "BULK_API_ERROR",
-                f"Found multipe contents for job: <{job.id}>, please 'Close' / 'Abort' / 'Delete' the current Job then "
-                "create a new Job and make sure you only do 'PUT' once on a given Job.",
-            )
-        if job.state != "Open":
-            raise ApiError(409, "INVALIDJOBSTATE", f"InvalidJobState : Job {job.id} is not Open")
-        data = call.request.get_data()
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise ApiError(400, "BULK_API_ERROR", "The uploaded data exceeds 150 MB")
-        job.data = data.decode("utf-8", "replace")
-        return Response(status=201)
-
-    def change_state(call: Call, job_id: str, kind: str) -> Response:
-        job = jobs.job(job_id, kind)
-        wanted = body_of(call).get("state")
-        if wanted == "UploadComplete" and kind == "ingest" and job.state == "Open":
-            job.move("UploadComplete")
-            jobs._enqueue(job.id)
-        elif wanted == "Aborted" and job.state not in TERMINAL:
-            job.move("Aborted")
-        else:
-            raise ApiError(
-                400, "INVALIDJOBSTATE", f"InvalidJobState : cannot change state from {job.state} to {wanted}"
-            )
-        return json_response(job.info())
-
-    def info(call: Call, job_id: str, kind: str) -> Response:
-        return json_response(jobs.job(job_id, kind).info())
-
-    def delete(call: Call, job_id: str, kind: str) -> Response:
-        job = jobs.job(job_id, kind)
-        if job.state in ("Open", "InProgress"):
-            raise ApiError(400, "INVALIDJOBSTATE", f"InvalidJobState : cannot delete a job that is {job.state}")
-        del jobs.jobs[job.id]
-        return no_content()
-
-    def listing(call: Call, kind: str) -> Response:
-        records = [job.info() for job in jobs.jobs.values() if job.kind == kind]
-        return json_response({"done": True, "records": records, "nextRecordsUrl": None})
-
-    def result_csv(call: Call, job_id: str, which: str) -> Response:
-        job = ingest(job_id)
-        if job.state in ("Open", "UploadComplete"):
-            raise ApiError(400, "INVALIDJOBSTATE", f"InvalidJobState : job {job.id} has not been processed yet")
-        return Response(jobs.results(job, which), content_type="text/csv")
-
-    def create_query(call: Call) -> Response:
-        body = body_of(call)
-        operation = body.get("operation", "query")
-        if operation not in ("query", "queryAll"):
-            raise _invalid_job(f"Invalid operation: {operation}")
-        delimiter, line_ending = formats(body)
-        compiled = org.queries.compile(str(body.get("query", "")))
-        if compiled.count:
-            raise ApiError(400, "API_ERROR", "COUNT() is not supported in a Bulk API query")
-        if compiled.children:
-            name = compiled.children[0].name
-            raise ApiError(400, "API_ERROR", f"FeatureNotEnabled : Cannot serialize value for '{name}' in CSV format")
-        job = QueryJob(
-            jobs._new_id(),
-            "query",
-            operation,
-            compiled.table.sobject.name,
-            call.user_id,
-            call.version,
-            delimiter,
-            line_ending,
-            state="UploadComplete",
-            query=str(body.get("query")),
-            compiled=compiled,
-        )
-        jobs.jobs[job.id] = job
-        jobs.query_jobs_used += 1
-        jobs._enqueue(job.id)
-        return json_response(job.info(), 200)
-
-    def query_results(call: Call, job_id: str) -> Response:
-        job = jobs.job(job_id, "query")
-        assert isinstance(job, QueryJob) and job.compiled is not None
-        if job.state != "JobComplete":
-            raise ApiError(412, "JOB_NOT_COMPLETE", f"The job {job.id} is not complete; its state is {job.state}")
-        offset = _offset(call.request.args["locator"]) if call.request.args.get("locator") else 0
-        wanted = call.request.args.get("maxRecords", "")
-        count = int(wanted) if wanted.isdigit() and int(wanted) > 0 else DEFAULT_MAX_RECORDS
-        chunk = job.ids[offset : offset + count]
-        out = io.StringIO()
-        writer = csv.writer(
-            out,
-            delimiter=DELIMITERS[job.delimiter],
-            quoting=csv.QUOTE_ALL,
-            lineterminator=LINE_ENDINGS[job.line_ending],
-        )
-        writer.writerow([column.header for column in job.compiled.columns])
-        for record_id in chunk:
-            if record_id in job.compiled.table.rows:
-                writer.writerow(org.queries.csv_row(job.compiled, record_id))
-        following = offset + len(chunk)
-        headers = {
-            "Sforce-Locator": _locator(following) if following < len(job.ids) else "null",
-            "Sforce-NumberOfRecords": str(len(chunk)),
-        }
-        return Response(out.getvalue(), content_type="text/csv", headers=headers)
-
-    return [
-        Route("/jobs/ingest", ("POST",), "POST /jobs/ingest", "bulk", create_ingest),
-        Route("/jobs/ingest", ("GET",), "GET /jobs/ingest", "bulk", lambda call: listing(call, "ingest")),
-        Route(
-            "/jobs/ingest/<job_id>",
-            ("GET",),
-            "GET /jobs/ingest/{id}",
-            "bulk",
-            lambda call, job_id: info(call, job_id, "ingest"),
-        ),
-        Route(
-            "/jobs/ingest/<job_id>",
-            ("PATCH",),
-            "PATCH /jobs/ingest/{id}",
-            "bulk",
-            lambda call, job_id: change_state(call, job_id, "ingest"),
-        ),
-        Route(
-            "/jobs/ingest/<job_id>",
-            ("DELETE",),
-            "DELETE /jobs/ingest/{id}",
-            "bulk",
-            lambda call, job_id: delete(call, job_id, "ingest"),
-        ),
-        Route("/jobs/ingest/<job_id>/batches", ("PUT",), "PUT /jobs/ingest/{id}/batches", "bulk", upload),
-        *(
-            Route(
-                f"/jobs/ingest/<job_id>/{which}",
-                ("GET",),
-                f"GET /jobs/ingest/{{id}}/{which}",
-                "bulk",
-                lambda call, job_id, which=which: result_csv(call, job_id, which),
-            )
-            for which in ("successfulResults", "failedResults", "unprocessedrecords")
-        ),
-        Route("/jobs/query", ("POST",), "POST /jobs/query", "bulk", create_query),
-        Route("/jobs/query", ("GET",), "GET /jobs/query", "bulk", lambda call: listing(call, "query")),
-        Route(
-            "/jobs/query/<job_id>",
-            ("GET",),
-            "GET /jobs/query/{id}",
-            "bulk",
-            lambda call, job_id: info(call, job_id, "query"),
-        ),
-        Route(
-            "/jobs/query/<job_id>",
-            ("PATCH",),
-            "PATCH /jobs/query/{id}",
-            "bulk",
-            lambda call, job_id: change_state(call, job_id, "query"),
-        ),
-        Route(
-            "/jobs/query/<job_id>",
-            ("DELETE",),
-            "DELETE /jobs/query/{id}",
-            "bulk",
-            lambda call, job_id: delete(call, job_id, "query"),
-        ),
-        Route("/jobs/query/<job_id>/results", ("GET",), "GET /jobs/query/{id}/results", "bulk", query_results),
-    ]

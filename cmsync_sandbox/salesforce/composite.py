@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
 
-from cmsync_sandbox.salesforce.api import Call, Route, json_response
+from cmsync_sandbox.routing import Route
+from cmsync_sandbox.salesforce.api import API, Call, json_response
 from cmsync_sandbox.salesforce.errors import ApiError, Problem, not_found
 from cmsync_sandbox.salesforce.ids import normalize_id
 from cmsync_sandbox.salesforce.rest import record_json
+from cmsync_sandbox.salesforce.schema import Field
 from cmsync_sandbox.salesforce.store import Table
 from cmsync_sandbox.salesforce.writes import Outcome, duplicate_keys
 
@@ -48,77 +50,109 @@ def _record_type(record: dict[str, Any]) -> str:
     return str(kind)
 
 
-def routes(org: "SalesforceEmulator") -> list[Route]:
-    """The Collections routes, relative to /services/data/vXX.X."""
+def _keys(key: Field, records: list[dict[str, Any]]) -> list[Any]:
+    """Each record's value of the external ID field ``key`` (its name in any case), or None."""
+    return [
+        next((value for name, value in record.items() if name.lower() == key.name.lower()), None) for record in records
+    ]
 
-    def table_of(name: str) -> Table:
-        table = org.store.table(name)
+
+def _ids(call: Call) -> list[str]:
+    """The ``ids`` query parameter, split on commas."""
+    return [record_id for record_id in call.request.args.get("ids", "").split(",") if record_id]
+
+
+class Collections:
+    """The sObject Collections resources of one org, one handler per endpoint."""
+
+    def __init__(self, org: "SalesforceEmulator") -> None:
+        self.org = org
+
+    def routes(self) -> list[Route]:
+        """The Collections routes, under /services/data/vXX.X."""
+        collections = f"{API}/composite/sobjects"
+        return [
+            Route(collections, ("POST",), "POST /composite/sobjects", "rest", self.create),
+            Route(collections, ("PATCH",), "PATCH /composite/sobjects", "rest", self.update),
+            Route(collections, ("DELETE",), "DELETE /composite/sobjects", "rest", self.delete),
+            Route(f"{collections}/<sobject>", ("GET",), "GET /composite/sobjects/{object}", "rest", self.retrieve),
+            Route(
+                f"{collections}/<sobject>/<field_name>",
+                ("PATCH",),
+                "PATCH /composite/sobjects/{object}/{field}",
+                "rest",
+                self.upsert,
+            ),
+        ]
+
+    def _table(self, name: str) -> Table:
+        table = self.org.store.table(name)
         if table is None:
             raise ApiError(400, "INVALID_TYPE", f"sObject type '{name}' is not supported.")
         return table
 
-    def answer(steps: list[Step], all_or_none: bool, *, upsert: bool = False) -> Response:
-        outcomes = org.writer.batch(steps, all_or_none=all_or_none)
+    def _checked(self, records: list[dict[str, Any]]) -> list[Table]:
+        """The table of each record (by its ``attributes.type``), each record checked as the request is."""
+        tables = [self._table(_record_type(record)) for record in records]
+        for table, record in zip(tables, records, strict=True):
+            self.org.writer.check_request(table, record)
+        return tables
+
+    def _answer(self, steps: list[Step], all_or_none: bool, *, upsert: bool = False) -> Response:
+        outcomes = self.org.writer.batch(steps, all_or_none=all_or_none)
         return json_response([outcome.as_json(upsert=upsert) for outcome in outcomes])
 
-    def create(call: Call) -> Response:
+    def create(self, call: Call) -> Response:
         records, all_or_none = _body(call)
-        tables = [table_of(_record_type(record)) for record in records]
-        for table, record in zip(tables, records, strict=True):
-            org.writer.check_request(table, record)
+        tables = self._checked(records)
         steps: list[Step] = [
-            partial(org.writer.insert, table, record, call.user_id)
+            partial(self.org.writer.insert, table, record, call.user_id)
             for table, record in zip(tables, records, strict=True)
         ]
-        return answer(steps, all_or_none)
+        return self._answer(steps, all_or_none)
 
-    def update(call: Call) -> Response:
+    def update(self, call: Call) -> Response:
         records, all_or_none = _body(call)
-        tables = [table_of(_record_type(record)) for record in records]
-        for table, record in zip(tables, records, strict=True):
-            org.writer.check_request(table, record)
+        tables = self._checked(records)
         steps: list[Step] = []
         for table, record in zip(tables, records, strict=True):
             record_id = next((value for name, value in record.items() if name.lower() == "id"), None)
-            steps.append(partial(org.writer.update, table, record_id, record, call.user_id))
-        return answer(steps, all_or_none)
+            steps.append(partial(self.org.writer.update, table, record_id, record, call.user_id))
+        return self._answer(steps, all_or_none)
 
-    def upsert(call: Call, sobject: str, field_name: str) -> Response:
-        table = table_of(sobject)
-        key = org.writer.external_key(table, field_name)
+    def upsert(self, call: Call, sobject: str, field_name: str) -> Response:
+        table = self._table(sobject)
+        key = self.org.writer.external_key(table, field_name)
         records, all_or_none = _body(call)
         for record in records:
             if _record_type(record).lower() != table.sobject.name.lower():
                 raise ApiError(400, "INVALID_TYPE", f"Every record of this upsert must be a {table.sobject.name}")
-            org.writer.check_request(table, record)
-        keys = [
-            next((value for name, value in record.items() if name.lower() == key.name.lower()), None)
-            for record in records
-        ]
+            self.org.writer.check_request(table, record)
+        keys = _keys(key, records)
         duplicates = duplicate_keys(key, keys)
         steps: list[Step] = [
             Problem("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {keys[position]}", (key.name,))
             if position in duplicates
-            else partial(org.writer.upsert, table, key, record, call.user_id)
+            else partial(self.org.writer.upsert, table, key, record, call.user_id)
             for position, record in enumerate(records)
         ]
-        return answer(steps, all_or_none, upsert=True)
+        return self._answer(steps, all_or_none, upsert=True)
 
-    def delete(call: Call) -> Response:
-        ids = [record_id for record_id in call.request.args.get("ids", "").split(",") if record_id]
+    def delete(self, call: Call) -> Response:
+        ids = _ids(call)
         if not ids:
             raise ApiError(400, "MISSING_ARGUMENT", "ids is required")
         if len(ids) > LIMIT:
             raise _too_many()
         all_or_none = call.request.args.get("allOrNone", "false").lower() == "true"
-        steps: list[Step] = [partial(org.writer.delete, record_id, call.user_id) for record_id in ids]
-        return answer(steps, all_or_none)
+        steps: list[Step] = [partial(self.org.writer.delete, record_id, call.user_id) for record_id in ids]
+        return self._answer(steps, all_or_none)
 
-    def retrieve(call: Call, sobject: str) -> Response:
-        table = org.store.table(sobject)
+    def retrieve(self, call: Call, sobject: str) -> Response:
+        table = self.org.store.table(sobject)
         if table is None:
             raise not_found()
-        ids = [record_id for record_id in call.request.args.get("ids", "").split(",") if record_id]
+        ids = _ids(call)
         if len(ids) > 2000:
             raise ApiError(400, "EXCEEDED_ID_LIMIT", "cannot retrieve more than 2000 records in one call")
         names = [name for name in call.request.args.get("fields", "").split(",") if name]
@@ -130,17 +164,3 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
             live = normalized is not None and table.live(normalized) is not None
             records.append(record_json(table, normalized, call.version, names) if live and normalized else None)
         return json_response(records)
-
-    return [
-        Route("/composite/sobjects", ("POST",), "POST /composite/sobjects", "rest", create),
-        Route("/composite/sobjects", ("PATCH",), "PATCH /composite/sobjects", "rest", update),
-        Route("/composite/sobjects", ("DELETE",), "DELETE /composite/sobjects", "rest", delete),
-        Route("/composite/sobjects/<sobject>", ("GET",), "GET /composite/sobjects/{object}", "rest", retrieve),
-        Route(
-            "/composite/sobjects/<sobject>/<field_name>",
-            ("PATCH",),
-            "PATCH /composite/sobjects/{object}/{field}",
-            "rest",
-            upsert,
-        ),
-    ]

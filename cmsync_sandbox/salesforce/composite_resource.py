@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
 
-from cmsync_sandbox.salesforce.api import Call, Route, json_response
+from cmsync_sandbox.routing import Route
+from cmsync_sandbox.salesforce.api import API, Call, json_response
 from cmsync_sandbox.salesforce.errors import ApiError
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ LIMIT = 25
 HEAVY_LIMIT = 5
 """Of the subrequests, at most this many may be queries (Query, QueryAll, their next pages) or Collections."""
 _HEAVY = re.compile(r"^/services/data/v[^/]+/(query|queryAll|composite/sobjects)(/|\?|$)")
-_CALLABLE = ("/sobjects", "/query", "/queryAll", "/composite/sobjects")
+_CALLABLE = tuple(f"{API}{path}" for path in ("/sobjects", "/query", "/queryAll", "/composite/sobjects"))
 METHODS = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"})
 _REFERENCE_ID = re.compile(r"^[A-Za-z0-9_]+$")
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
@@ -58,6 +59,26 @@ def _refused(message: str) -> ApiError:
     return ApiError(400, "JSON_PARSER_ERROR", message)
 
 
+def _subrequest(where: str, item: Any, seen: set[str]) -> Subrequest:
+    """One item of ``compositeRequest`` (at ``where``), its reference ID added to ``seen`` (which must not hold it)."""
+    if not isinstance(item, dict):
+        raise _refused(f"{where} must be an object")
+    method, url, reference_id = item.get("method"), item.get("url"), item.get("referenceId")
+    if not isinstance(method, str) or method not in METHODS:
+        raise _refused(f"{where}.method must be one of {', '.join(sorted(METHODS))}")
+    if not isinstance(url, str) or not url.startswith("/services/data/"):
+        raise _refused(f"{where}.url must be a /services/data/vXX.X/… path")
+    if not isinstance(reference_id, str) or not _REFERENCE_ID.match(reference_id):
+        raise _refused(f"{where}.referenceId {reference_id!r} may hold only letters, digits and underscores")
+    if reference_id in seen:
+        raise _refused(f"{where}.referenceId {reference_id!r} is used twice; each must be unique")
+    seen.add(reference_id)
+    headers = item.get("httpHeaders") or {}
+    if not isinstance(headers, dict) or not all(isinstance(value, str) for value in headers.values()):
+        raise _refused(f"{where}.httpHeaders must be an object of strings")
+    return Subrequest(method, url, reference_id, item.get("body"), headers)
+
+
 def _subrequests(body: Any) -> tuple[list[Subrequest], bool]:
     """The subrequests and ``allOrNone`` of a request body; ApiError for a body Salesforce would refuse whole."""
     if not isinstance(body, dict) or not isinstance(body.get("compositeRequest"), list):
@@ -67,26 +88,8 @@ def _subrequests(body: Any) -> tuple[list[Subrequest], bool]:
         raise _refused("compositeRequest must hold at least one subrequest")
     if len(items) > LIMIT:
         raise ApiError(400, "LIMIT_EXCEEDED", f"A composite request can hold at most {LIMIT} subrequests")
-    subrequests: list[Subrequest] = []
     seen: set[str] = set()
-    for position, item in enumerate(items):
-        where = f"compositeRequest[{position}]"
-        if not isinstance(item, dict):
-            raise _refused(f"{where} must be an object")
-        method, url, reference_id = item.get("method"), item.get("url"), item.get("referenceId")
-        if not isinstance(method, str) or method not in METHODS:
-            raise _refused(f"{where}.method must be one of {', '.join(sorted(METHODS))}")
-        if not isinstance(url, str) or not url.startswith("/services/data/"):
-            raise _refused(f"{where}.url must be a /services/data/vXX.X/… path")
-        if not isinstance(reference_id, str) or not _REFERENCE_ID.match(reference_id):
-            raise _refused(f"{where}.referenceId {reference_id!r} may hold only letters, digits and underscores")
-        if reference_id in seen:
-            raise _refused(f"{where}.referenceId {reference_id!r} is used twice; each must be unique")
-        seen.add(reference_id)
-        headers = item.get("httpHeaders") or {}
-        if not isinstance(headers, dict) or not all(isinstance(value, str) for value in headers.values()):
-            raise _refused(f"{where}.httpHeaders must be an object of strings")
-        subrequests.append(Subrequest(method, url, reference_id, item.get("body"), headers))
+    subrequests = [_subrequest(f"compositeRequest[{position}]", item, seen) for position, item in enumerate(items)]
     if sum(1 for subrequest in subrequests if _HEAVY.match(subrequest.url)) > HEAVY_LIMIT:
         raise ApiError(
             400,
@@ -147,44 +150,54 @@ def _callable(route: Route) -> bool:
     return route.call_class == "rest" and route.path.startswith(_CALLABLE)
 
 
-def routes(org: "SalesforceEmulator") -> list[Route]:
-    """The Composite route, relative to /services/data/vXX.X."""
+def _rolled_back(answers: list[dict[str, Any]], subrequests: list[Subrequest]) -> list[dict[str, Any]]:
+    """The answers of an ``allOrNone`` request whose last answer failed: that one keeps its error, every
+    other subrequest (answered or not) is PROCESSING_HALTED."""
+    failed = answers[-1]["referenceId"]
+    halted = [
+        answer if answer["referenceId"] == failed else _halted(answer["referenceId"], ROLLED_BACK) for answer in answers
+    ]
+    return halted + [_halted(rest.reference_id, ROLLED_BACK) for rest in subrequests[len(answers) :]]
 
-    def run(call: Call, subrequest: Subrequest, results: dict[str, Any]) -> dict[str, Any]:
-        try:
-            url = str(_resolve(subrequest.url, results))
-            body = _resolve(subrequest.body, results)
-        except UnresolvedReferenceError as missing:
-            return _halted(subrequest.reference_id, str(missing))
-        response = org.dispatch(call, subrequest.method, url, body, subrequest.headers, _callable)
-        data = response.get_data(as_text=True)
-        answer = json.loads(data) if data else None
-        if response.status_code < 400:
-            results[subrequest.reference_id] = answer
-        headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
-        return _result(subrequest.reference_id, response.status_code, answer, headers)
 
-    def composite(call: Call) -> Response:
+class CompositeResource:
+    """``POST /composite`` of one org."""
+
+    def __init__(self, org: "SalesforceEmulator") -> None:
+        self.org = org
+
+    def routes(self) -> list[Route]:
+        """The Composite route, under /services/data/vXX.X."""
+        return [Route(f"{API}/composite", ("POST",), "POST /composite", "rest", self.composite)]
+
+    def composite(self, call: Call) -> Response:
         subrequests, all_or_none = _subrequests(call.json())
         results: dict[str, Any] = {}
         answers: list[dict[str, Any]] = []
         with ExitStack() as stack:
             transaction = None
             if all_or_none:
-                stack.enter_context(org.store.clock.held())
-                transaction = stack.enter_context(org.store.transaction())
+                stack.enter_context(self.org.store.clock.held())
+                transaction = stack.enter_context(self.org.store.transaction())
             for subrequest in subrequests:
-                answer = run(call, subrequest, results)
-                answers.append(answer)
-                if transaction is not None and answer["httpStatusCode"] >= 400:
+                answers.append(self._run(call, subrequest, results))
+                if transaction is not None and answers[-1]["httpStatusCode"] >= 400:
                     transaction.rollback()
-                    failed = answer["referenceId"]
-                    answers = [
-                        item if item["referenceId"] == failed else _halted(item["referenceId"], ROLLED_BACK)
-                        for item in answers
-                    ]
-                    answers += [_halted(rest.reference_id, ROLLED_BACK) for rest in subrequests[len(answers) :]]
+                    answers = _rolled_back(answers, subrequests)
                     break
         return json_response({"compositeResponse": answers})
 
-    return [Route("/composite", ("POST",), "POST /composite", "rest", composite)]
+    def _run(self, call: Call, subrequest: Subrequest, results: dict[str, Any]) -> dict[str, Any]:
+        """One subrequest, its references resolved from ``results`` (which its success adds to)."""
+        try:
+            url = str(_resolve(subrequest.url, results))
+            body = _resolve(subrequest.body, results)
+        except UnresolvedReferenceError as missing:
+            return _halted(subrequest.reference_id, str(missing))
+        response = self.org.dispatch(call, subrequest.method, url, body, subrequest.headers, _callable)
+        data = response.get_data(as_text=True)
+        answer = json.loads(data) if data else None
+        if response.status_code < 400:
+            results[subrequest.reference_id] = answer
+        headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
+        return _result(subrequest.reference_id, response.status_code, answer, headers)

@@ -14,33 +14,33 @@ from pathlib import Path
 from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from cmsync.logs import get_logger
 from cmsync_sandbox.calls import CLASS_KEY, ENDPOINT_KEY, CallLog
-from cmsync_sandbox.salesforce import bulk, composite, composite_resource, control, rest
-from cmsync_sandbox.salesforce.api import Call, Route, error_response, json_response
+from cmsync_sandbox.routing import Route, Router
+from cmsync_sandbox.salesforce.api import API_VERSION, Call, error_response
 from cmsync_sandbox.salesforce.bulk import BulkJobs
+from cmsync_sandbox.salesforce.bulk_resources import BulkResources
 from cmsync_sandbox.salesforce.clock import ServerClock
+from cmsync_sandbox.salesforce.composite import Collections
+from cmsync_sandbox.salesforce.composite_resource import CompositeResource
+from cmsync_sandbox.salesforce.controls import SandboxControls
 from cmsync_sandbox.salesforce.dx_source import DEFAULT_SCHEMA_DIR, load_schema
 from cmsync_sandbox.salesforce.errors import ApiError
 from cmsync_sandbox.salesforce.faults import Faults
 from cmsync_sandbox.salesforce.ids import make_id
-from cmsync_sandbox.salesforce.oauth import OAuthError, OAuthServer
+from cmsync_sandbox.salesforce.oauth import OAuthServer
 from cmsync_sandbox.salesforce.pubsub import EventBus, PubSubServer, change_origin
-from cmsync_sandbox.salesforce.pubsub import controls as pubsub_controls
 from cmsync_sandbox.salesforce.query import QueryEngine
-from cmsync_sandbox.salesforce.rest import Cursors, record_json
+from cmsync_sandbox.salesforce.rest import Cursors, RestResources, record_json
 from cmsync_sandbox.salesforce.seeding import SeedPlan, SeedReport, seed
+from cmsync_sandbox.salesforce.sign_in import SignIn
 from cmsync_sandbox.salesforce.store import Clock, RecordStore
 from cmsync_sandbox.salesforce.writes import Writer
 from cmsync_sandbox.server import SandboxServer
 
-LOG = get_logger(__name__)
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its per-request lines would drown the sandbox's own
-API_VERSION = "61.0"
 _VERSION = re.compile(r"^\d{2}\.\d$")
 FREEZE_FROM = 100_000
 """From this many records, a seeded org is frozen out of garbage collection: its rows live as long as the org,
@@ -97,24 +97,15 @@ class SalesforceEmulator:
             self.oauth.trust_certificate(jwt_certificate)
         self.bulk = BulkJobs(self, step_seconds=bulk_step_seconds, chunk_size=bulk_chunk_size)
         self._add_users()
-        self._routes: list[Route] = [
-            *rest.routes(self),
-            *composite.routes(self),
-            *composite_resource.routes(self),
-            *bulk.routes(self),
-            *control.routes(self),
-            *pubsub_controls.routes(self.events),
-            *self._auth_routes(),
+        routes = [
+            *RestResources(self).routes(),
+            *Collections(self).routes(),
+            *CompositeResource(self).routes(),
+            *BulkResources(self).routes(),
+            *SignIn(self).routes(),
+            *SandboxControls(self).routes(),
         ]
-        rules = [
-            Rule(
-                f"/services/data/v<version>{route.path}" if route.api else route.path,
-                methods=list(route.methods),
-                endpoint=position,
-            )
-            for position, route in enumerate(self._routes)
-        ]
-        self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+        self._router = Router(routes, strict_slashes=False, merge_slashes=False)
 
     def _add_users(self) -> None:
         users = self.store.table("User")
@@ -149,9 +140,8 @@ class SalesforceEmulator:
 
     def _match(self, environ: dict[str, Any]) -> tuple[Route, dict[str, Any]] | Response:
         """The route of a request and its path arguments, or the 404/405 error response."""
-        adapter = self._map.bind_to_environ(environ)
         try:
-            endpoint, arguments = adapter.match()
+            return self._router.match(environ)
         except MethodNotAllowed as refused:
             allowed = ",".join(sorted(refused.valid_methods or ()))
             method = environ.get("REQUEST_METHOD", "")
@@ -160,7 +150,6 @@ class SalesforceEmulator:
             )
         except NotFound:
             return error_response(ApiError(404, "NOT_FOUND", "The requested resource does not exist"))
-        return self._routes[endpoint], arguments
 
     def dispatch(
         self,
@@ -223,78 +212,6 @@ class SalesforceEmulator:
                 return route.handler(call, **arguments)
         except ApiError as error:
             return error_response(error)
-
-    def _auth_routes(self) -> list[Route]:
-        def token(call: Call) -> Response:
-            form = {name: value for name, value in call.request.form.items()}
-            try:
-                return json_response(self.oauth.token(form, call.base_url))
-            except OAuthError as error:
-                LOG.info("salesforce sandbox refused a token request", error=error.error)
-                return json_response(error.body(), error.status)
-
-        def signed_in(call: Call) -> str | None:
-            session = self.oauth.session(call.request.headers.get("Authorization"))
-            return session.user_id if session else None
-
-        def identity(call: Call, user_id: str) -> dict[str, Any]:
-            users = self.store.table("User")
-            assert users is not None
-            user = record_json(users, user_id, API_VERSION)
-            base = call.base_url
-            return {
-                "id": self.oauth.identity_url(base, user_id),
-                "user_id": user_id,
-                "organization_id": self.org_id,
-                "username": user["Username"],
-                "display_name": user["Name"],
-                "email": user["Email"],
-                "active": True,
-                "urls": {
-                    "rest": f"{base}/services/data/v{{version}}/",
-                    "sobjects": f"{base}/services/data/v{{version}}/sobjects/",
-                    "query": f"{base}/services/data/v{{version}}/query/",
-                },
-            }
-
-        def userinfo(call: Call) -> Response:
-            user_id = signed_in(call)
-            if user_id is None:
-                return Response("Bad_OAuth_Token", status=403, content_type="text/plain")
-            about = identity(call, user_id)
-            return json_response(
-                {
-                    "sub": about["id"],
-                    "user_id": user_id,
-                    "organization_id": self.org_id,
-                    "preferred_username": about["username"],
-                    "name": about["display_name"],
-                    "email": about["email"],
-                    "active": True,
-                }
-            )
-
-        def identity_url(call: Call, org_id: str, user_id: str) -> Response:
-            if signed_in(call) is None:
-                return Response("Bad_OAuth_Token", status=403, content_type="text/plain")
-            if org_id != self.org_id or self.store.find(user_id) is None:
-                return error_response(ApiError(404, "NOT_FOUND", "The requested resource does not exist"))
-            return json_response(identity(call, user_id))
-
-        def versions(call: Call) -> Response:
-            return json_response(
-                [
-                    {"label": f"Version {number}", "url": f"/services/data/v{number}.0", "version": f"{number}.0"}
-                    for number in range(55, 63)
-                ]
-            )
-
-        return [
-            Route("/services/oauth2/token", ("POST",), "POST /services/oauth2/token", "auth", token, api=False),
-            Route("/services/oauth2/userinfo", ("GET",), "GET /services/oauth2/userinfo", "auth", userinfo, api=False),
-            Route("/id/<org_id>/<user_id>", ("GET",), "GET /id/{org}/{user}", "auth", identity_url, api=False),
-            Route("/services/data", ("GET",), "GET /services/data", "rest", versions, api=False),
-        ]
 
     # The Python API for tests, benchmarks and the launcher.
 

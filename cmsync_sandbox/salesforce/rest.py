@@ -14,7 +14,8 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Response
 
-from cmsync_sandbox.salesforce.api import Call, Route, json_response, no_content
+from cmsync_sandbox.routing import Route
+from cmsync_sandbox.salesforce.api import API, Call, json_response, no_content
 from cmsync_sandbox.salesforce.errors import ApiError, RecordError, not_found
 from cmsync_sandbox.salesforce.ids import normalize_id
 from cmsync_sandbox.salesforce.query import CompiledQuery
@@ -182,33 +183,83 @@ def _iso(moment: datetime) -> str:
     return format_datetime(int(moment.timestamp() * 1000))
 
 
-def routes(org: "SalesforceEmulator") -> list[Route]:
-    """The REST routes, relative to /services/data/vXX.X."""
+def _location(call: Call, table: Table, record_id: str | None) -> dict[str, str]:
+    """The ``Location`` header of a created record."""
+    return {"Location": f"/services/data/v{call.version}/sobjects/{table.sobject.name}/{record_id}"}
 
-    def table_of(name: str) -> Table:
-        table = org.store.table(name)
+
+def _choices(call: Call, table: Table, matches: list[str]) -> Response:
+    """HTTP 300: the records an external ID matches more than once."""
+    return json_response([f"/services/data/v{call.version}/sobjects/{table.sobject.name}/{m}" for m in matches], 300)
+
+
+def _existing(table: Table, record_id: str) -> str:
+    """The normalized Id of a live record of ``table``; 404 NOT_FOUND or ENTITY_IS_DELETED otherwise."""
+    normalized = normalize_id(record_id)
+    if normalized is None or normalized not in table.rows:
+        raise not_found()
+    if normalized in table.recycle_bin:
+        raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
+    return normalized
+
+
+class RestResources:
+    """The REST resources of one org, one handler per endpoint."""
+
+    def __init__(self, org: "SalesforceEmulator") -> None:
+        self.org = org
+
+    def routes(self) -> list[Route]:
+        """The REST routes, under /services/data/vXX.X."""
+        sobject = f"{API}/sobjects/<sobject>"
+        by_id = f"{sobject}/<record_id>"
+        by_key = f"{sobject}/<field_name>/<path:value>"
+        return [
+            Route(f"{API}/", ("GET",), "GET /", "rest", self.resources),
+            Route(f"{API}/query", ("GET",), "GET /query", "rest", self.query),
+            Route(f"{API}/queryAll", ("GET",), "GET /queryAll", "rest", self.query_all),
+            Route(f"{API}/query/<locator>", ("GET",), "GET /query/{locator}", "rest", self.more),
+            Route(f"{API}/queryAll/<locator>", ("GET",), "GET /queryAll/{locator}", "rest", self.more),
+            Route(f"{API}/limits", ("GET",), "GET /limits", "rest", self.limits),
+            Route(f"{API}/sobjects", ("GET",), "GET /sobjects", "rest", self.describe_global),
+            Route(sobject, ("GET",), "GET /sobjects/{object}", "rest", self.basic_info),
+            Route(sobject, ("POST",), "POST /sobjects/{object}", "rest", self.create),
+            Route(f"{sobject}/describe", ("GET",), "GET /sobjects/{object}/describe", "rest", self.describe),
+            Route(f"{sobject}/updated", ("GET",), "GET /sobjects/{object}/updated", "rest", self.updated),
+            Route(f"{sobject}/deleted", ("GET",), "GET /sobjects/{object}/deleted", "rest", self.deleted),
+            Route(by_id, ("GET",), "GET /sobjects/{object}/{id}", "rest", self.read),
+            Route(by_id, ("PATCH",), "PATCH /sobjects/{object}/{id}", "rest", self.update),
+            Route(by_id, ("DELETE",), "DELETE /sobjects/{object}/{id}", "rest", self.delete),
+            Route(by_key, ("GET",), "GET /sobjects/{object}/{field}/{value}", "rest", self.read_by_external_id),
+            Route(by_key, ("PATCH",), "PATCH /sobjects/{object}/{field}/{value}", "rest", self.upsert),
+        ]
+
+    def _table(self, name: str) -> Table:
+        table = self.org.store.table(name)
         if table is None:
             raise not_found()
         return table
 
-    def location(call: Call, table: Table, record_id: str | None) -> dict[str, str]:
-        """The ``Location`` header of a created record."""
-        return {"Location": f"/services/data/v{call.version}/sobjects/{table.sobject.name}/{record_id}"}
+    def query(self, call: Call) -> Response:
+        return self._query(call, include_deleted=False)
 
-    def query(call: Call, *, include_deleted: bool) -> Response:
+    def query_all(self, call: Call) -> Response:
+        return self._query(call, include_deleted=True)
+
+    def _query(self, call: Call, *, include_deleted: bool) -> Response:
         soql = call.request.args.get("q")
         if soql is None:
             raise ApiError(400, "MALFORMED_QUERY", "A query string must be provided")
-        compiled = org.queries.compile(soql)
-        ids = org.queries.run(compiled, include_deleted=include_deleted)
+        compiled = self.org.queries.compile(soql)
+        ids = self.org.queries.run(compiled, include_deleted=include_deleted)
         if compiled.count:
             return json_response({"totalSize": len(ids), "done": True, "records": []})
         cursor = Cursor(compiled, ids, batch_size(call), call.user_id)
         if len(ids) <= cursor.batch:
-            return page(call, "", cursor, 0)
-        return page(call, org.cursors.open(cursor), cursor, 0)
+            return self._page(call, "", cursor, 0)
+        return self._page(call, self.org.cursors.open(cursor), cursor, 0)
 
-    def page(call: Call, locator: str, cursor: Cursor, offset: int) -> Response:
+    def _page(self, call: Call, locator: str, cursor: Cursor, offset: int) -> Response:
         chunk = [
             record_id
             for record_id in cursor.ids[offset : offset + cursor.batch]
@@ -217,112 +268,95 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
         body: dict[str, Any] = {
             "totalSize": len(cursor.ids),
             "done": offset + cursor.batch >= len(cursor.ids),
-            "records": [org.queries.render(cursor.compiled, record_id, call.version) for record_id in chunk],
+            "records": [self.org.queries.render(cursor.compiled, record_id, call.version) for record_id in chunk],
         }
         if not body["done"]:
             body["nextRecordsUrl"] = f"/services/data/v{call.version}/query/{locator}-{offset + cursor.batch}"
         return json_response(body)
 
-    def more(call: Call, locator: str) -> Response:
+    def more(self, call: Call, locator: str) -> Response:
         cursor_id, _, offset = locator.rpartition("-")
-        cursor = org.cursors.get(cursor_id)
+        cursor = self.org.cursors.get(cursor_id)
         if cursor is None or not offset.isdigit() or int(offset) > len(cursor.ids):
             raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        return page(call, cursor_id, cursor, int(offset))
+        return self._page(call, cursor_id, cursor, int(offset))
 
-    def create(call: Call, sobject: str) -> Response:
-        table = table_of(sobject)
-        body = call.json()
-        if not isinstance(body, dict):
-            raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+    def create(self, call: Call, sobject: str) -> Response:
+        table = self._table(sobject)
+        body = call.json_object()
         try:
-            outcome = org.writer.insert(table, body, call.user_id)
+            outcome = self.org.writer.insert(table, body, call.user_id)
         except RecordError as rejected:
             raise _single(rejected) from None
-        return json_response({"id": outcome.id, "success": True, "errors": []}, 201, location(call, table, outcome.id))
+        return json_response({"id": outcome.id, "success": True, "errors": []}, 201, _location(call, table, outcome.id))
 
-    def existing(table: Table, record_id: str) -> str:
-        normalized = normalize_id(record_id)
-        if normalized is None or normalized not in table.rows:
-            raise not_found()
-        if normalized in table.recycle_bin:
-            raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
-        return normalized
-
-    def read(call: Call, sobject: str, record_id: str) -> Response:
-        table = table_of(sobject)
+    def read(self, call: Call, sobject: str, record_id: str) -> Response:
+        table = self._table(sobject)
         names = [name for name in call.request.args.get("fields", "").split(",") if name.strip()]
-        return json_response(record_json(table, existing(table, record_id), call.version, names))
+        return json_response(record_json(table, _existing(table, record_id), call.version, names))
 
-    def update(call: Call, sobject: str, record_id: str) -> Response:
-        table = table_of(sobject)
-        normalized = existing(table, record_id)
-        body = call.json()
-        if not isinstance(body, dict):
-            raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+    def update(self, call: Call, sobject: str, record_id: str) -> Response:
+        table = self._table(sobject)
+        normalized = _existing(table, record_id)
+        body = call.json_object()
         try:
-            org.writer.update(table, normalized, body, call.user_id)
+            self.org.writer.update(table, normalized, body, call.user_id)
         except RecordError as rejected:
             raise _single(rejected) from None
         return no_content()
 
-    def delete(call: Call, sobject: str, record_id: str) -> Response:
-        table = table_of(sobject)
-        normalized = existing(table, record_id)
+    def delete(self, call: Call, sobject: str, record_id: str) -> Response:
+        table = self._table(sobject)
+        normalized = _existing(table, record_id)
         try:
-            org.writer.delete(normalized, call.user_id, table=table)
+            self.org.writer.delete(normalized, call.user_id, table=table)
         except RecordError as rejected:
             raise _single(rejected) from None
         return no_content()
 
-    def by_external_id(table: Table, field_name: str, value: str) -> tuple[Field, list[str]]:
-        key = org.writer.external_key(table, field_name)
+    def _by_external_id(self, table: Table, field_name: str, value: str) -> tuple[Field, list[str]]:
+        """The external ID field named and the live records whose value of it is ``value``."""
+        writer = self.org.writer
+        key = writer.external_key(table, field_name)
         if key.name == "Id":
             normalized = normalize_id(value)
             return key, [normalized] if normalized and table.live(normalized) else []
         try:
-            return key, table.lookup(key.name, org.writer.prepare(table, {key.name: value}, creating=False)[key.name])
+            return key, table.lookup(key.name, writer.prepare(table, {key.name: value}, creating=False)[key.name])
         except RecordError as rejected:
             raise _single(rejected) from None
 
-    def read_by_external_id(call: Call, sobject: str, field_name: str, value: str) -> Response:
-        table = table_of(sobject)
-        _key, matches = by_external_id(table, field_name, value)
+    def read_by_external_id(self, call: Call, sobject: str, field_name: str, value: str) -> Response:
+        table = self._table(sobject)
+        _key, matches = self._by_external_id(table, field_name, value)
         if not matches:
             raise not_found()
         if len(matches) > 1:
-            return json_response(
-                [f"/services/data/v{call.version}/sobjects/{table.sobject.name}/{m}" for m in matches], 300
-            )
+            return _choices(call, table, matches)
         return json_response(record_json(table, matches[0], call.version))
 
-    def upsert(call: Call, sobject: str, field_name: str, value: str) -> Response:
-        table = table_of(sobject)
-        key, matches = by_external_id(table, field_name, value)
+    def upsert(self, call: Call, sobject: str, field_name: str, value: str) -> Response:
+        table = self._table(sobject)
+        key, matches = self._by_external_id(table, field_name, value)
         if len(matches) > 1:
-            return json_response(
-                [f"/services/data/v{call.version}/sobjects/{table.sobject.name}/{m}" for m in matches], 300
-            )
-        body = call.json()
-        if not isinstance(body, dict):
-            raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
-        body = {name: item for name, item in body.items() if name.lower() != key.name.lower()}
+            return _choices(call, table, matches)
+        body = {name: item for name, item in call.json_object().items() if name.lower() != key.name.lower()}
         try:
             if matches:
-                org.writer.update(table, matches[0], body, call.user_id)
+                self.org.writer.update(table, matches[0], body, call.user_id)
                 return json_response({"id": matches[0], "success": True, "errors": [], "created": False}, 200)
             if key.name != "Id":
                 body[key.name] = value
-            outcome = org.writer.insert(table, body, call.user_id)
+            outcome = self.org.writer.insert(table, body, call.user_id)
         except RecordError as rejected:
             raise _single(rejected) from None
         return json_response(
-            {"id": outcome.id, "success": True, "errors": [], "created": True}, 201, location(call, table, outcome.id)
+            {"id": outcome.id, "success": True, "errors": [], "created": True}, 201, _location(call, table, outcome.id)
         )
 
-    def updated(call: Call, sobject: str) -> Response:
-        table = table_of(sobject)
-        low, high, end = _replication_window(call, org.clock.moment())
+    def updated(self, call: Call, sobject: str) -> Response:
+        table = self._table(sobject)
+        low, high, end = _replication_window(call, self.org.clock.moment())
         stamp = table.slot["SystemModstamp"]
         ids = [
             record_id
@@ -333,25 +367,24 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
             raise ApiError(400, "EXCEEDED_ID_LIMIT", f"more than {UPDATED_ID_LIMIT} records changed in that window")
         return json_response({"ids": sorted(ids), "latestDateCovered": _iso(end)})
 
-    def deleted(call: Call, sobject: str) -> Response:
-        table = table_of(sobject)
-        low, high, end = _replication_window(call, org.clock.moment())
+    def deleted(self, call: Call, sobject: str) -> Response:
+        table = self._table(sobject)
+        low, high, end = _replication_window(call, self.org.clock.moment())
         records = [
             {"id": record_id, "deletedDate": format_datetime(stamp)}
             for stamp, record_id in table.delete_log
             if low <= stamp <= high
         ]
-        earliest = org.delete_log_start
         return json_response(
             {
                 "deletedRecords": records,
-                "earliestDateAvailable": format_datetime(earliest),
+                "earliestDateAvailable": format_datetime(self.org.delete_log_start),
                 "latestDateCovered": _iso(end),
             }
         )
 
-    def describe(call: Call, sobject: str) -> Response:
-        table = table_of(sobject)
+    def describe(self, call: Call, sobject: str) -> Response:
+        table = self._table(sobject)
         children = [
             {
                 "childSObject": other.name,
@@ -359,64 +392,32 @@ def routes(org: "SalesforceEmulator") -> list[Route]:
                 "relationshipName": definition.child_relationship_name,
                 "cascadeDelete": False,
             }
-            for other in org.schema
+            for other in self.org.schema
             for definition in other.fields.values()
             if definition.reference_to == table.sobject.name and definition.child_relationship_name
         ]
         return json_response(describe_object(table.sobject, call.version, children))
 
-    def basic_info(call: Call, sobject: str) -> Response:
-        table = table_of(sobject)
+    def basic_info(self, call: Call, sobject: str) -> Response:
+        table = self._table(sobject)
         return json_response({"objectDescribe": object_summary(table.sobject, call.version), "recentItems": []})
 
-    def describe_global(call: Call) -> Response:
+    def describe_global(self, call: Call) -> Response:
         return json_response(
             {
                 "encoding": "UTF-8",
                 "maxBatchSize": 200,
-                "sobjects": [object_summary(sobject, call.version) for sobject in org.schema],
+                "sobjects": [object_summary(sobject, call.version) for sobject in self.org.schema],
             }
         )
 
-    def limits(call: Call) -> Response:
-        return json_response(org.limits())
+    def limits(self, call: Call) -> Response:
+        return json_response(self.org.limits())
 
-    def resources(call: Call) -> Response:
+    def resources(self, call: Call) -> Response:
         base = f"/services/data/v{call.version}"
         names = ("query", "queryAll", "sobjects", "limits", "composite", "jobs")
         return json_response({name: f"{base}/{name}" for name in names})
-
-    return [
-        Route("/", ("GET",), "GET /", "rest", resources),
-        Route("/query", ("GET",), "GET /query", "rest", lambda call: query(call, include_deleted=False)),
-        Route("/queryAll", ("GET",), "GET /queryAll", "rest", lambda call: query(call, include_deleted=True)),
-        Route("/query/<locator>", ("GET",), "GET /query/{locator}", "rest", more),
-        Route("/queryAll/<locator>", ("GET",), "GET /queryAll/{locator}", "rest", more),
-        Route("/limits", ("GET",), "GET /limits", "rest", limits),
-        Route("/sobjects", ("GET",), "GET /sobjects", "rest", describe_global),
-        Route("/sobjects/<sobject>", ("GET",), "GET /sobjects/{object}", "rest", basic_info),
-        Route("/sobjects/<sobject>", ("POST",), "POST /sobjects/{object}", "rest", create),
-        Route("/sobjects/<sobject>/describe", ("GET",), "GET /sobjects/{object}/describe", "rest", describe),
-        Route("/sobjects/<sobject>/updated", ("GET",), "GET /sobjects/{object}/updated", "rest", updated),
-        Route("/sobjects/<sobject>/deleted", ("GET",), "GET /sobjects/{object}/deleted", "rest", deleted),
-        Route("/sobjects/<sobject>/<record_id>", ("GET",), "GET /sobjects/{object}/{id}", "rest", read),
-        Route("/sobjects/<sobject>/<record_id>", ("PATCH",), "PATCH /sobjects/{object}/{id}", "rest", update),
-        Route("/sobjects/<sobject>/<record_id>", ("DELETE",), "DELETE /sobjects/{object}/{id}", "rest", delete),
-        Route(
-            "/sobjects/<sobject>/<field_name>/<path:value>",
-            ("GET",),
-            "GET /sobjects/{object}/{field}/{value}",
-            "rest",
-            read_by_external_id,
-        ),
-        Route(
-            "/sobjects/<sobject>/<field_name>/<path:value>",
-            ("PATCH",),
-            "PATCH /sobjects/{object}/{field}/{value}",
-            "rest",
-            upsert,
-        ),
-    ]
 
 
 def _single(rejected: RecordError) -> ApiError:

@@ -34,6 +34,7 @@ from cmsync_sandbox.campaign_monitor import (
     CampaignMonitorEmulator,
 )
 from tests.campaign_monitor.conftest import FAST_RETRY, new_list
+from tests.waiting import wait_until
 
 
 def _statuses(cm: CampaignMonitorEmulator) -> list[int]:
@@ -125,6 +126,8 @@ def test_a_slow_answer_times_out(api_url: str, cm: CampaignMonitorEmulator) -> N
         pytest.raises(ConnectionFailedError, match="ReadTimeout"),
     ):
         client.clients()
+    # The emulator finishes both abandoned calls later; they must not land in the next test's call log.
+    wait_until(lambda: len(cm.calls.calls()) == 2, "the emulator answered both abandoned calls")
 
 
 def test_latency_is_added_to_every_call(cm: CampaignMonitorEmulator, client: CampaignMonitorClient) -> None:

@@ -20,6 +20,8 @@ from cmsync_sandbox.salesforce.store import SavedChange
 
 CDC_OBJECTS = ("Contact", "Lead", "Account")
 RETENTION_MS = 72 * 3600 * 1000
+_NUMBERS = {"gap_transactions": int, "overflow_transactions": int, "delay_seconds": float, "keepalive_seconds": float}
+"""The numeric controls, by how their values are read."""
 OVERFLOW_RECORD_ID = "000000000000000AAA"
 """The wildcard record ID of a GAP_OVERFLOW event."""
 
@@ -95,6 +97,24 @@ class EventBus:
             self.events.clear()
             self._purged_through = self.last_replay
             self.controls = Controls(drops=self.controls.drops + 1)
+            self.condition.notify_all()
+
+    def change_controls(self, changes: dict[str, Any]) -> None:
+        """Apply what ``POST /_sandbox/pubsub`` asks for (ValueError naming a bad value) and wake the streams."""
+        with self.condition:
+            for name, kind in _NUMBERS.items():
+                if name in changes:
+                    try:
+                        setattr(self.controls, name, kind(changes[name]))
+                    except (TypeError, ValueError):
+                        raise ValueError(f"{name} must be a number, not {changes[name]!r}") from None
+            if "disabled" in changes:
+                unknown = set(changes["disabled"]) - set(self.schemas)
+                if unknown:
+                    raise ValueError(f"disabled names objects without change events: {sorted(unknown)}")
+                self.controls.disabled = set(changes["disabled"])
+            if changes.get("drop_streams"):
+                self.controls.drops += 1
             self.condition.notify_all()
 
     def enabled(self, sobject: str) -> bool:
