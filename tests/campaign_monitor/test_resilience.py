@@ -34,6 +34,7 @@ from cmsync_sandbox.campaign_monitor import (
     CampaignMonitorEmulator,
 )
 from tests.campaign_monitor.conftest import FAST_RETRY, new_list
+from tests.waiting import wait_until
 
 
 def _statuses(cm: CampaignMonitorEmulator) -> list[int]:
@@ -131,6 +132,19 @@ def test_latency_is_added_to_every_call(cm: CampaignMonitorEmulator, client: Cam
     cm.faults.set_latency(0.05)
     client.clients()
     assert cm.calls.calls()[-1].duration >= 0.05
+
+
+def test_lowering_the_latency_lets_the_calls_waiting_go(
+    cm: CampaignMonitorEmulator, client: CampaignMonitorClient
+) -> None:
+    cm.faults.set_latency(600)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(client.clients)
+        wait_until(lambda: cm.calls.waiting == 1, "the call held")
+        assert not answer.done()
+        cm.faults.set_latency(0)
+        assert len(answer.result(timeout=10)) == 2
+    assert cm.calls.waiting == 0
 
 
 def test_an_expired_token_is_refreshed_once_and_the_call_retried(api_url: str, cm: CampaignMonitorEmulator) -> None:

@@ -17,6 +17,10 @@ from tests.daemon.sync_now_process import QUICK_HEARTBEAT, STOP_BEFORE_SEND, Syn
 from tests.sync.convergence import assert_converged
 from tests.sync.kill_points import KILL_POINTS, api_calls
 from tests.sync.world import World, start_world, stop_world
+from tests.waiting import wait_until
+
+HOLD = 600.0
+"""A CM latency that holds the run's calls until the test lowers it (which lets them go at once)."""
 
 
 @pytest.fixture
@@ -129,11 +133,12 @@ def test_ctrl_c_on_wait_detaches_from_a_run_another_process_runs(
 def test_a_supervisor_starting_leaves_a_live_sync_now_its_run(
     world: World, config: Path, tmp_path: Path, store: StateStore
 ) -> None:
-    world.cm.calls.latency = 0.02
+    world.cm.calls.latency = HOLD
     running = SyncNow(config, tmp_path, "--wait").start()
     running.wait_for("running the workers here")
     run = store.current_run()
     assert run is not None
+    wait_until(lambda: world.cm.calls.waiting > 0, "a call of the run held")
     supervised = world.write_config(
         tmp_path / "supervised.yaml", metrics={"listen": f"127.0.0.1:{free_port()}"},
         logging={"format": "json", "level": "info"},
@@ -146,5 +151,6 @@ def test_a_supervisor_starting_leaves_a_live_sync_now_its_run(
         assert running.wait() == 0, running.text()
         assert store.run(run.id).status == "succeeded"  # type: ignore[union-attr]
     finally:
+        world.cm.calls.latency = 0
         daemon.stop()
         daemon.kill()
