@@ -1,7 +1,9 @@
 """The call log every emulator keeps (method, path, status, duration, endpoint) and its latency fault.
 
 Emulators name each call's endpoint (``"GET /lists/{id}/active"``) and API-call class so that tests and
-benchmarks can count calls per endpoint; a WSGI wrapper times every call and sleeps the injected latency.
+benchmarks can count calls per endpoint; a WSGI wrapper times every call and waits out the injected latency.
+Lowering the latency lets the calls waiting go at once, so a test can hold calls (a latency longer than the
+test) and release them when it chooses.
 """
 
 import threading
@@ -38,7 +40,35 @@ class CallLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: list[Call] = []
-        self.latency = 0.0
+        self._latency_changed = threading.Condition()
+        self._latency = 0.0
+        self._waiting = 0
+
+    @property
+    def latency(self) -> float:
+        return self._latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        with self._latency_changed:
+            self._latency = seconds
+            self._latency_changed.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        """Calls waiting out the latency now."""
+        return self._waiting
+
+    def delay(self) -> None:
+        """Wait out the latency from now, or less should it be lowered meanwhile."""
+        started = time.monotonic()
+        with self._latency_changed:
+            self._waiting += 1
+            try:
+                while (left := self._latency - (time.monotonic() - started)) > 0:
+                    self._latency_changed.wait(left)
+            finally:
+                self._waiting -= 1
 
     def record(self, call: Call) -> None:
         with self._lock:
@@ -71,7 +101,7 @@ class CallLog:
 
 
 class Recorder:
-    """WSGI wrapper: sleeps the injected latency, then records the call with its status and duration."""
+    """WSGI wrapper: waits out the injected latency, then records the call with its status and duration."""
 
     def __init__(self, app: WsgiApp, log: CallLog) -> None:
         self.app = app
@@ -87,7 +117,7 @@ class Recorder:
 
         path = environ.get("PATH_INFO", "")
         if self.log.latency and not path.startswith("/_sandbox"):
-            time.sleep(self.log.latency)
+            self.log.delay()
         body = list(self.app(environ, recording_start_response))
         if not path.startswith("/_sandbox"):
             self.log.record(

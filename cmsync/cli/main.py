@@ -216,8 +216,6 @@ def _add_sync_now_options(sub: argparse.ArgumentParser) -> None:
 def run(arguments: argparse.Namespace) -> int:
     """The supervisor; with ``--sandbox``, the emulators the configuration points at start first."""
     from cmsync.daemon.supervisor import Supervisor
-    from cmsync.logs import get_logger
-    from cmsync.state import StateStoreUnavailableError
 
     path = config_path(arguments.config)
     if not arguments.sandbox and (arguments.cm_port is not None or arguments.sf_port is not None):
@@ -232,11 +230,7 @@ def run(arguments: argparse.Namespace) -> int:
     adjust = _command_line_settings(arguments, sandbox)
     settings = adjust(settings)
     try:
-        try:
-            supervisor = Supervisor(path, settings, adjust=adjust)
-        except StateStoreUnavailableError as error:
-            get_logger("cmsync.daemon").error(f"not starting: {error}")
-            return 1
+        supervisor = Supervisor(path, settings, adjust=adjust)
         command = f"{_own_command()} {{}} --config {path}"
 
         def banner() -> str:

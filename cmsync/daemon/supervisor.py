@@ -12,25 +12,29 @@ An outage of the state store does not stop the loop: it is logged when it starts
 once) until the store answers again. The lease of a supervisor that crashed on this host is taken over
 at once; one of another host is waited out until it expires.
 
-As in supervisord, a signal handler only records the signal; the loop acts on it. A reload builds the
-new configuration's objects (clients, schedule) first and swaps them in whole, or keeps the old ones.
+As in supervisord, a signal handler only records the signal; the loop acts on it, and once a stop is
+recorded a later HUP or USR1 is ignored. A reload builds the new configuration's objects (clients,
+schedule) first and swaps them in whole, or keeps the old ones.
+
+``run`` starts the parts in one ordered place (state store, systems, lease, metrics, console, workers,
+outbound, systemd) and stops them in reverse, also when a later part fails to start.
 """
 
 import signal
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime
-from types import FrameType
 
 import schedule
 
 from cmsync.config import ConfigError, Settings, load_settings
 from cmsync.config.changes import changed_settings, needs_restart
+from cmsync.console.service import Console
 from cmsync.daemon import metrics
 from cmsync.daemon.metrics import MetricsServer
 from cmsync.daemon.outbound_loop import OutboundLoop
+from cmsync.daemon.signals import STOPS, SignalInbox
 from cmsync.daemon.systemd import Notifier
 from cmsync.daemon.timetable import add_sync_job, missed_run, next_run, period
 from cmsync.logs import configure_from, get_logger
@@ -72,44 +76,32 @@ class Supervisor:
         self.store_outage = OutageTracker("state store", metrics.STATE_STORE_UP, metrics.STATE_STORE_OUTAGES)
         self.failed_attempts = 0
         self.sync_asked = False
-        self.store = StateStore.open(settings.state.url.get_secret_value())
+        # Set as ``run`` starts the parts.
+        self.store: StateStore
+        self.systems: Systems
+        self.connected: bool
+        self.metrics: MetricsServer
         self.broker_url = settings.broker.url.get_secret_value()
         self.embedded = self.broker_url == "embedded"
         self.broker = make_broker(self.broker_url)
         actors.bind(self.broker)
-        self.systems = Systems.from_settings(settings, self.store)
-        install(self.systems)
         self.workers = EmbeddedWorkers(self.broker, settings.broker.embedded_workers) if self.embedded else None
         self.outbound = OutboundLoop()
         self.scheduler, self.sync_job = self._schedule(settings)
-        self.metrics: MetricsServer | None = None
-        from cmsync.console.service import Console  # the console calls back into cmsync.daemon
-
         self.console = Console(config_path)
-        self.signals: deque[int] = deque()
-        self.wakeup = threading.Event()
+        self.signals = SignalInbox()
         self.stopping = False
         self.heartbeat = time.monotonic()
         self.last_watchdog = 0.0
-        self.connected = self.store.connection.connected()
         self.last_finished: int | None = None
         metrics.create_known_series()
         metrics.RELOAD_SUCCESSFUL.set(1)
 
-    # Signals: recorded here, acted on by the loop.
-
-    def _record_signal(self, number: int, _frame: FrameType | None) -> None:
-        self.signals.append(number)
-        self.wakeup.set()
-
-    def _install_signal_handlers(self) -> None:
-        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
-            signal.signal(number, self._record_signal)
+    # Signals: recorded by SignalInbox, acted on by the loop.
 
     def _act_on_signals(self) -> None:
-        while self.signals:
-            number = self.signals.popleft()
-            if number in (signal.SIGTERM, signal.SIGINT):
+        for number in self.signals.take():
+            if number in STOPS:
                 log.info("stopping", signal=signal.Signals(number).name)
                 self.stopping = True
             elif number == signal.SIGHUP:
@@ -284,15 +276,15 @@ class Supervisor:
             pause = RETRY_SECONDS[min(self.failed_attempts, len(RETRY_SECONDS)) - 1]
             if self.notifier.watchdog_interval is not None:
                 pause = min(pause, self.notifier.watchdog_interval.total_seconds())
-            self.wakeup.wait(pause)
-            self.wakeup.clear()
+            self.signals.wakeup.wait(pause)
+            self.signals.wakeup.clear()
             return
         idle = self.scheduler.idle_seconds
         limit = 1.0
         if self.notifier.watchdog_interval is not None:
             limit = min(limit, self.notifier.watchdog_interval.total_seconds())
-        self.wakeup.wait(max(0.0, min(idle if idle is not None else limit, limit)))
-        self.wakeup.clear()
+        self.signals.wakeup.wait(max(0.0, min(idle if idle is not None else limit, limit)))
+        self.signals.wakeup.clear()
 
     # The loop.
 
@@ -341,37 +333,18 @@ class Supervisor:
     def run(self, banner: str | Callable[[], str] | None = None) -> int:
         """Serve until SIGTERM or SIGINT; return the exit status. ``banner`` is printed once serving (a callable
         is asked then, so that it can say what is actually served)."""
-        previous = self.store.leases.supervisor.held()
-        if not self.store.leases.supervisor.take(self.owner, SUPERVISOR_LEASE_TTL, holder_gone=provably_dead):
-            self._refuse_start()
-            return 1
-        if previous is not None and previous[0] != self.owner:
-            log.warning("took over the lease of a supervisor that is no longer running", previous=previous[0])
+        with ExitStack() as starting:
+            try:
+                if not self._start(starting):
+                    return 1
+            except StateStoreUnavailableError as error:
+                log.error(f"not starting: {error}")
+                return 1
+            started = starting.pop_all()
         try:
-            self.metrics = MetricsServer(self.settings.metrics.listen, self.health).start()
-        except OSError as error:
-            log.error(
-                "cannot serve metrics; choose another address with metrics.listen or cmsync run --metrics-listen",
-                listen=self.settings.metrics.listen,
-                error=error.strerror,
-            )
-            self.store.leases.supervisor.release(self.owner)
-            return 1
-        self.console.start(self.settings)
-        self._install_signal_handlers()
-        self._abandon_interrupted_run()
-        if self.workers is not None:
-            self.workers.start()
-        self.outbound.start()
-        completed = self.store.runs.last(("succeeded", "partial", "failed"))
-        last_started = completed.started_at if completed else None
-        if self.connected and missed_run(self.sync_job, self.settings.sync.import_frequency, last_started):
-            self.sync_now("schedule")
-        self.notifier.ready("running")
-        if banner:
-            print(banner() if callable(banner) else banner, flush=True)
-        log.info("cmsync is running", metrics=f"{self.metrics.url}/metrics", config=self.config_path)
-        try:
+            if banner:
+                print(banner() if callable(banner) else banner, flush=True)
+            log.info("cmsync is running", metrics=f"{self.metrics.url}/metrics", config=self.config_path)
             while not self.stopping:
                 self._act_on_signals()
                 if self.stopping:
@@ -394,8 +367,67 @@ class Supervisor:
                 self._watchdog()
                 self._sleep()
         finally:
-            self.shutdown()
+            started.close()
+            self.signals.report_ignored()
+            log.info("stopped")
         return 0
+
+    def _start(self, stack: ExitStack) -> bool:
+        """Start every part in order, pushing how to stop each on ``stack`` (which stops them in reverse);
+        False when this supervisor must not run (another one holds the lease, metrics cannot listen)."""
+        self.store = StateStore.open(self.settings.state.url.get_secret_value())
+        stack.callback(self.store.close)
+        self.systems = Systems.from_settings(self.settings, self.store)
+        install(self.systems)
+        stack.callback(lambda: self.systems.close())  # the systems in force then: a reload swaps them
+        self.connected = self.store.connection.connected()
+        if not self._take_lease():
+            return False
+        stack.callback(self._while_store_answers, self._record_stop, "releasing the supervisor lease")
+        try:
+            self.metrics = MetricsServer(self.settings.metrics.listen, self.health).start()
+        except OSError as error:
+            log.error(
+                "cannot serve metrics; choose another address with metrics.listen or cmsync run --metrics-listen",
+                listen=self.settings.metrics.listen,
+                error=error.strerror,
+            )
+            return False
+        stack.callback(self.metrics.stop)
+        self.console.start(self.settings)
+        stack.callback(self.console.stop)
+        self.signals.install()
+        self._abandon_interrupted_run()
+        if self.workers is not None:
+            self.workers.start()
+            stack.callback(self._stop_workers, self.workers)
+        self.outbound.start()
+        stack.callback(self.outbound.stop)
+        stack.callback(lambda: self.scheduler.clear())  # the schedule in force then: a reload swaps it
+        completed = self.store.runs.last(("succeeded", "partial", "failed"))
+        last_started = completed.started_at if completed else None
+        if self.connected and missed_run(self.sync_job, self.settings.sync.import_frequency, last_started):
+            self.sync_now("schedule")
+        self.notifier.ready("running")
+        stack.callback(self.notifier.stopping)
+        return True
+
+    def _take_lease(self) -> bool:
+        """Take the supervisor lease (at once from a supervisor of this host that is gone), or say who holds it."""
+        previous = self.store.leases.supervisor.held()
+        if not self.store.leases.supervisor.take(self.owner, SUPERVISOR_LEASE_TTL, holder_gone=provably_dead):
+            self._refuse_start()
+            return False
+        if previous is not None and previous[0] != self.owner:
+            log.warning("took over the lease of a supervisor that is no longer running", previous=previous[0])
+        return True
+
+    # Stopping: each part's stop, run in reverse of the start by the stack ``run`` keeps.
+
+    def _stop_workers(self, workers: EmbeddedWorkers) -> None:
+        """Close the run in flight, then let the workers reach a safe point (bounded)."""
+        self._while_store_answers(self._close_interrupted_run, "closing the run in flight")
+        workers.stop(timeout_ms=SHUTDOWN_SECONDS * 1000)
 
     def _close_interrupted_run(self) -> None:
         run = self.store.runs.current()
@@ -413,19 +445,3 @@ class Supervisor:
             step()
         except StateStoreUnavailableError as error:
             log.warning(f"stopping without {what}: the state store is unavailable", reason=error.reason)
-
-    def shutdown(self) -> None:
-        """Stop scheduling, let in-flight work reach a safe point (bounded), record the run's state."""
-        self.notifier.stopping()
-        self.scheduler.clear()
-        self.outbound.stop()
-        if self.workers is not None:
-            self._while_store_answers(self._close_interrupted_run, "closing the run in flight")
-            self.workers.stop(timeout_ms=SHUTDOWN_SECONDS * 1000)
-        if self.metrics is not None:
-            self.metrics.stop()
-        self.console.stop()
-        self._while_store_answers(self._record_stop, "releasing the supervisor lease")
-        self.systems.close()
-        self.store.close()
-        log.info("stopped")

@@ -40,7 +40,7 @@ from cmsync.outbound.cdc_progress import CdcProgress, forget_progress
 from cmsync.outbound.change_events import ChangeNotice, Decoder
 from cmsync.outbound.feed import Change, Cursor, read_changes, reset_cursors, start_cursor
 from cmsync.outbound.pause import pause, resumed_at
-from cmsync.outbound.poller import LEASE_TTL, STREAMS, _Poll, poll_once
+from cmsync.outbound.poller import LEASE_TTL, STREAMS, OutboundRound, poll_once
 from cmsync.outbound.report import PollReport
 from cmsync.outbound.scope import build_scope
 from cmsync.redaction import REDACTOR
@@ -298,7 +298,7 @@ class _Feed:
                     deleted.add(record_id)
                 else:
                     deleted.discard(record_id)
-        batch = _Poll(self.systems, report, lambda: True)
+        batch = OutboundRound(self.systems, report, lambda: True)
         changes = self._read(batch, object_name, stamps, created, deleted, report)
         if overflow is not None:
             log.info("change events overflowed; reading the object's changes by query", object=object_name)
@@ -306,12 +306,12 @@ class _Feed:
             for chunk in read_changes(self.systems, batch.scope, cursor, report):
                 changes.extend(change for change in chunk.changes if change.modstamp >= overflow)
         if object_name == "Account":
-            changes = batch._contacts_of(changes)
-        batch._act(changes)
+            changes = batch.contacts_of(changes)
+        batch.act(changes)
 
     def _read(
         self,
-        batch: _Poll,
+        batch: OutboundRound,
         object_name: str,
         stamps: dict[str, datetime],
         created: set[str],

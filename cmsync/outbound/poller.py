@@ -62,7 +62,7 @@ def poll_once(systems: Systems) -> PollReport:
     if not store.leases.outbound_poller.take(owner, lease):
         return report.not_run("another poller holds the lease").finish(store)
     try:
-        _Poll(systems, report, lambda: store.leases.outbound_poller.take(owner, lease)).run()
+        OutboundRound(systems, report, lambda: store.leases.outbound_poller.take(owner, lease)).poll()
     except PushesInterruptedError as error:
         report.error = REDACTOR.text(str(error))
         log.warning("outbound poll stopped; the next poll retries", error=report.error)
@@ -74,8 +74,9 @@ def poll_once(systems: Systems) -> PollReport:
     return report.finish(store)
 
 
-class _Poll:
-    """One poll's work: the scope, catalog and planner its chunks share, stream by stream."""
+class OutboundRound:
+    """One round of outbound work, a poll or a batch of change events: the scope, catalog, planner and refused
+    keys its changes share. ``poll()`` reads every stream from its watermark; ``act()`` plans and pushes."""
 
     def __init__(self, systems: Systems, report: PollReport, renew_lease: Callable[[], bool]) -> None:
         self.systems = systems
@@ -90,13 +91,14 @@ class _Poll:
         for problem in self.scope.problems:
             log.warning("outbound setting skipped", problem=problem)
 
-    def run(self) -> None:
+    def poll(self) -> None:
+        """Act on what changed in every stream in scope since its watermark, chunk by chunk."""
         for object_name in STREAMS:
             if object_name in self.scope.fields:
                 self._stream(object_name)
         if self.systems.settings.email_opt_out.delete_subscriber_when_record_deleted:
             for object_name in PEOPLE:
-                self._act(vanished_records(self.systems, object_name, self.since))
+                self.act(vanished_records(self.systems, object_name, self.since))
         resume(self.systems)
 
     def _stream(self, object_name: str) -> None:
@@ -106,13 +108,13 @@ class _Poll:
         for chunk in read_changes(self.systems, self.scope, cursor, self.report):
             if not self.systems.store.connection.connected():
                 return
-            changes = self._contacts_of(chunk.changes) if object_name == "Account" else chunk.changes
-            self._act(changes)
+            changes = self.contacts_of(chunk.changes) if object_name == "Account" else chunk.changes
+            self.act(changes)
             cursor.advance(chunk.latest)
             cursor.save(self.systems)
             self.renew_lease()
 
-    def _contacts_of(self, accounts: list[Change]) -> list[Change]:
+    def contacts_of(self, accounts: list[Change]) -> list[Change]:
         """The Contacts of changed Accounts, as edits made when their Account was saved."""
         stamps = {change.id: change.modstamp for change in accounts if not change.deleted}
         ids = sorted(stamps)
@@ -123,7 +125,8 @@ class _Poll:
                 contacts.append(Change("Contact", record, stamps[str(record["AccountId"])]))
         return contacts
 
-    def _act(self, changes: list[Change]) -> None:
+    def act(self, changes: list[Change]) -> None:
+        """Plan the changes against CM's memberships and the ledger, and push them."""
         if not changes:
             return
         members = memberships(self.systems, changes)

@@ -136,6 +136,19 @@ def test_latency_is_added_to_every_call(cm: CampaignMonitorEmulator, client: Cam
     assert cm.calls.calls()[-1].duration >= 0.05
 
 
+def test_lowering_the_latency_lets_the_calls_waiting_go(
+    cm: CampaignMonitorEmulator, client: CampaignMonitorClient
+) -> None:
+    cm.faults.set_latency(600)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(client.clients)
+        wait_until(lambda: cm.calls.waiting == 1, "the call held")
+        assert not answer.done()
+        cm.faults.set_latency(0)
+        assert len(answer.result(timeout=10)) == 2
+    assert cm.calls.waiting == 0
+
+
 def test_an_expired_token_is_refreshed_once_and_the_call_retried(api_url: str, cm: CampaignMonitorEmulator) -> None:
     with _oauth_client(api_url) as client:
         client.clients()

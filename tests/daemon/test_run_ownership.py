@@ -16,7 +16,8 @@ from tests.daemon.stop_before_send import STOPPED
 from tests.daemon.sync_now_process import QUICK_HEARTBEAT, STOP_BEFORE_SEND, SyncNow
 from tests.sync.convergence import assert_converged
 from tests.sync.kill_points import KILL_POINTS, api_calls
-from tests.sync.world import World, start_world, stop_world
+from tests.sync.world import HOLD, World, start_world, stop_world
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_killed_between_recording_and_sending_the_next_request_sends_it(
 def test_ctrl_c_on_wait_cancels_the_run_it_runs_itself(
     world: World, config: Path, tmp_path: Path, store: StateStore
 ) -> None:
-    world.cm.calls.latency = 0.05
+    world.cm.calls.latency = HOLD
     waiting = SyncNow(config, tmp_path, "--wait").start()
     waiting.wait_for("running the workers here")
     run = store.runs.current()
@@ -109,7 +110,7 @@ def test_ctrl_c_on_wait_cancels_the_run_it_runs_itself(
 def test_ctrl_c_on_wait_detaches_from_a_run_another_process_runs(
     world: World, config: Path, tmp_path: Path, store: StateStore
 ) -> None:
-    world.cm.calls.latency = 0.05
+    world.cm.calls.latency = HOLD
     owner = SyncNow(config, tmp_path, "--wait").start()
     owner.wait_for("running the workers here")
     follower = SyncNow(config, tmp_path, "--wait").start()
@@ -129,11 +130,12 @@ def test_ctrl_c_on_wait_detaches_from_a_run_another_process_runs(
 def test_a_supervisor_starting_leaves_a_live_sync_now_its_run(
     world: World, config: Path, tmp_path: Path, store: StateStore
 ) -> None:
-    world.cm.calls.latency = 0.02
+    world.cm.calls.latency = HOLD
     running = SyncNow(config, tmp_path, "--wait").start()
     running.wait_for("running the workers here")
     run = store.runs.current()
     assert run is not None
+    wait_until(lambda: world.cm.calls.waiting > 0, "a call of the run held")
     supervised = world.write_config(
         tmp_path / "supervised.yaml", metrics={"listen": f"127.0.0.1:{free_port()}"},
         logging={"format": "json", "level": "info"},

@@ -17,7 +17,7 @@ from cmsync.workers.broker import make_broker
 from tests.daemon.daemon import Daemon, cmsync, free_port
 from tests.sync.cmsync_worker import Workers
 from tests.sync.conftest import wait_for_end
-from tests.sync.world import World, start_world, stop_world
+from tests.sync.world import HOLD, World, start_world, stop_world
 from tests.waiting import wait_until
 
 WORKER_THREADS = 4
@@ -116,7 +116,7 @@ def test_a_restart_neither_adds_nor_skips_a_run(world: World, config: Path, tmp_
 
 
 def test_sync_now_while_a_run_is_in_flight_returns_that_run(world: World, config: Path, tmp_path, daemons) -> None:
-    world.cm.faults.set_latency(0.05)
+    world.cm.faults.set_latency(HOLD)
     daemon = Daemon(config, tmp_path).start()
     daemons.append(daemon)
     (started,) = daemon.wait_for("main sync started")
@@ -194,6 +194,29 @@ def test_sigterm_stops_within_the_bound_and_records_the_run(world: World, config
     assert world.duplicates("CM_List_Member__c", "CM_Member_Key__c") == []
 
 
+def test_hup_and_usr1_after_sigterm_are_ignored_while_stopping(world: World, config: Path, tmp_path, daemons) -> None:
+    world.cm.faults.set_latency(HOLD)
+    daemon = Daemon(config, tmp_path).start()
+    daemons.append(daemon)
+    (started,) = daemon.wait_for("main sync started")
+    wait_until(lambda: world.cm.calls.waiting > 0, "a call of the run held")
+    daemon.signal(signal.SIGTERM)
+    daemon.wait_for("stopping")
+    for number in (signal.SIGHUP, signal.SIGUSR1, signal.SIGHUP, signal.SIGUSR1):
+        daemon.signal(number)
+    assert daemon.process is not None and daemon.process.poll() is None, "still stopping: its workers wait on CM"
+    world.cm.faults.set_latency(0)
+    assert daemon.process.wait(timeout=40) == 0
+    events = [line.get("event") for line in daemon.logs()]
+    assert events.count("shutting down: SIGHUP ignored") == 1 and events.count("shutting down: SIGUSR1 ignored") == 1
+    assert not {"configuration reloaded", "reload refused", "main sync already in flight"} & set(events)
+    assert events.count("main sync started") == 1 and events[-1] == "stopped"
+    store = _store(world)
+    assert [run.id for run in store.runs.recent()] == [started["run_id"]]
+    assert store.runs.get(started["run_id"]).status == "cancelled"  # type: ignore[union-attr]
+    store.close()
+
+
 def test_disconnect_cancels_resets_salesforce_writes_nothing_to_cm_and_holds(world: World, config: Path, tmp_path,
                                                                              daemons) -> None:  # fmt: skip
     owner = world.sf.records("User")[1]["Id"]
@@ -265,6 +288,25 @@ def test_a_second_supervisor_on_the_same_store_refuses_to_start(world: World, co
     second = cmsync("run", "--config", str(config), timeout=60)
     assert second.returncode == 1
     assert "another cmsync supervisor holds this state store" in second.stdout
+
+
+def test_a_start_that_fails_part_way_stops_what_it_started(world: World, tmp_path, daemons) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        taken = f"127.0.0.1:{holder.getsockname()[1]}"
+        refused = world.write_config(tmp_path / "taken.yaml", metrics={"listen": taken})
+        result = cmsync("run", "--config", str(refused), timeout=60)
+    assert result.returncode == 1 and "cannot serve metrics" in result.stdout + result.stderr
+    store = _store(world)
+    assert store.leases.supervisor.held() is None, "the lease taken before the metrics failed is released"
+    store.close()
+    free = world.write_config(
+        tmp_path / "free.yaml",
+        metrics={"listen": f"127.0.0.1:{free_port()}"},
+        logging={"format": "json", "level": "info"},
+    )
+    daemon = Daemon(free, tmp_path).start()
+    daemons.append(daemon)
+    assert daemon.stop() == 0
 
 
 @pytest.mark.rabbitmq

@@ -21,6 +21,8 @@ from cmsync_sandbox.server import SandboxServer
 
 SMALL = SeedSpec(clients=2, lists_per_client=2, subscribers_per_list=60, campaigns_per_client=2, months=2)
 WRITE_ENDPOINTS = ("composite", "sobjects/{sobject}/{id}", "jobs/ingest")
+HOLD = 600.0
+"""An emulator latency that holds its calls until the test lowers it (which lets them go at once)."""
 
 
 @dataclass
@@ -113,6 +115,7 @@ def start_world(folder: Path, spec: SeedSpec = SMALL, clients: int = 2) -> World
 
 
 def stop_world(world: World) -> None:
+    world.cm.calls.latency = 0  # calls a test held (it failed before it let them go) end with the test
     world.cm_server.stop()
     world.sf_server.stop()
     world.sf.close()
