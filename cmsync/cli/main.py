@@ -157,7 +157,7 @@ def worker(arguments: argparse.Namespace) -> int:
     from cmsync.workers.pool import exec_workers
 
     settings = _settings(arguments)
-    if settings.broker.url.get_secret_value() == "embedded":
+    if settings.broker.embedded:
         print(
             "cmsync worker: broker.url is 'embedded', so the workers run inside `cmsync run`; "
             "set broker.url to RabbitMQ (amqp://…) to run them as separate processes",

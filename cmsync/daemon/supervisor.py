@@ -39,8 +39,7 @@ from cmsync.process_identity import ProcessIdentity, provably_dead
 from cmsync.state import StateStore, StateStoreUnavailableError
 from cmsync.state.supervisor_lease import SUPERVISOR_LEASE, SUPERVISOR_LEASE_TTL
 from cmsync.systems import Systems, install
-from cmsync.workers import actors
-from cmsync.workers.broker import EmbeddedWorkers, make_broker
+from cmsync.workers.placement import Placement
 from cmsync.workers.retention_requests import request_purge, request_purge_after_reload
 from cmsync.workers.runs import request_run, tend_runs
 
@@ -73,13 +72,9 @@ class Supervisor:
         self.failed_attempts = 0
         self.sync_asked = False
         self.store = StateStore.open(settings.state.url.get_secret_value())
-        self.broker_url = settings.broker.url.get_secret_value()
-        self.embedded = self.broker_url == "embedded"
-        self.broker = make_broker(self.broker_url)
-        actors.bind(self.broker)
+        self.placement = Placement(settings.broker)
         self.systems = Systems.from_settings(settings, self.store)
         install(self.systems)
-        self.workers = EmbeddedWorkers(self.broker, settings.broker.embedded_workers) if self.embedded else None
         self.outbound = OutboundLoop()
         self.scheduler, self.sync_job = self._schedule(settings)
         self.metrics: MetricsServer | None = None
@@ -149,8 +144,7 @@ class Supervisor:
             metrics.ENQUEUE_FAILURES.labels(job).inc()
             log.error("job could not be queued", job=job, error=str(error))
         finally:
-            if not self.embedded:
-                self.broker.close()
+            self.placement.close()
 
     def sync_now(self, trigger: str, *, full_pass: bool = False) -> None:
         """Start a main sync, or log the one in flight."""
@@ -166,8 +160,7 @@ class Supervisor:
             log.error("main sync could not be queued", trigger=trigger, error=str(error))
             return
         finally:
-            if not self.embedded:
-                self.broker.close()
+            self.placement.close()
         if start.started:
             log.info("main sync started", run_id=start.run.id, trigger=trigger)
         else:
@@ -184,15 +177,15 @@ class Supervisor:
         """Send runs left in the outbox (by ``cmsync sync-now``, or by a process that died before sending),
         close runs whose owner is gone, and keep the heartbeat of the run this process's workers run."""
         try:
-            sent = tend_runs(self.store, self.owner, runs_workers=self.embedded)
+            sent = tend_runs(self.store, self.owner, runs_workers=self.placement.in_process)
         except StateStoreUnavailableError:
             raise
         except Exception as error:
             metrics.ENQUEUE_FAILURES.labels("main_sync").inc()
             log.error("runs could not be tended", error=str(error))
             return
-        if sent and not self.embedded:
-            self.broker.close()
+        if sent:
+            self.placement.close()
 
     # Reload.
 
@@ -236,8 +229,7 @@ class Supervisor:
             else:
                 self.scheduler.clear()
                 self.sync_job = None
-                if self.embedded:
-                    self.broker.flush_all()
+                self.placement.drop_held_messages()
                 log.info("disconnected: scheduled jobs removed, queued messages purged")
         metrics.CONNECTED.set(1 if connected else 0)
         current = self.store.current_run()
@@ -301,7 +293,7 @@ class Supervisor:
         """With the embedded broker a run in flight now was cut off, unless a live ``cmsync sync-now`` of this
         host runs it with workers of its own."""
         run = self.store.current_run()
-        if self.embedded and run is not None and (run.owner is None or provably_dead(run.owner)):
+        if self.placement.in_process and run is not None and (run.owner is None or provably_dead(run.owner)):
             self.store.finish_run(run.id, "cancelled", "interrupted: cmsync stopped before the run ended")
             log.warning("run from before the restart closed as interrupted", run_id=run.id)
 
@@ -361,8 +353,7 @@ class Supervisor:
         self.console.start(self.settings)
         self._install_signal_handlers()
         self._abandon_interrupted_run()
-        if self.workers is not None:
-            self.workers.start()
+        self.placement.start_workers()
         self.outbound.start()
         completed = self.store.last_run(("succeeded", "partial", "failed"))
         last_started = completed.started_at if completed else None
@@ -420,9 +411,9 @@ class Supervisor:
         self.notifier.stopping()
         self.scheduler.clear()
         self.outbound.stop()
-        if self.workers is not None:
+        if self.placement.in_process:
             self._while_store_answers(self._close_interrupted_run, "closing the run in flight")
-            self.workers.stop(timeout_ms=SHUTDOWN_SECONDS * 1000)
+        self.placement.stop_workers(timeout_ms=SHUTDOWN_SECONDS * 1000)
         if self.metrics is not None:
             self.metrics.stop()
         self.console.stop()
