@@ -108,7 +108,7 @@ class Follower:
         return INTERRUPTED
 
 
-def start_sync(settings: Settings, *, wait: bool, full: bool, out: TextIO | None = None) -> int:
+def request_sync(settings: Settings, *, wait: bool, full: bool, out: TextIO | None = None) -> int:
     """Start (or find) the run; 0 when started or still going, 1 when a followed run failed."""
     out = out or sys.stdout
     store = StateStore.open(settings.state.url.get_secret_value())
