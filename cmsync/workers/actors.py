@@ -38,15 +38,15 @@ def _actor(time_limit_minutes: int) -> Callable[[Callable[..., None]], dramatiq.
     )
 
 
-def send_job(job: Job) -> None:
-    """Send one fan-out job of a run, its name and what it works on in the message options."""
-    ACTORS[job.actor].send_with_options(args=job.args, **job_options(int(job.args[0]), job.name, job.about))
-
-
 @_actor(time_limit_minutes=15)
 def main_sync(run_id: int) -> None:
     """Plan a run: upsert clients, lists and campaigns, then fan out one job per list and tracking source."""
-    fan_out(current(), run_id, send_job)
+    fan_out(current(), run_id, lambda job: _send_job(run_id, job))
+
+
+def _send_job(run_id: int, job: Job) -> None:
+    """Send one fan-out job of run ``run_id``, its name and what it works on in the message options."""
+    ACTORS[job.actor].send_with_options(args=job.args, **job_options(run_id, job.name, job.about))
 
 
 @_actor(time_limit_minutes=60)

@@ -29,9 +29,8 @@ def _comparisons_with(literal: str) -> list[str]:
     found = []
     for path in sorted(root.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Compare) and literal in _compared_with(node):
-                found.append(f"{path.relative_to(root)}:{node.lineno}")
-            if isinstance(node, ast.MatchValue) and isinstance(node.value, ast.Constant) and node.value.value == literal:
+            matched = isinstance(node, ast.MatchValue) and ast.literal_eval(node.value) == literal
+            if matched or (isinstance(node, ast.Compare) and literal in _compared_with(node)):
                 found.append(f"{path.relative_to(root)}:{node.lineno}")
     return found
 
