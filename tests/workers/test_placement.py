@@ -29,7 +29,7 @@ def _comparisons_with(literal: str) -> list[str]:
     found = []
     for path in sorted(root.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            matched = isinstance(node, ast.MatchValue) and ast.literal_eval(node.value) == literal
+            matched = isinstance(node, ast.MatchValue) and getattr(node.value, "value", None) == literal
             if matched or (isinstance(node, ast.Compare) and literal in _compared_with(node)):
                 found.append(f"{path.relative_to(root)}:{node.lineno}")
     return found
