@@ -52,27 +52,26 @@ class RunJobs(Middleware):
 
     def __init__(self, regardless_of_connection: frozenset[str]) -> None:
         self.regardless_of_connection = regardless_of_connection
+        """Actors that run while the installation is disconnected (recording a job's end)."""
         self._held = threading.local()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
-        if message.actor_name in self.regardless_of_connection:
-            return
+        if "job" in message.options:
+            self._begin_run_job(message.options)
+        elif message.actor_name not in self.regardless_of_connection and not _checked(current().store.connected):
+            log.info("job dropped: disconnected (run `cmsync connect`)", job=message.actor_name)
+            raise SkipMessage("disconnected")
+
+    def _begin_run_job(self, options: dict[str, Any]) -> None:
+        """Bind the job's log context, skip it when its run is over, else hold the run's heartbeat."""
+        run_id = options["run_id"]
         held = ExitStack()
         self._held.stack = held
-        options = message.options
-        if "job" in options:
-            held.enter_context(bound_contextvars(run_id=options["run_id"], job=options["job"], **options["about"]))
+        held.enter_context(bound_contextvars(run_id=run_id, job=options["job"], **options["about"]))
         store = current().store
-        try:
-            dropped = run_cancelled(store, options["run_id"]) if "job" in options else not store.connected()
-        except Exception as error:
-            raise JobCheckFailedError(str(error)) from error
-        if dropped and "job" not in options:
-            log.info("job dropped: disconnected (run `cmsync connect`)", job=message.actor_name)
-        if dropped:
-            raise SkipMessage("the job's run is over, or the installation is disconnected")
-        if "job" in options:
-            held.enter_context(HEARTBEAT.hold(store, options["run_id"]))
+        if _checked(lambda: run_cancelled(store, run_id)):
+            raise SkipMessage(f"run {run_id} is over or the installation is disconnected")
+        held.enter_context(HEARTBEAT.hold(store, run_id))
 
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
         if "job" in message.options:
@@ -121,6 +120,14 @@ class RunJobs(Middleware):
         self._held.stack = None
         if held is not None:
             held.close()
+
+
+def _checked(question: Callable[[], bool]) -> bool:
+    """The state store's answer to ``question``; when it cannot answer now, Dramatiq retries the job."""
+    try:
+        return question()
+    except Exception as error:
+        raise JobCheckFailedError(str(error)) from error
 
 
 def _keep_through_backoff(systems: Systems, run_id: int) -> None:
