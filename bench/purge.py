@@ -21,7 +21,7 @@ import yaml
 from cmsync.clients.campaign_monitor.client import CampaignMonitorClient
 from cmsync.clients.salesforce import PollPolicy, SalesforceClient
 from cmsync.config import parse_settings
-from cmsync.retention.purge import purge_tracking
+from cmsync.retention.purge import purge_old_tracking
 from cmsync.state import StateStore
 from cmsync.systems import Systems
 from cmsync_sandbox.salesforce import SalesforceEmulator
@@ -93,7 +93,7 @@ def purge_once(records: int, folder: Path) -> None:
     )
     tracemalloc.start()
     started = time.perf_counter()
-    purge = purge_tracking(systems, "bench")
+    purge = purge_old_tracking(systems, "bench")
     took = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

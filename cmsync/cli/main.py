@@ -157,7 +157,7 @@ def worker(arguments: argparse.Namespace) -> int:
     from cmsync.workers.pool import exec_workers
 
     settings = _settings(arguments)
-    if settings.broker.url.get_secret_value() == "embedded":
+    if settings.broker.embedded:
         print(
             "cmsync worker: broker.url is 'embedded', so the workers run inside `cmsync run`; "
             "set broker.url to RabbitMQ (amqp://…) to run them as separate processes",
@@ -199,13 +199,13 @@ def _log_for_a_shell(settings: Settings) -> None:
     logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
-def sync_now(arguments: argparse.Namespace) -> int:
+def sync_now_command(arguments: argparse.Namespace) -> int:
     """Start a main sync now, or report the one in flight."""
-    from cmsync.commands.sync_now import sync_now as start
+    from cmsync.commands.sync_now import request_sync
 
     settings = _settings(arguments)
     _log_for_a_shell(settings)
-    return start(settings, wait=arguments.wait, full=arguments.full)
+    return request_sync(settings, wait=arguments.wait, full=arguments.full)
 
 
 def _add_sync_now_options(sub: argparse.ArgumentParser) -> None:
@@ -452,9 +452,9 @@ def connect(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def purge_tracking(arguments: argparse.Namespace) -> int:
+def purge_tracking_command(arguments: argparse.Namespace) -> int:
     """Purge old email tracking now (or count what a purge would delete)."""
-    from cmsync.commands.purge_tracking import purge_now
+    from cmsync.commands.purge import purge_now
 
     settings = _settings(arguments)
     _log_for_a_shell(settings)
@@ -468,9 +468,9 @@ def _add_purge_tracking_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--dry-run", action="store_true", help="count what a purge would delete; delete nothing")
 
 
-def reimport_tracking(arguments: argparse.Namespace) -> int:
+def reimport_tracking_command(arguments: argparse.Namespace) -> int:
     """Import the email tracking of a window again."""
-    from cmsync.commands.reimport_tracking import reimport
+    from cmsync.commands.reimport import reimport_now
     from cmsync.sync.reimport import Reimport
 
     settings = _settings(arguments)
@@ -483,12 +483,12 @@ def reimport_tracking(arguments: argparse.Namespace) -> int:
         tuple(arguments.types or ()),
         arguments.force,
     )
-    return reimport(settings, request, dry_run=arguments.dry_run)
+    return reimport_now(settings, request, dry_run=arguments.dry_run)
 
 
 def _utc_date(*, end_of_day: bool) -> Callable[[str], datetime]:
     def parse(text: str) -> datetime:
-        from cmsync.commands.reimport_tracking import parse_moment
+        from cmsync.commands.reimport import parse_moment
 
         try:
             return parse_moment(text, end_of_day=end_of_day)
@@ -527,12 +527,12 @@ _SUBCOMMANDS: dict[str, tuple[str, Command]] = {
     "run": ("run the supervisor: schedule, Sync Now, reload on SIGHUP, metrics", run),
     "worker": ("run Dramatiq workers against RabbitMQ", worker),
     "check-config": ("validate a configuration file and print every error", check_config),
-    "sync-now": ("start a main sync at once (or report the one in flight)", sync_now),
+    "sync-now": ("start a main sync at once (or report the one in flight)", sync_now_command),
     "status": ("show connection, schedule, last and current run", status),
     "disconnect": ("stop all syncing both ways until `cmsync connect`", disconnect),
     "connect": ("undo `cmsync disconnect`", connect),
-    "reimport-tracking": ("import email tracking data of a window again", reimport_tracking),
-    "purge-tracking": ("delete email tracking older than tracking.days_to_keep now", purge_tracking),
+    "reimport-tracking": ("import email tracking data of a window again", reimport_tracking_command),
+    "purge-tracking": ("delete email tracking older than tracking.days_to_keep now", purge_tracking_command),
     "sandbox": ("start the Campaign Monitor and Salesforce emulators", sandbox),
 }
 

@@ -14,7 +14,7 @@ from cmsync.clients.salesforce.errors import SalesforceError
 from cmsync.clients.salesforce.results import RecordResult
 from cmsync.config import Settings
 from cmsync.state import StateStore
-from cmsync.workers.broker import make_broker, purge_queued
+from cmsync.workers.placement import Placement
 
 _CHUNK = 200
 
@@ -69,17 +69,16 @@ def reset_salesforce(salesforce: SalesforceClient, report: DisconnectReport) -> 
 
 
 def disconnect(
-    store: StateStore, salesforce: SalesforceClient, purge_queues: Callable[[], int] | None
+    store: StateStore, salesforce: SalesforceClient, purge_queues: Callable[[], int | None]
 ) -> DisconnectReport:
     """Disconnect: persisted first, then cancel, purge (``purge_queues()``, which says how many messages it
-    dropped, when given) and reset Salesforce."""
+    dropped, or None when they wait in another process) and reset Salesforce."""
     report = DisconnectReport()
     store.connection.set(False)
     run = store.runs.current()
     if run is not None and store.runs.finish(run.id, "cancelled", "cancelled by `cmsync disconnect`"):
         report.cancelled_run = run.id
-    if purge_queues is not None:
-        report.purged_messages = purge_queues()
+    report.purged_messages = purge_queues()
     try:
         reset_salesforce(salesforce, report)
     except SalesforceError as error:
@@ -88,17 +87,15 @@ def disconnect(
 
 
 def disconnect_installation(settings: Settings, store: StateStore) -> DisconnectReport:
-    """Disconnect the installation ``settings`` describes: its Salesforce org, and its RabbitMQ queues
-    (the embedded broker's messages live in the daemon, which drops them itself)."""
-    url = settings.broker.url.get_secret_value()
-    broker = None if url == "embedded" else make_broker(url)
+    """Disconnect the installation ``settings`` describes: its Salesforce org, and its queued messages
+    (those of the embedded broker live in the daemon, which drops them itself)."""
+    placement = Placement(settings.broker)
     salesforce = SalesforceClient.from_settings(settings.salesforce)
     try:
-        return disconnect(store, salesforce, (lambda: purge_queued(broker)) if broker else None)
+        return disconnect(store, salesforce, placement.purge_queued)
     finally:
         salesforce.close()
-        if broker is not None:
-            broker.close()
+        placement.close()
 
 
 def connect(store: StateStore) -> None:

@@ -15,21 +15,16 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import TextIO
 
-import dramatiq
-
 from cmsync.commands.progress import run_line
 from cmsync.config import Settings
 from cmsync.state import Run, RunStart, StateStore
 from cmsync.state.heartbeat import HEARTBEAT, abandoned, heartbeat_timeout, process_owner
-from cmsync.systems import Systems, install
-from cmsync.workers import actors
-from cmsync.workers.broker import EmbeddedWorkers, make_broker
+from cmsync.workers.placement import Placement
 from cmsync.workers.runs import request_run
 
 POLL_SECONDS = 0.5
 INTERRUPTED = 130
 """The exit status after Ctrl-C, as shells report a command ended by SIGINT."""
-_STOP_WORKERS_MS = 5_000
 Request = Callable[[], RunStart]
 
 
@@ -112,7 +107,7 @@ class Follower:
         return INTERRUPTED
 
 
-def sync_now(settings: Settings, *, wait: bool, full: bool, out: TextIO | None = None) -> int:
+def request_sync(settings: Settings, *, wait: bool, full: bool, out: TextIO | None = None) -> int:
     """Start (or find) the run; 0 when started or still going, 1 when a followed run failed."""
     out = out or sys.stdout
     store = StateStore.open(settings.state.url.get_secret_value())
@@ -120,61 +115,41 @@ def sync_now(settings: Settings, *, wait: bool, full: bool, out: TextIO | None =
         if not store.connection.connected():
             print("disconnected: run `cmsync connect` first", file=out)
             return 1
-        url = settings.broker.url.get_secret_value()
-        supervisor = store.leases.supervisor.holder() if url == "embedded" else None
-        if supervisor is not None:
-            return _delegate(store, supervisor, full, wait, out)
-        broker = make_broker(url)
-        actors.bind(broker)
+        placement = Placement(settings.broker)
         try:
-            if url != "embedded":
-                return _queue(store, full, wait, out)
-            return _run_here(settings, store, broker, full, wait, out)
+            supervisor = store.leases.supervisor.holder() if placement.in_process else None
+            if supervisor is not None:
+                return _delegate(store, supervisor, full, wait, out)
+            return _send(settings, store, placement, full, wait, out)
         finally:
-            broker.close()
+            placement.close()
     finally:
         store.close()
 
 
 def _delegate(store: StateStore, supervisor: str, full: bool, wait: bool, out: TextIO) -> int:
-    """Embedded broker with a supervisor running: record the run for the supervisor to send."""
-    return _request_and_follow(
-        store, lambda: request_run(store, "sync-now", full_pass=full, send=False, owner=supervisor), wait, out
-    )
+    """The jobs run in the supervisor's process: record the run for the supervisor to send."""
 
+    def request() -> RunStart:
+        return request_run(store, "sync-now", full_pass=full, send=False, owner=supervisor)
 
-def _queue(store: StateStore, full: bool, wait: bool, out: TextIO) -> int:
-    """RabbitMQ: record the run and queue it for the workers."""
-    return _request_and_follow(store, lambda: request_run(store, "sync-now", full_pass=full), wait, out)
-
-
-def _request_and_follow(store: StateStore, request: Request, wait: bool, out: TextIO) -> int:
-    """Start the run (or find the one in flight), say which, and follow it to its end when asked to."""
     start = request()
     _announce(start, out)
     return Follower(store, out, request, runs_workers=False).outcome(start) if wait else 0
 
 
-def _run_here(
-    settings: Settings, store: StateStore, broker: dramatiq.Broker, full: bool, wait: bool, out: TextIO
-) -> int:
-    """Embedded broker and no supervisor: run the workers in this process until the run ends."""
-    systems = Systems.from_settings(settings, store)
-    install(systems)
-    workers = EmbeddedWorkers(broker, settings.broker.embedded_workers)
-    workers.start()
-    try:
+def _send(settings: Settings, store: StateStore, placement: Placement, full: bool, wait: bool, out: TextIO) -> int:
+    """Send the run; when its jobs run in this process and no supervisor runs them, run the workers here
+    until the run ends."""
+    with placement.hosting_workers(settings, store) as runs_workers:
 
         def request() -> RunStart:
             return request_run(store, "sync-now", full_pass=full)
 
         start = request()
         _announce(start, out)
-        if not (start.started or wait):
-            return 0
-        if start.started:
+        if runs_workers and start.started:
             print("no cmsync daemon is running: running the workers here until the run ends", file=out, flush=True)
-        return Follower(store, out, request, runs_workers=True).outcome(start)
-    finally:
-        workers.stop(timeout_ms=_STOP_WORKERS_MS)
-        systems.close()
+        elif not wait:
+            return 0
+        return Follower(store, out, request, runs_workers=runs_workers).outcome(start)

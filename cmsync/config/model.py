@@ -294,6 +294,11 @@ class OutboundSettings(BaseModel):
         return value
 
 
+def names_embedded_broker(url: str) -> bool:
+    """True when ``broker.url`` asks for the in-process broker rather than RabbitMQ (the one place that says so)."""
+    return url == "embedded"
+
+
 class BrokerSettings(BaseModel):
     """``embedded`` runs the workers inside the supervisor; ``amqp://…`` uses RabbitMQ."""
 
@@ -307,12 +312,17 @@ class BrokerSettings(BaseModel):
     @classmethod
     def _known_broker(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
-        if url == "embedded":
+        if names_embedded_broker(url):
             return value
         if not url.startswith(("amqp://", "amqps://")):
             raise ValueError("the broker is 'embedded' or an amqp:// or amqps:// URL (RabbitMQ)")
         check_server_url(url, ("amqp", "amqps"))
         return value
+
+    @property
+    def embedded(self) -> bool:
+        """The workers run on threads of the process that holds the broker (no RabbitMQ)."""
+        return names_embedded_broker(self.url.get_secret_value())
 
 
 class StateSettings(BaseModel):
@@ -430,10 +440,9 @@ class Settings(BaseModel):
             if self.tracking.enabled
             else "tracking off"
         )
-        broker = self.broker.url.get_secret_value()
         return (
             f"{clients} client{'s' if clients != 1 else ''}, {self.sync.import_frequency} import, {tracking}, "
             f"{len(self.subscription_rules)} rules, {len(self.field_mappings)} mappings, "
-            f"outbound {self.outbound.source}, broker {'embedded' if broker == 'embedded' else 'rabbitmq'}, "
+            f"outbound {self.outbound.source}, broker {'embedded' if self.broker.embedded else 'rabbitmq'}, "
             f"state {self.state.url.get_secret_value().split(':', 1)[0]}"
         )

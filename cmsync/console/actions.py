@@ -6,12 +6,12 @@ import io
 from datetime import UTC, datetime
 
 from cmsync.commands.connection import connect
-from cmsync.commands.reimport_tracking import parse_moment, report_lines
-from cmsync.commands.sync_now import sync_now
+from cmsync.commands.reimport import parse_moment, report_lines
+from cmsync.commands.sync_now import request_sync
 from cmsync.config import Settings
 from cmsync.console.live import DISCONNECTED_REASON
 from cmsync.state import StateStore
-from cmsync.sync.reimport import Reimport, ReimportRefusedError, check, reimport_tracking
+from cmsync.sync.reimport import Reimport, ReimportRefusedError, check, reimport_window
 from cmsync.systems import Systems
 from cmsync.workers.retention_requests import request_reimport
 
@@ -23,7 +23,7 @@ class ActionRefusedError(ValueError):
 def start_sync(settings: Settings, *, full: bool) -> str:
     """``cmsync sync-now [--full]``: start a run, or name the one in flight; refused when disconnected."""
     out = io.StringIO()
-    status = sync_now(settings, wait=False, full=full, out=out)
+    status = request_sync(settings, wait=False, full=full, out=out)
     said = out.getvalue().strip()
     if status != 0:
         raise ActionRefusedError(said)
@@ -60,7 +60,7 @@ def count_reimport(settings: Settings, store: StateStore, request: Reimport) -> 
     _checked(settings, store, request)
     systems = Systems.from_settings(settings, store)
     try:
-        return report_lines(request, reimport_tracking(systems, request, dry_run=True))
+        return report_lines(request, reimport_window(systems, request, dry_run=True))
     finally:
         systems.close()
 

@@ -43,8 +43,7 @@ from cmsync.process_identity import ProcessIdentity, provably_dead
 from cmsync.state import StateStore, StateStoreUnavailableError
 from cmsync.state.leases import SUPERVISOR_LEASE_TTL
 from cmsync.systems import Systems, install
-from cmsync.workers import actors
-from cmsync.workers.broker import EmbeddedWorkers, make_broker
+from cmsync.workers.placement import Placement
 from cmsync.workers.retention_requests import request_purge, request_purge_after_reload
 from cmsync.workers.runs import request_run, tend_runs
 
@@ -81,11 +80,7 @@ class Supervisor:
         self.systems: Systems
         self.connected: bool
         self.metrics: MetricsServer
-        self.broker_url = settings.broker.url.get_secret_value()
-        self.embedded = self.broker_url == "embedded"
-        self.broker = make_broker(self.broker_url)
-        actors.bind(self.broker)
-        self.workers = EmbeddedWorkers(self.broker, settings.broker.embedded_workers) if self.embedded else None
+        self.placement = Placement(settings.broker)
         self.outbound = OutboundLoop()
         self.scheduler, self.sync_job = self._schedule(settings)
         self.console = Console(config_path)
@@ -141,8 +136,7 @@ class Supervisor:
             metrics.ENQUEUE_FAILURES.labels(job).inc()
             log.error("job could not be queued", job=job, error=str(error))
         finally:
-            if not self.embedded:
-                self.broker.close()
+            self.placement.close()
 
     def sync_now(self, trigger: str, *, full_pass: bool = False) -> None:
         """Start a main sync, or log the one in flight."""
@@ -158,8 +152,7 @@ class Supervisor:
             log.error("main sync could not be queued", trigger=trigger, error=str(error))
             return
         finally:
-            if not self.embedded:
-                self.broker.close()
+            self.placement.close()
         if start.started:
             log.info("main sync started", run_id=start.run.id, trigger=trigger)
         else:
@@ -176,15 +169,15 @@ class Supervisor:
         """Send runs left in the outbox (by ``cmsync sync-now``, or by a process that died before sending),
         close runs whose owner is gone, and keep the heartbeat of the run this process's workers run."""
         try:
-            sent = tend_runs(self.store, self.owner, runs_workers=self.embedded)
+            sent = tend_runs(self.store, self.owner, runs_workers=self.placement.in_process)
         except StateStoreUnavailableError:
             raise
         except Exception as error:
             metrics.ENQUEUE_FAILURES.labels("main_sync").inc()
             log.error("runs could not be tended", error=str(error))
             return
-        if sent and not self.embedded:
-            self.broker.close()
+        if sent:
+            self.placement.close()
 
     # Reload.
 
@@ -228,8 +221,7 @@ class Supervisor:
             else:
                 self.scheduler.clear()
                 self.sync_job = None
-                if self.embedded:
-                    self.broker.flush_all()
+                self.placement.drop_held_messages()
                 log.info("disconnected: scheduled jobs removed, queued messages purged")
         metrics.CONNECTED.set(1 if connected else 0)
         current = self.store.runs.current()
@@ -292,7 +284,7 @@ class Supervisor:
         """With the embedded broker a run in flight now was cut off, unless a live ``cmsync sync-now`` of this
         host runs it with workers of its own."""
         run = self.store.runs.current()
-        if self.embedded and run is not None and (run.owner is None or provably_dead(run.owner)):
+        if self.placement.in_process and run is not None and (run.owner is None or provably_dead(run.owner)):
             self.store.runs.finish(run.id, "cancelled", "interrupted: cmsync stopped before the run ended")
             log.warning("run from before the restart closed as interrupted", run_id=run.id)
 
@@ -398,9 +390,8 @@ class Supervisor:
         stack.callback(self.console.stop)
         self.signals.install()
         self._abandon_interrupted_run()
-        if self.workers is not None:
-            self.workers.start()
-            stack.callback(self._stop_workers, self.workers)
+        if self.placement.start_workers():
+            stack.callback(self._stop_workers)
         self.outbound.start()
         stack.callback(self.outbound.stop)
         stack.callback(lambda: self.scheduler.clear())  # the schedule in force then: a reload swaps it
@@ -424,10 +415,10 @@ class Supervisor:
 
     # Stopping: each part's stop, run in reverse of the start by the stack ``run`` keeps.
 
-    def _stop_workers(self, workers: EmbeddedWorkers) -> None:
+    def _stop_workers(self) -> None:
         """Close the run in flight, then let the workers reach a safe point (bounded)."""
         self._while_store_answers(self._close_interrupted_run, "closing the run in flight")
-        workers.stop(timeout_ms=SHUTDOWN_SECONDS * 1000)
+        self.placement.stop_workers(timeout_ms=SHUTDOWN_SECONDS * 1000)
 
     def _close_interrupted_run(self) -> None:
         run = self.store.runs.current()

@@ -138,7 +138,9 @@ def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def purge_tracking(systems: Systems, reason: str, *, confirm: bool = False, chunk: int = CHUNK) -> PurgeRecord | None:
+def purge_old_tracking(
+    systems: Systems, reason: str, *, confirm: bool = False, chunk: int = CHUNK
+) -> PurgeRecord | None:
     """Purge old tracking records now (``confirm`` passes the safety stop); None when disconnected or when
     another purge is running. Salesforce failing stops the purge: what is left waits for the next one."""
     store = systems.store

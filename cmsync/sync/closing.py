@@ -9,9 +9,9 @@ from collections.abc import Iterator, Sequence
 
 from cmsync.clients.salesforce.soql import literal, literal_list
 from cmsync.logs import get_logger
-from cmsync.retention.purge import purge_tracking
+from cmsync.retention.purge import purge_old_tracking
 from cmsync.state import Run
-from cmsync.sync.failures import first_failure
+from cmsync.sync.failures import first_failure, record_failure
 from cmsync.systems import Systems
 
 log = get_logger(__name__)
@@ -24,6 +24,18 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
+def end_job(systems: Systems, run_id: int, job: str) -> None:
+    """Count ``job`` of run ``run_id`` as ended; the last job to end closes the run."""
+    if systems.store.runs.complete_job(run_id, job) == 0:
+        close_run(systems, run_id)
+
+
+def fail_job(systems: Systems, run_id: int, job: str, reason: str) -> None:
+    """Record why ``job`` failed for good against its run, and count it as ended."""
+    record_failure(systems.store, run_id, f"{job}: {reason}")
+    end_job(systems, run_id, job)
+
+
 def close_run(systems: Systems, run_id: int) -> None:
     """Run the after-steps and record how the run ended (once, however often it is called)."""
     store = systems.store
@@ -33,7 +45,7 @@ def close_run(systems: Systems, run_id: int) -> None:
     if store.connection.connected() and systems.settings.email_opt_out.opt_out_when_unsubscribed_everywhere:
         opt_out_unsubscribed_everywhere(systems, run)
         run = store.runs.get(run_id) or run
-    purge_tracking(systems, f"after run {run_id}")
+    purge_old_tracking(systems, f"after run {run_id}")
     failure = first_failure(store, run_id)
     rejected = any(counts.get("rejected") for counts in run.counts.values())
     status = "failed" if failure else "partial" if rejected else "succeeded"

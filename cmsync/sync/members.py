@@ -25,7 +25,7 @@ from cmsync.metrics import RECORDS
 from cmsync.state import StateStore
 from cmsync.sync import sources
 from cmsync.sync.holdings import read_held_members
-from cmsync.sync.streams import StreamWriter
+from cmsync.sync.streams import StreamWriter, ends_when_cancelled
 from cmsync.sync.unreadable import UnreadableRecords, digest
 from cmsync.systems import Systems
 
@@ -53,12 +53,14 @@ def full_pass_due(systems: Systems, list_id: str) -> bool:
     return last is None or datetime.fromisoformat(last) + systems.settings.sync.full_pass_every <= datetime.now(UTC)
 
 
-def import_list(systems: Systems, run_id: int, client_id: str, list_id: str, *, full_pass: bool) -> None:
-    """Import the members of ``list_id`` of every state, from their watermarks or whole."""
+@ends_when_cancelled
+def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> None:
+    """Import the members of ``list_id`` of every state, from their watermarks, or whole on a full pass."""
     store = systems.store
+    run = systems.store.runs.get(run_id)
     client = sources.client(store, client_id)
     offset = client.offset if client else None
-    whole = full_pass or full_pass_due(systems, list_id)
+    whole = bool(run and run.full_pass) or full_pass_due(systems, list_id)
     mappings = incoming_mappings(systems.settings.field_mappings, list_id)
     started = datetime.now(UTC)
     marker = f"run:{run_id}" if whole else None

@@ -14,8 +14,8 @@ from their watermark, so report reads follow change, not the number of campaigns
 
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from cmsync.clients.campaign_monitor import errors as cm_errors
@@ -25,7 +25,7 @@ from cmsync.mapping import records
 from cmsync.sync import sources
 from cmsync.sync.directory import refresh_directory
 from cmsync.sync.failures import record_failure
-from cmsync.sync.streams import StreamWriter, stop_if_cancelled
+from cmsync.sync.streams import StreamWriter, ends_when_cancelled, stop_if_cancelled
 from cmsync.systems import Systems
 
 log = get_logger(__name__)
@@ -33,15 +33,19 @@ PLAN_ATTEMPTS = 3
 """Attempts at planning a run before a client that still meets transient errors is reported and skipped
 (within the plan job's own retries)."""
 TRANSIENT = (*cm_errors.TRANSIENT, *salesforce_errors.TRANSIENT)
+PLAN = "plan"
+"""The first job of every run, in its job set: planning it and fanning out."""
 
 
 @dataclass(frozen=True)
 class Job:
-    """One fan-out job: its name in the run's job set, the actor to send, and the actor's arguments."""
+    """One fan-out job: its name in the run's job set, the actor to send, the actor's arguments, and what
+    it works on (for its log lines)."""
 
     name: str
     actor: str
     args: tuple[str | int, ...]
+    about: dict[str, str] = field(default_factory=dict)
 
 
 def counts_digest(counts: object, types: list[str]) -> str:
@@ -57,6 +61,16 @@ def tracking_stale(systems: Systems, source_id: str, digest: str) -> bool:
         return False
     systems.store.facts.tracking_seen(source_id).set(digest)
     return True
+
+
+@ends_when_cancelled
+def fan_out(systems: Systems, run_id: int, send: Callable[[Job], None]) -> None:
+    """Plan run ``run_id`` and ``send`` its jobs, every one in the run's job set before the first is sent."""
+    run = systems.store.runs.get(run_id)
+    jobs = plan_run(systems, run_id, bool(run and run.full_pass))
+    systems.store.runs.add_jobs(run_id, [job.name for job in jobs])
+    for job in jobs:
+        send(job)
 
 
 def plan_run(systems: Systems, run_id: int, full_pass: bool) -> list[Job]:
@@ -113,7 +127,9 @@ def _plan_client(systems: Systems, run_id: int, client_id: str, full_pass: bool)
         list_ids.append(summary.list_id)
     lists.flush()
     for list_id in list_ids:
-        yield Job(f"list:{list_id}", "import_list", (run_id, client_id, list_id))
+        yield Job(
+            f"list:{list_id}", "import_list", (run_id, client_id, list_id), {"client": client_id, "list": list_id}
+        )
 
     tracking = settings.tracking
     window_start = (
@@ -135,7 +151,7 @@ def _plan_client(systems: Systems, run_id: int, client_id: str, full_pass: bool)
         )
         digest = counts_digest(summary, tracking.types)
         if tracking.enabled and tracking_stale(systems, key, digest):
-            yield Job(f"tracking:{key}", "import_tracking", (run_id, "campaign", key))
+            yield Job(f"tracking:{key}", "import_tracking", (run_id, "campaign", key), {"source": key})
     campaigns.flush()
 
     for journey in cm.journeys(client_id):
@@ -149,5 +165,10 @@ def _plan_client(systems: Systems, run_id: int, client_id: str, full_pass: bool)
             )
             digest = counts_digest(email, tracking.types)
             if tracking.enabled and tracking_stale(systems, email.email_id, digest):
-                yield Job(f"tracking:{email.email_id}", "import_tracking", (run_id, "journey_email", email.email_id))
+                yield Job(
+                    f"tracking:{email.email_id}",
+                    "import_tracking",
+                    (run_id, "journey_email", email.email_id),
+                    {"source": email.email_id},
+                )
     campaigns.flush()

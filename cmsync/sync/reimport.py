@@ -157,7 +157,7 @@ def _calls(systems: Systems) -> int:
     return sum(sum(outcomes.values()) for outcomes in systems.campaign_monitor.counts.snapshot().values())
 
 
-def reimport_tracking(systems: Systems, request: Reimport, *, dry_run: bool = False) -> ReimportReport:
+def reimport_window(systems: Systems, request: Reimport, *, dry_run: bool = False) -> ReimportReport:
     """Import (or count, in a dry run) the window's events of every source and selected type."""
     check(systems.settings, request, datetime.now(UTC))
     started = datetime.now(UTC)

@@ -11,20 +11,25 @@ locked row or a key sent twice is written once more first), and a record written
 refused.
 """
 
+import functools
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import ParamSpec
 
 from cmsync.clients.salesforce.bulk import NULL, IngestSpool, RowResult, columns, row_of
 from cmsync.clients.salesforce.client import SalesforceClient
+from cmsync.logs import get_logger
 from cmsync.mapping.records import EXTERNAL_ID, Record, held_digest
 from cmsync.metrics import RECORDS
 from cmsync.state import StateStore
 
 PAGE = 1_000
 """Records compared with their kept digests at once (one state store read and write per page)."""
+log = get_logger(__name__)
+P = ParamSpec("P")
 _SAVE_EVERY = 5_000
 """Job results applied to the state store at once."""
 _CHECK_EVERY = 10
@@ -46,6 +51,19 @@ def run_cancelled(store: StateStore, run_id: int) -> bool:
 def stop_if_cancelled(store: StateStore, run_id: int) -> None:
     if run_cancelled(store, run_id):
         raise RunCancelledError(f"run {run_id} was cancelled")
+
+
+def ends_when_cancelled(job: Callable[P, None]) -> Callable[P, None]:
+    """``job`` (one job of a run), returning quietly once its run is cancelled: the job then counts as done."""
+
+    @functools.wraps(job)
+    def until_cancelled(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            job(*args, **kwargs)
+        except RunCancelledError:
+            log.info("job stopped: run cancelled")
+
+    return until_cancelled
 
 
 @dataclass

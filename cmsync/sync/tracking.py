@@ -19,7 +19,7 @@ from cmsync.logs import get_logger
 from cmsync.mapping import records
 from cmsync.mapping.linking import LINK_FIELDS, find_links
 from cmsync.sync import sources
-from cmsync.sync.streams import StreamWriter
+from cmsync.sync.streams import StreamWriter, ends_when_cancelled
 from cmsync.sync.unreadable import UnreadableRecords, digest
 from cmsync.systems import Systems
 
@@ -100,6 +100,7 @@ def activity_writer(systems: Systems, run_id: int | None, stream: str) -> Stream
     return StreamWriter(systems.salesforce, systems.store, run_id, records.ACTIVITY, stream, keep_hashes=False)
 
 
+@ends_when_cancelled
 def import_tracking(systems: Systems, run_id: int, source_kind: str, source_id: str) -> None:
     """Import the selected tracking types of one source; once all are in, its counts count as read."""
     store, settings = systems.store, systems.settings

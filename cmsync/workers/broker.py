@@ -16,6 +16,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
 
+from cmsync.config.model import names_embedded_broker
 from cmsync.workers import transient_job_log  # noqa: F401 - installs the log filter for jobs that meet an outage
 from cmsync.workers.broker_outage import BROKER_OUTAGES
 
@@ -50,7 +51,7 @@ def purge_queued(broker: dramatiq.Broker) -> int:
 
 def make_broker(url: str) -> dramatiq.Broker:
     """The broker ``broker.url`` names; ``embedded`` gives an in-process broker."""
-    if url == "embedded":
+    if names_embedded_broker(url):
         broker = StubBroker()
         broker.emit_after("process_boot")
         return broker

@@ -3,12 +3,12 @@
 from cmsync.config import Settings
 from cmsync.config.model import TRACKING_TYPES, TrackingSettings
 from cmsync.sync.reimport import Reimport
-from cmsync.workers.actors import purge_tracking, reimport_tracking
+from cmsync.workers.actors import purge_tracking_job, reimport_tracking_job
 
 
 def request_purge(reason: str, *, confirm: bool = False) -> None:
     """Queue a purge; ``confirm`` lets it pass the ``purge_max_share`` safety stop."""
-    purge_tracking.send(reason, confirm)
+    purge_tracking_job.send(reason, confirm)
 
 
 def tightened_retention(previous: TrackingSettings, current: TrackingSettings) -> str | None:
@@ -32,4 +32,4 @@ def request_purge_after_reload(previous: Settings, current: Settings) -> bool:
 
 def request_reimport(request: Reimport) -> None:
     """Queue a re-import of a window (checked by the caller; the worker checks it again)."""
-    reimport_tracking.send(request.message())
+    reimport_tracking_job.send(request.message())

@@ -9,7 +9,9 @@ gone is closed as interrupted, and the next run resumes from the watermarks.
 from cmsync.logs import get_logger
 from cmsync.state import RunStart, StateStore
 from cmsync.state.heartbeat import heartbeat_timeout, process_owner
+from cmsync.sync.plan import PLAN
 from cmsync.workers.actors import main_sync
+from cmsync.workers.run_jobs import job_options
 
 log = get_logger(__name__)
 
@@ -17,7 +19,7 @@ log = get_logger(__name__)
 def send_run(store: StateStore, run_id: int) -> None:
     """Send the run's first message and take it out of the outbox; a broker that refuses fails the run."""
     try:
-        main_sync.send(run_id)
+        main_sync.send_with_options(args=(run_id,), **job_options(run_id, PLAN))
     except Exception as error:
         store.runs.finish(run_id, "failed", f"could not queue the run: {error}")
         raise
@@ -35,7 +37,7 @@ def request_run(
     )
     if not start.started:
         return start
-    store.runs.add_jobs(start.run.id, ["plan"])
+    store.runs.add_jobs(start.run.id, [PLAN])
     if send:
         send_run(store, start.run.id)
     return start
@@ -54,7 +56,7 @@ def tend_runs(store: StateStore, owner: str, *, runs_workers: bool) -> bool:
     unsent = store.runs.claim_unsent(owner, timeout)
     if unsent is None:
         return False
-    store.runs.add_jobs(unsent.id, ["plan"])
+    store.runs.add_jobs(unsent.id, [PLAN])
     send_run(store, unsent.id)
     log.info("main sync started", run_id=unsent.id, trigger=unsent.trigger)
     return True

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from prometheus_client import REGISTRY
 
 from cmsync.config.model import TrackingSettings
-from cmsync.retention.purge import last_purge, purge_tracking
+from cmsync.retention.purge import last_purge, purge_old_tracking
 from cmsync.workers.retention_requests import tightened_retention
 from tests.retention.conftest import activity, ago, reload, wait_for_purge
 from tests.sync.world import World
@@ -91,7 +91,7 @@ def test_safety_stop_trips_on_a_mistaken_days_to_keep(world: World, embedded) ->
     assert last_purge(cmsync.store).status == "refused"  # type: ignore[union-attr]
     assert activity(world) == month
 
-    confirmed = purge_tracking(cmsync.systems, "cmsync purge-tracking", confirm=True)
+    confirmed = purge_old_tracking(cmsync.systems, "cmsync purge-tracking", confirm=True)
     assert confirmed is not None and confirmed.status == "succeeded" and confirmed.cutoff is not None
     assert confirmed.deleted == refused.to_delete
     assert set(activity(world)) == {key for key, when in month.items() if when >= confirmed.cutoff}

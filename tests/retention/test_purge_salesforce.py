@@ -11,7 +11,7 @@ from cmsync.clients.campaign_monitor.client import CampaignMonitorClient
 from cmsync.clients.salesforce import PollPolicy, RetryPolicy
 from cmsync.clients.salesforce.client import SalesforceClient
 from cmsync.mapping.records import ACTIVITY
-from cmsync.retention.purge import CHUNK, last_purge, purge_tracking
+from cmsync.retention.purge import CHUNK, last_purge, purge_old_tracking
 from cmsync.state import StateStore
 from cmsync.systems import Systems
 from tests.retention.conftest import activity, activity_values, ago
@@ -60,7 +60,7 @@ def test_a_purge_of_200000_records_streams_through_bulk_delete_jobs(world: World
     young = _seed(world, "young", 1_000, days_ago=3)
     client = SalesforceClient.from_settings(world.settings().salesforce, poll=PollPolicy(initial=0.05, maximum=0.2))
     systems = systems_for(salesforce=client, tracking={"days_to_keep": 30, "purge_max_share": 1})
-    purge = purge_tracking(systems, "test")
+    purge = purge_old_tracking(systems, "test")
     assert purge is not None and purge.status == "succeeded"
     assert purge.to_delete == purge.deleted == len(old) and purge.total == len(old) + len(young)
     assert set(activity(world)) == young
@@ -92,14 +92,14 @@ def test_salesforce_failing_mid_purge_leaves_the_rest_for_the_next_purge(world: 
     client = SalesforceClient.from_settings(quick["settings"], retry=quick["retry"], session=session)
     systems = systems_for(salesforce=client, tracking={"days_to_keep": 30, "purge_max_share": 1})
 
-    failed = purge_tracking(systems, "test", chunk=500)
+    failed = purge_old_tracking(systems, "test", chunk=500)
     assert failed is not None and failed.status == "failed" and failed.error
     assert failed.deleted == 400 and failed.to_delete == len(old)
     left = set(activity(world))
     assert young <= left and len(left & old) == len(old) - 400
     assert world.records("Contact") == contacts
 
-    again = purge_tracking(systems, "test", chunk=500)
+    again = purge_old_tracking(systems, "test", chunk=500)
     assert again is not None and again.status == "succeeded" and again.deleted == len(old) - 400
     assert set(activity(world)) == young
     assert world.records("Contact") == contacts
@@ -112,11 +112,11 @@ def test_records_salesforce_refuses_wait_for_the_next_purge(world: World, system
     client = SalesforceClient.from_settings(quick["settings"], retry=quick["retry"])
     systems = systems_for(salesforce=client, tracking={"days_to_keep": 30, "purge_max_share": 1})
     world.sf.faults.update({"lock_next": 150})
-    partial = purge_tracking(systems, "test")
+    partial = purge_old_tracking(systems, "test")
     assert partial is not None and partial.status == "partial"
     assert (partial.deleted, partial.failed) == (len(old) - 150, 150)
     assert len(set(activity(world)) & old) == 150
-    again = purge_tracking(systems, "test")
+    again = purge_old_tracking(systems, "test")
     assert again is not None and (again.status, again.deleted) == ("succeeded", 150)
     assert set(activity(world)) == young
 
@@ -126,10 +126,10 @@ def test_deselected_types_are_kept_unless_purge_deselected_types(world: World, s
     clicked = _seed(world, "clicked", 50, days_ago=2, kind="Clicked")
     clicked_old = _seed(world, "clicked-old", 20, days_ago=50, kind="Clicked")
     tracking = {"types": ["sent", "opened"], "days_to_keep": 30, "purge_max_share": 1}
-    kept = purge_tracking(systems_for(tracking=tracking), "test")
+    kept = purge_old_tracking(systems_for(tracking=tracking), "test")
     assert kept is not None and kept.deleted == len(clicked_old)
     assert set(activity(world)) == opened | clicked
-    purged = purge_tracking(systems_for(tracking={**tracking, "purge_deselected_types": True}), "test")
+    purged = purge_old_tracking(systems_for(tracking={**tracking, "purge_deselected_types": True}), "test")
     assert purged is not None and purged.deleted == len(clicked)
     assert set(activity(world)) == opened
 
@@ -139,10 +139,10 @@ def test_with_tracking_off_records_still_age_out_and_disconnect_stops_the_purge(
     young = _seed(world, "young", 30, days_ago=29)
     systems = systems_for(tracking={"enabled": False, "days_to_keep": 30, "purge_max_share": 1})
     systems.store.connection.set(False)
-    assert purge_tracking(systems, "test") is None
+    assert purge_old_tracking(systems, "test") is None
     assert len(activity(world)) == 60
     systems.store.connection.set(True)
-    purge = purge_tracking(systems, "test")
+    purge = purge_old_tracking(systems, "test")
     assert purge is not None and purge.deleted == 30
     assert set(activity(world)) == young
 
@@ -151,12 +151,12 @@ def test_purges_are_recorded_and_take_turns_on_either_state_store(world: World, 
     _seed(world, "old", 40, days_ago=31)
     young = _seed(world, "young", 10, days_ago=1)
     systems = systems_for(state={"url": state_url}, tracking={"days_to_keep": 30, "purge_max_share": 1})
-    purge = purge_tracking(systems, "test")
+    purge = purge_old_tracking(systems, "test")
     assert purge is not None and (purge.status, purge.deleted, purge.total) == ("succeeded", 40, 50)
     assert last_purge(systems.store) == purge
     assert purge.oldest_kept == min(activity(world).values())
     assert set(activity(world)) == young
 
     assert systems.store.leases.tracking_purge.take("another worker", timedelta(minutes=5))
-    assert purge_tracking(systems, "test") is None
+    assert purge_old_tracking(systems, "test") is None
     assert last_purge(systems.store) == purge

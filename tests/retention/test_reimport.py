@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cmsync.sync.reimport import Reimport, ReimportRefusedError, reimport_tracking
+from cmsync.sync.reimport import Reimport, ReimportRefusedError, reimport_window
 from cmsync.workers.retention_requests import request_reimport
 from tests.retention.conftest import activity, activity_events, ago, reload, wait_for_purge
 from tests.sync.conftest import EmbeddedCmsync
@@ -46,14 +46,14 @@ def test_reimport_brings_back_exactly_the_window_once(world: World, embedded) ->
 
     request = Reimport(since, until)
     with pytest.raises(ReimportRefusedError, match=r"older than tracking\.days_to_keep"):
-        reimport_tracking(cmsync.systems, request)
+        reimport_window(cmsync.systems, request)
     forced = replace(request, force=True)
     writes = world.salesforce_writes()
-    dry = reimport_tracking(cmsync.systems, forced, dry_run=True)
+    dry = reimport_window(cmsync.systems, forced, dry_run=True)
     assert world.salesforce_writes() == writes and set(activity(world)) == kept
     assert dry.events == len(window)
 
-    done = reimport_tracking(cmsync.systems, forced)
+    done = reimport_window(cmsync.systems, forced)
     assert (done.events, done.rejected) == (len(window), 0)
     assert [(s.source_id, s.counts) for s in done.sources] == [(s.source_id, s.counts) for s in dry.sources]
     assert world.salesforce_writes() - writes == dry.salesforce_writes
@@ -76,7 +76,7 @@ def test_reimport_narrowed_to_one_campaign_and_type(world: World, embedded) -> N
     opens = [(key, source) for key, (when, source, kind) in year.items() if since <= when < until and kind == "Opened"]
     campaign = max({source for _, source in opens}, key=lambda source: sum(each == source for _, each in opens))
     request = Reimport(since, until, campaign=campaign, types=("opened",), force=True)
-    report = reimport_tracking(cmsync.systems, request)
+    report = reimport_window(cmsync.systems, request)
     expected = {key for key, source in opens if source == campaign}
     assert [source.counts for source in report.sources] == [{"opened": len(expected)}]
     assert set(activity(world)) == kept | expected
@@ -86,9 +86,9 @@ def test_reimport_refuses_what_it_cannot_do(world: World, embedded) -> None:
     cmsync = embedded(tracking={"types": ["sent", "opened"], "purge_deselected_types": True})
     systems = cmsync.systems
     with pytest.raises(ReimportRefusedError, match="is not before --until"):
-        reimport_tracking(systems, Reimport(ago(2), ago(3)))
+        reimport_window(systems, Reimport(ago(2), ago(3)))
     with pytest.raises(ReimportRefusedError, match=r"is not one of campaign_monitor\.clients"):
-        reimport_tracking(systems, Reimport(ago(3), ago(2), clients=("0" * 32,)))
+        reimport_window(systems, Reimport(ago(3), ago(2), clients=("0" * 32,)))
     with pytest.raises(ReimportRefusedError, match="tracking type clicked is not selected"):
-        reimport_tracking(systems, Reimport(ago(3), ago(2), types=("clicked",)))
+        reimport_window(systems, Reimport(ago(3), ago(2), types=("clicked",)))
     assert world.records("CM_Email_Activity__c") == []

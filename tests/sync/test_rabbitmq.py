@@ -238,7 +238,7 @@ def test_disconnect_purges_what_is_queued_and_no_actor_writes_after_it(
         queued = cmsync("reimport-tracking", "--since", since, "--config", str(config))
         assert queued.returncode == 0, queued.stdout + queued.stderr
         assert SyncNow(config, tmp_path).start().wait() == 0
-        actors.purge_tracking.send_with_options(args=("daily",), delay=60_000)
+        actors.purge_tracking_job.send_with_options(args=("daily",), delay=60_000)
         result = cmsync("disconnect", "--config", str(config))
         assert result.returncode == 0, result.stdout + result.stderr
         assert "queued messages purged: 3" in result.stdout

@@ -193,3 +193,24 @@ def test_every_log_line_of_a_job_names_its_run_and_what_it_works_on(world: World
     assert imported and all(line["run_id"] == run.id and line["client"] and line["list"] for line in imported)
     signed_in = [line for line in lines if line["event"] == "signed in to salesforce"]
     assert signed_in and all(line.get("run_id") == run.id and line.get("job") == "plan" for line in signed_in)
+
+
+def test_a_job_refused_for_good_is_recorded_once_and_its_run_still_closes(world: World, embedded) -> None:
+    cmsync = embedded()
+    world.cm.faults.set_latency(0.05)
+    run_id = request_run(cmsync.store, "test").run.id
+    wait_until(lambda: any("/active" in call.path for call in world.cm.calls.calls()), "a list job reading members")
+    keys = set(world.cm.api_keys)
+    world.cm.api_keys.clear()
+    try:
+        run = wait_for_end(cmsync.store, run_id)
+    finally:
+        world.cm.api_keys.update(keys)
+        world.cm.faults.set_latency(0)
+    assert run.status == "failed"
+    assert run.error is not None and run.error.startswith(("list:", "tracking:")), run.error
+    assert "Invalid API Key" in run.error
+    ended = cmsync.store.runs.get(run_id)
+    assert ended is not None and ended.pending_jobs == 0 and ended.finished_at == run.finished_at
+    assert run.counts["jobs"]["failed"] >= 1
+    assert cmsync.sync().status == "succeeded"

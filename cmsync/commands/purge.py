@@ -7,7 +7,7 @@ With the embedded broker the purge runs in this process; with RabbitMQ it is que
 from datetime import UTC, datetime
 
 from cmsync.config import Settings
-from cmsync.retention.purge import PurgePlan, PurgeRecord, plan_purge, purge_tracking, refusal
+from cmsync.retention.purge import PurgePlan, PurgeRecord, plan_purge, purge_old_tracking, refusal
 from cmsync.systems import Systems
 from cmsync.workers.dispatch import run_or_queue
 from cmsync.workers.retention_requests import request_purge
@@ -58,7 +58,7 @@ def purge_now(settings: Settings, *, confirm: bool, dry_run: bool) -> int:
         if dry_run:
             print(plan_line(plan_purge(systems, datetime.now(UTC)), settings))
             return 0
-        purge = purge_tracking(systems, REASON, confirm=confirm)
+        purge = purge_old_tracking(systems, REASON, confirm=confirm)
         if purge is None:
             print("another purge is running; `cmsync status` shows it")
             return 1

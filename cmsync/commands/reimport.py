@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from cmsync.config import Settings
-from cmsync.sync.reimport import Reimport, ReimportRefusedError, ReimportReport, check, reimport_tracking
+from cmsync.sync.reimport import Reimport, ReimportRefusedError, ReimportReport, check, reimport_window
 from cmsync.systems import Systems
 from cmsync.workers.dispatch import run_or_queue
 from cmsync.workers.retention_requests import request_reimport
@@ -49,7 +49,7 @@ def report_lines(request: Reimport, report: ReimportReport) -> list[str]:
     return lines
 
 
-def reimport(settings: Settings, request: Reimport, *, dry_run: bool) -> int:
+def reimport_now(settings: Settings, request: Reimport, *, dry_run: bool) -> int:
     """Re-import (or count, or queue); 0 when done or queued, 1 when refused or records were rejected."""
     try:
         check(settings, request, datetime.now(UTC))
@@ -58,7 +58,7 @@ def reimport(settings: Settings, request: Reimport, *, dry_run: bool) -> int:
         return 1
 
     def work(systems: Systems) -> int:
-        report = reimport_tracking(systems, request, dry_run=dry_run)
+        report = reimport_window(systems, request, dry_run=dry_run)
         print("\n".join(report_lines(request, report)))
         return 1 if report.rejected else 0
 

@@ -1,0 +1,72 @@
+"""Where jobs run, decided once from ``broker`` settings (docs/DESIGN.md §2).
+
+With the embedded broker the jobs run on worker threads of the process that holds the broker; with
+RabbitMQ they run on ``cmsync worker`` processes anywhere. Callers send jobs through the actors this
+placement binds, ask whether the work happens in this process, host the workers when it does, and purge
+what is queued; none of them asks which broker it is.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from cmsync.config import Settings
+from cmsync.config.model import BrokerSettings
+from cmsync.state import StateStore
+from cmsync.systems import Systems, install
+from cmsync.workers import actors
+from cmsync.workers.broker import EmbeddedWorkers, make_broker, purge_queued
+
+_STOP_HOSTED_WORKERS_MS = 5_000
+
+
+class Placement:
+    """The broker this process sends to and, when the work happens here, the worker threads that run it."""
+
+    def __init__(self, broker: BrokerSettings) -> None:
+        self.in_process = broker.embedded
+        """The jobs run on threads of whichever process holds the broker (only it can run or purge them)."""
+        self.broker = make_broker(broker.url.get_secret_value())
+        actors.bind(self.broker)
+        self._workers = EmbeddedWorkers(self.broker, broker.embedded_workers) if self.in_process else None
+
+    def start_workers(self) -> bool:
+        """Start the worker threads when the work happens in this process; say whether it does."""
+        if self._workers is not None:
+            self._workers.start()
+        return self._workers is not None
+
+    def stop_workers(self, timeout_ms: int) -> None:
+        """Let the worker threads of this process reach their next page and stop (within ``timeout_ms``)."""
+        if self._workers is not None:
+            self._workers.stop(timeout_ms=timeout_ms)
+
+    @contextmanager
+    def hosting_workers(self, settings: Settings, store: StateStore) -> Iterator[bool]:
+        """While the block runs, run the workers in this process when the work happens here (with Systems of
+        their own, built from ``settings``); yields whether it does."""
+        if self._workers is None:
+            yield False
+            return
+        systems = Systems.from_settings(settings, store)
+        install(systems)
+        self.start_workers()
+        try:
+            yield True
+        finally:
+            self.stop_workers(_STOP_HOSTED_WORKERS_MS)
+            systems.close()
+
+    def purge_queued(self) -> int | None:
+        """Drop every message waiting for the workers and say how many; None when they wait in another
+        process (the embedded broker's queues live in the daemon, which drops its own)."""
+        return None if self.in_process else purge_queued(self.broker)
+
+    def drop_held_messages(self) -> None:
+        """Drop the messages this process holds for its own worker threads (none when RabbitMQ holds them)."""
+        if self.in_process:
+            self.broker.flush_all()
+
+    def close(self) -> None:
+        """Let go of this thread's broker connection, as after a send from a loop that sends rarely (an idle
+        RabbitMQ connection would miss its heartbeats); a later send opens a new one."""
+        self.broker.close()
