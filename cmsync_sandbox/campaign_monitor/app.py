@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import structlog
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from cmsync.logs import get_logger
 from cmsync_sandbox.calls import CLASS_KEY, ENDPOINT_KEY
 from cmsync_sandbox.campaign_monitor import shapes
 from cmsync_sandbox.campaign_monitor.bad_responses import spoiled
@@ -30,7 +30,7 @@ from cmsync_sandbox.campaign_monitor.state import AccountState
 from cmsync_sandbox.campaign_monitor.views import page_of
 
 API = "/api/v3.3"
-_log = get_logger(__name__)
+_log = structlog.stdlib.get_logger(__name__)
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 Handler = Callable[..., tuple[int, Any]]

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import structlog
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from cmsync.logs import get_logger
 from cmsync_sandbox.calls import CLASS_KEY, ENDPOINT_KEY, CallLog
 from cmsync_sandbox.salesforce import bulk, composite, composite_resource, control, rest
 from cmsync_sandbox.salesforce.api import Call, Route, error_response, json_response
@@ -38,7 +38,7 @@ from cmsync_sandbox.salesforce.store import Clock, RecordStore
 from cmsync_sandbox.salesforce.writes import Writer
 from cmsync_sandbox.server import SandboxServer
 
-LOG = get_logger(__name__)
+LOG = structlog.stdlib.get_logger(__name__)
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its per-request lines would drown the sandbox's own
 API_VERSION = "61.0"
 _VERSION = re.compile(r"^\d{2}\.\d$")
