@@ -9,7 +9,8 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# Build: cmsync and its dependencies in a virtual environment, the only thing the image keeps.
+# Build: cmsync and its dependencies in a virtual environment, the only thing the image keeps. Only cmsync/
+# is copied and no extra installed: the image has no sandbox (cmsync_sandbox, the `sandbox` extra).
 FROM ${PYTHON_IMAGE} AS build
 ARG PREFIX=/opt/cmsync
 WORKDIR /src

@@ -41,4 +41,4 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
 
 pubsub-stubs: $(BIN)/cmsync
-	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. cmsync/clients/salesforce/pubsub/pubsub_api.proto
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. cmsync/protocols/pubsub/pubsub_api.proto

@@ -1,6 +1,7 @@
 """The ``cmsync`` command line: one subcommand per thing an operator does."""
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -94,8 +95,25 @@ def check_config(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _sandbox_missing() -> str | None:
+    """The line saying how to install the sandbox when it, or a library of its extra, is not installed here
+    (the container image has no sandbox); None when the emulators can start."""
+    try:
+        importlib.import_module("cmsync_sandbox.launcher")
+    except ModuleNotFoundError as error:
+        return (
+            f"the sandbox is not installed here (no module named {error.name!r}); "
+            "install it from a cmsync checkout: pip install -e '.[sandbox]'"
+        )
+    return None
+
+
 def sandbox(arguments: argparse.Namespace) -> int:
     """Start the emulators until SIGINT/SIGTERM (imported here: product code never imports the sandbox)."""
+    missing = _sandbox_missing()
+    if missing is not None:
+        print(f"cmsync sandbox: {missing}", file=sys.stderr)
+        return 1
     from cmsync_sandbox.launcher import PortTakenError, SandboxOptions, run_sandbox
 
     configure_logging("auto", "info")
@@ -221,6 +239,10 @@ def run(arguments: argparse.Namespace) -> int:
     if not arguments.sandbox and (arguments.cm_port is not None or arguments.sf_port is not None):
         print("cmsync run: --cm-port and --sf-port move the sandbox emulators; add --sandbox", file=sys.stderr)
         return EX_CONFIG
+    missing = _sandbox_missing() if arguments.sandbox else None
+    if missing is not None:
+        print(f"cmsync run: {missing}", file=sys.stderr)
+        return 1
     settings = _settings(arguments)
     configure_from(settings)
     sandbox = _start_sandbox(settings, arguments) if arguments.sandbox else None

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import structlog
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from cmsync.logs import get_logger
 from cmsync_sandbox.calls import CLASS_KEY, ENDPOINT_KEY, WsgiApp
 from cmsync_sandbox.campaign_monitor.bad_responses import spoiled
 from cmsync_sandbox.campaign_monitor.errors import ApiError
@@ -26,7 +26,7 @@ from cmsync_sandbox.campaign_monitor.resources import Resources
 from cmsync_sandbox.campaign_monitor.state import AccountState
 from cmsync_sandbox.routing import Route, Router
 
-_log = get_logger(__name__)
+_log = structlog.stdlib.get_logger(__name__)
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 

@@ -3,9 +3,9 @@ list of API versions a client reads before its first call."""
 
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from werkzeug.wrappers import Response
 
-from cmsync.logs import get_logger
 from cmsync_sandbox.routing import Route
 from cmsync_sandbox.salesforce.api import API_VERSION, Call, error_response, json_response
 from cmsync_sandbox.salesforce.errors import ApiError
@@ -15,7 +15,7 @@ from cmsync_sandbox.salesforce.rest import record_json
 if TYPE_CHECKING:
     from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
 
-LOG = get_logger(__name__)
+LOG = structlog.stdlib.get_logger(__name__)
 VERSIONS = range(55, 63)
 """The major API versions ``GET /services/data`` lists."""
 

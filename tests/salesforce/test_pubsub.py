@@ -14,8 +14,8 @@ import grpc
 import pytest
 import requests
 
-from cmsync.clients.salesforce.pubsub import pubsub_api_pb2 as messages
-from cmsync.clients.salesforce.pubsub import pubsub_api_pb2_grpc as service
+from cmsync.protocols.pubsub import pubsub_api_pb2 as messages
+from cmsync.protocols.pubsub import pubsub_api_pb2_grpc as service
 from cmsync_sandbox.salesforce import SalesforceEmulator
 from cmsync_sandbox.salesforce.pubsub import PubSubServer
 from cmsync_sandbox.server import SandboxServer

@@ -18,8 +18,8 @@ from typing import Any
 
 import grpc
 
-from cmsync.clients.salesforce.pubsub import pubsub_api_pb2 as messages
-from cmsync.clients.salesforce.pubsub import pubsub_api_pb2_grpc as service
+from cmsync.protocols.pubsub import pubsub_api_pb2 as messages
+from cmsync.protocols.pubsub import pubsub_api_pb2_grpc as service
 from cmsync_sandbox.salesforce.oauth import OAuthServer
 from cmsync_sandbox.salesforce.pubsub.bus import CDC_OBJECTS, EventBus, ReplayExpiredError, StoredEvent
 from cmsync_sandbox.server import _certificate_authority

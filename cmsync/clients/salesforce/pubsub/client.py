@@ -16,8 +16,8 @@ from typing import Any
 import grpc
 
 from cmsync.clients.salesforce.client import SalesforceClient
-from cmsync.clients.salesforce.pubsub import pubsub_api_pb2 as messages
-from cmsync.clients.salesforce.pubsub import pubsub_api_pb2_grpc as service
+from cmsync.protocols.pubsub import pubsub_api_pb2 as messages
+from cmsync.protocols.pubsub import pubsub_api_pb2_grpc as service
 
 MAX_REQUESTED = 100
 """Events one FetchRequest may ask for."""

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from cmsync.clients.salesforce.pubsub import pubsub_api_pb2 as cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2
+from cmsync.protocols.pubsub import pubsub_api_pb2 as cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in cmsync/clients/salesforce/pubsub/pubsub_api_pb2_grpc.py depends on'
+        + ' but the generated code in cmsync/protocols/pubsub/pubsub_api_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,28 +36,28 @@ class PubSubStub:
         """
         self.Subscribe = channel.stream_stream(
                 '/eventbus.v1.PubSub/Subscribe',
-                request_serializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.FetchRequest.SerializeToString,
-                response_deserializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.FetchResponse.FromString,
+                request_serializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.FetchRequest.SerializeToString,
+                response_deserializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.FetchResponse.FromString,
                 _registered_method=True)
         self.GetSchema = channel.unary_unary(
                 '/eventbus.v1.PubSub/GetSchema',
-                request_serializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.SchemaRequest.SerializeToString,
-                response_deserializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.SchemaInfo.FromString,
+                request_serializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.SchemaRequest.SerializeToString,
+                response_deserializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.SchemaInfo.FromString,
                 _registered_method=True)
         self.GetTopic = channel.unary_unary(
                 '/eventbus.v1.PubSub/GetTopic',
-                request_serializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.TopicRequest.SerializeToString,
-                response_deserializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.TopicInfo.FromString,
+                request_serializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.TopicRequest.SerializeToString,
+                response_deserializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.TopicInfo.FromString,
                 _registered_method=True)
         self.Publish = channel.unary_unary(
                 '/eventbus.v1.PubSub/Publish',
-                request_serializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
-                response_deserializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.FromString,
+                request_serializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
+                response_deserializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.FromString,
                 _registered_method=True)
         self.PublishStream = channel.stream_stream(
                 '/eventbus.v1.PubSub/PublishStream',
-                request_serializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
-                response_deserializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.FromString,
+                request_serializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
+                response_deserializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.FromString,
                 _registered_method=True)
 
 
@@ -99,28 +99,28 @@ def add_PubSubServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Subscribe': grpc.stream_stream_rpc_method_handler(
                     servicer.Subscribe,
-                    request_deserializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.FetchRequest.FromString,
-                    response_serializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.FetchResponse.SerializeToString,
+                    request_deserializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.FetchRequest.FromString,
+                    response_serializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.FetchResponse.SerializeToString,
             ),
             'GetSchema': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSchema,
-                    request_deserializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.SchemaRequest.FromString,
-                    response_serializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.SchemaInfo.SerializeToString,
+                    request_deserializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.SchemaRequest.FromString,
+                    response_serializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.SchemaInfo.SerializeToString,
             ),
             'GetTopic': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTopic,
-                    request_deserializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.TopicRequest.FromString,
-                    response_serializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.TopicInfo.SerializeToString,
+                    request_deserializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.TopicRequest.FromString,
+                    response_serializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.TopicInfo.SerializeToString,
             ),
             'Publish': grpc.unary_unary_rpc_method_handler(
                     servicer.Publish,
-                    request_deserializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.FromString,
-                    response_serializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.SerializeToString,
+                    request_deserializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.FromString,
+                    response_serializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.SerializeToString,
             ),
             'PublishStream': grpc.stream_stream_rpc_method_handler(
                     servicer.PublishStream,
-                    request_deserializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.FromString,
-                    response_serializer=cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.SerializeToString,
+                    request_deserializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.FromString,
+                    response_serializer=cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -148,8 +148,8 @@ class PubSub:
             request_iterator,
             target,
             '/eventbus.v1.PubSub/Subscribe',
-            cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.FetchRequest.SerializeToString,
-            cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.FetchResponse.FromString,
+            cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.FetchRequest.SerializeToString,
+            cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.FetchResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -175,8 +175,8 @@ class PubSub:
             request,
             target,
             '/eventbus.v1.PubSub/GetSchema',
-            cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.SchemaRequest.SerializeToString,
-            cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.SchemaInfo.FromString,
+            cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.SchemaRequest.SerializeToString,
+            cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.SchemaInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -202,8 +202,8 @@ class PubSub:
             request,
             target,
             '/eventbus.v1.PubSub/GetTopic',
-            cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.TopicRequest.SerializeToString,
-            cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.TopicInfo.FromString,
+            cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.TopicRequest.SerializeToString,
+            cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.TopicInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -229,8 +229,8 @@ class PubSub:
             request,
             target,
             '/eventbus.v1.PubSub/Publish',
-            cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
-            cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.FromString,
+            cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
+            cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -256,8 +256,8 @@ class PubSub:
             request_iterator,
             target,
             '/eventbus.v1.PubSub/PublishStream',
-            cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
-            cmsync_dot_workers_dot_salesforce_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.FromString,
+            cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishRequest.SerializeToString,
+            cmsync_dot_protocols_dot_pubsub_dot_pubsub__api__pb2.PublishResponse.FromString,
             options,
             channel_credentials,
             insecure,
