@@ -61,8 +61,14 @@ MEMBER_FIELDS = (
 """Every field cmsync writes on a ``CM_List_Member__c``, as a query names it."""
 _DATETIME_FIELDS = frozenset({"CM_Date__c", "CM_Joined_Date__c"})
 _LOOKUP_FIELDS = frozenset({"CM_Contact__c", "CM_Lead__c"})
+_RESPELLED = _DATETIME_FIELDS | _LOOKUP_FIELDS
+"""Text fields whose value Salesforce gives back in another spelling (see ``_as_held``)."""
+_UNHELD = frozenset({"attributes", "Id"})
+"""Names in a record or row that are not fields of what Salesforce holds."""
 _ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _NAME_LENGTH = 80
+_FIELDS_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+"""``CM_Custom_Fields__c``'s spelling (``json.dumps`` builds such an encoder on every call)."""
 MEMBER_KEY_LENGTH = 255
 """The length of ``CM_Member_Key__c``, the most a Salesforce Text External ID holds."""
 
@@ -88,7 +94,11 @@ def to_utc(moment: datetime | None, offset: timedelta | None) -> str | None:
     """A CM date (client time) as a Salesforce DateTime in UTC; the client's zone offset is known or 0."""
     if moment is None:
         return None
-    return (moment - (offset or timedelta(0))).replace(tzinfo=None).isoformat(timespec="seconds") + ".000Z"
+    if offset:
+        moment -= offset
+    if moment.tzinfo is not None:
+        moment = moment.replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds") + ".000Z"
 
 
 def member_key(list_id: str, email: str) -> str:
@@ -144,9 +154,11 @@ def held_digest(record: Mapping[str, Any]) -> bytes:
     a write. A parent by external ID counts as ``Rel__r.Key__c``, as queries name it."""
     held = []
     for name, value in record.items():
-        if name == "attributes" or name == "Id":
+        if name in _UNHELD:
             continue
-        if isinstance(value, dict):
+        if type(value) is str and name not in _RESPELLED:
+            held.append(name + "\x1e" + value)
+        elif isinstance(value, dict):
             for key, item in value.items():
                 if key != "attributes":
                     held.append(f"{name}.{key}\x1e{_as_held(f'{name}.{key}', item)}")
@@ -192,9 +204,11 @@ def custom_field_values(subscriber: Subscriber) -> dict[str, str | list[str]]:
     return values
 
 
-def member_record(subscriber: Subscriber, list_id: str, offset: timedelta | None) -> Record:
-    """A ``CM_List_Member__c`` without its Contact and Lead links (linking adds them)."""
-    fields = custom_field_values(subscriber)
+def member_record(
+    subscriber: Subscriber, list_id: str, offset: timedelta | None, fields: dict[str, str | list[str]]
+) -> Record:
+    """A ``CM_List_Member__c`` without its Contact and Lead links (linking adds them); ``fields`` are the
+    subscriber's ``custom_field_values``, which the caller has already read for linking."""
     return {
         "CM_Member_Key__c": member_key(list_id, subscriber.email),
         "Name": _cut(subscriber.email, _NAME_LENGTH),
@@ -203,7 +217,7 @@ def member_record(subscriber: Subscriber, list_id: str, offset: timedelta | None
         "CM_State__c": subscriber.state.value,
         "CM_Date__c": to_utc(subscriber.date, offset),
         "CM_Joined_Date__c": to_utc(subscriber.joined, offset),
-        "CM_Custom_Fields__c": json.dumps(fields, ensure_ascii=False, sort_keys=True) if fields else None,
+        "CM_Custom_Fields__c": _FIELDS_JSON.encode(fields) if fields else None,
         "CM_List__r": {"CM_List_ID__c": list_id},
     }
 

@@ -104,7 +104,7 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
             updates: dict[str, list[dict[str, object]]] = {name: [] for name in LINK_FIELDS}
             for subscriber, fields, named in zip(page, values, named_ids, strict=True):
                 matches = links.for_subscriber(subscriber.email, named or None)
-                record = records.member_record(subscriber, list_id, offset)
+                record = records.member_record(subscriber, list_id, offset, fields)
                 for object_name, link_field in LINK_FIELDS.items():
                     match = matches.get(object_name)
                     record[link_field] = match.id if match else None

@@ -93,6 +93,14 @@ def _record_of(row: dict[str, str]) -> Record:
     return record
 
 
+def _held_row(row: dict[str, str]) -> Record:
+    """A spooled CSV row as a flat record to digest (``Rel__r.Key__c`` as queries name it), ``#N/A`` None:
+    the digest a record gets either way, without nesting the row again."""
+    if NULL not in row.values():
+        return row
+    return {name: None if cell == NULL else cell for name, cell in row.items()}
+
+
 @dataclass
 class StreamWriter:
     """Idempotent writes of one stream of one object, with its watermark and rejections.
@@ -266,7 +274,7 @@ class StreamWriter:
         for result in results:
             key = result.row.get(key_field, "")
             if result.success:
-                written[key] = self.digest(_record_of(result.row)) if self.keep_hashes else b""
+                written[key] = self.digest(_held_row(result.row)) if self.keep_hashes else b""
                 created += bool(result.created)
                 if len(written) >= _SAVE_EVERY:
                     self._written(written, created)

@@ -28,6 +28,10 @@ class SubscriberState(StrEnum):
     DELETED = "Deleted"
 
 
+_STATES = {state.value: state for state in SubscriberState}
+"""``State`` as CM spells it → the state."""
+
+
 def parse_date(text: str | None) -> datetime | None:
     """A CM date (``YYYY-MM-DD HH:MM:SS``, client time) as a naive datetime; None when empty."""
     if not text:
@@ -290,8 +294,8 @@ def subscriber(body: Any) -> Subscriber:
     Raises ``UnreadableRecordError`` naming the field when the record is not what CM documents."""
     record = RecordReader("subscriber", body)
     email = record.email_address()
-    state = record.text("State")
-    if state not in SubscriberState.__members__.values():
+    state = _STATES.get(record.text("State"))
+    if state is None:
         raise record.fail("State", "is not a subscriber state")
     date = record.date("Date", "StateChangedDate")
     if date is None:
@@ -299,7 +303,7 @@ def subscriber(body: Any) -> Subscriber:
     return Subscriber(
         email,
         record.text("Name"),
-        SubscriberState(state),
+        state,
         date,
         record.date("ListJoinedDate"),
         tuple(_custom_field_value(record, field) for field in record.objects("CustomFields")),

@@ -28,6 +28,7 @@ import requests
 
 from cmsync.clients.salesforce.errors import SalesforceBulkError
 from cmsync.clients.salesforce.results import NOT_PROCESSED, RecordError, RecordResult, bulk_error
+from cmsync.clients.salesforce.retry import PollPolicy
 from cmsync.clients.salesforce.soql import literal
 from cmsync.clients.salesforce.transport import Transport
 from cmsync.config.names import check_salesforce_field_path
@@ -37,6 +38,9 @@ TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
 MAX_JOB_BYTES = 100 * 1024 * 1024
 RESULT_PAGE = 50_000
 NULL = "#N/A"
+FIRST_PACE = 1 / 20_000
+"""Seconds per row an ingest job is expected to take before the client has seen one end (on the short
+side, so a first job is polled early rather than waited on after it ended)."""
 _log = get_logger(__name__)
 
 
@@ -116,6 +120,9 @@ class BulkRunner:
 
     def __init__(self, client: Transport) -> None:
         self.client = client
+        self._pace = FIRST_PACE
+        """Seconds per row the client's last finished ingest job took: it ended between the last poll that
+        found it running (or its start) and the poll that found it done, so halfway."""
 
     def _path(self, resource: str) -> str:
         return self.client.data_path(resource)
@@ -147,7 +154,7 @@ class BulkRunner:
         external_id_field: str | None,
         first_index: int,
     ) -> list[RecordResult]:
-        job_path, info = self._ingest(operation, sobject, external_id_field, _csv(header, rows))
+        job_path, info = self._ingest(operation, sobject, external_id_field, _csv(header, rows), len(rows))
 
         def key(cells: Sequence[str]) -> Any:
             return tuple(cells) if key_column is None else cells[key_column].lower()
@@ -179,10 +186,10 @@ class BulkRunner:
         ]
 
     def _ingest(
-        self, operation: str, sobject: str, external_id_field: str | None, data: Any
+        self, operation: str, sobject: str, external_id_field: str | None, data: Any, rows: int
     ) -> tuple[str, dict[str, Any]]:
-        """Create an ingest job, upload ``data`` (CSV text or a file), close it and wait for it to end; the
-        job's path and its final state."""
+        """Create an ingest job, upload ``data`` (CSV text or a file of ``rows`` rows), close it and wait for
+        it to end; the job's path and its final state."""
         spec: dict[str, Any] = {"object": sobject, "operation": operation, "contentType": "CSV", "lineEnding": "LF"}
         if external_id_field:
             spec["externalIdFieldName"] = external_id_field
@@ -197,7 +204,7 @@ class BulkRunner:
             idempotent=False,
         )
         self.client.call("bulk_job", "PATCH", job_path, json={"state": "UploadComplete"})
-        info = self._wait(job_path, "bulk_job")
+        info = self._wait(job_path, "bulk_job", rows)
         _log.info(
             "salesforce bulk job finished",
             job=job["id"],
@@ -219,7 +226,7 @@ class BulkRunner:
     ) -> Iterator["RowResult"]:
         """Run one job over ``spool`` and yield a result per row, in the order Salesforce lists them; rows
         the job never reached come last, as not processed."""
-        job_path, info = self._ingest(operation, sobject, external_id_field, spool.upload())
+        job_path, info = self._ingest(operation, sobject, external_id_field, spool.upload(), spool.rows)
         complete = info["state"] == "JobComplete" and int(info.get("numberRecordsProcessed") or 0) >= spool.rows
         answered: set[tuple[str, ...]] | None = None if complete else set()
         for cells in self._streamed_results(f"{job_path}/successfulResults/"):
@@ -249,19 +256,29 @@ class BulkRunner:
             next(rows, None)
             yield from (row for row in rows if row)
 
-    def _wait(self, job_path: str, endpoint: str) -> dict[str, Any]:
-        """Poll a job until it ends, first after ``initial`` seconds, since no job ends at once (every request
-        signs in again if the session expired meanwhile)."""
+    def _wait(self, job_path: str, endpoint: str, rows: int = 0) -> dict[str, Any]:
+        """Poll a job until it ends (every request signs in again if the session expired meanwhile). An
+        ingest job of ``rows`` is first polled when the pace of the client's last job says it may be done,
+        then when the pace it shows itself says so; a job without progress to go by is polled from
+        ``initial`` seconds, growing. So a big job takes a few polls, not one per growing step."""
         policy = self.client.poll
         started = time.monotonic()
-        delay, deadline, report_at = policy.initial, started + policy.timeout, policy.report_after
+        delay = _between(policy, rows * self._pace) if rows else policy.initial
+        deadline, report_at, unfinished_at = started + policy.timeout, policy.report_after, 0.0
         while True:
             time.sleep(delay)
-            delay = policy.after(delay)
             info = self.client.bulk_job_info(endpoint, job_path)
-            if info["state"] in TERMINAL:
-                return info
             running = time.monotonic() - started
+            processed = int(info.get("numberRecordsProcessed") or 0)
+            if info["state"] in TERMINAL:
+                if rows and info["state"] == "JobComplete":
+                    self._pace = (unfinished_at + running) / 2 / rows
+                return info
+            unfinished_at = running
+            if 0 < processed < rows:
+                delay = _between(policy, running * (rows - processed) / processed)
+            else:
+                delay = policy.after(delay)
             if running >= report_at:
                 _report_slow_job(job_path, info, running, policy.timeout)
                 report_at *= 2
@@ -295,6 +312,11 @@ class BulkRunner:
                 yield from csv.DictReader(_text_lines(response))
             if not locator or locator == "null":
                 return
+
+
+def _between(policy: PollPolicy, seconds: float) -> float:
+    """``seconds`` as a delay between two polls: no shorter than the first, no longer than the longest."""
+    return min(policy.maximum, max(policy.initial, seconds))
 
 
 def _report_slow_job(job_path: str, info: Mapping[str, Any], running: float, timeout: float) -> None:
