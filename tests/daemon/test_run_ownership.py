@@ -93,7 +93,7 @@ def test_killed_between_recording_and_sending_the_next_request_sends_it(
 def test_ctrl_c_on_wait_cancels_the_run_it_runs_itself(
     world: World, config: Path, tmp_path: Path, store: StateStore
 ) -> None:
-    world.cm.calls.latency = HOLD
+    world.cm.calls.latency = 0.05
     waiting = SyncNow(config, tmp_path, "--wait").start()
     waiting.wait_for("running the workers here")
     run = store.runs.current()

@@ -37,10 +37,15 @@ class Installed:
         return Path(sysconfig.get_path("purelib", "venv", vars={"base": prefix, "platbase": prefix}))
 
 
+def pip(*arguments: str) -> None:
+    """This environment's pip, offline: every package it needs is at hand."""
+    done = subprocess.run([sys.executable, "-m", "pip", *arguments, "--quiet", "--no-deps", "--no-index"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 def build_wheel(source: Path, into: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--wheel-dir", str(into), str(source)], check=True, capture_output=True,
-                   timeout=120)  # fmt: skip
+    pip("wheel", "--no-build-isolation", "--wheel-dir", str(into), str(source))
     (wheel,) = into.glob("cmsync-*.whl")
     return wheel
 
@@ -49,8 +54,7 @@ def install(wheel: Path, prefix: Path) -> Installed:
     """Install ``wheel`` alone into a new virtual environment, then let it import this one's libraries (the
     runtime dependencies) after its own site-packages; the editable install here stays inactive there."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, timeout=60)
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(prefix / "bin" / "python"), "install", "--quiet",
-                    "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True, timeout=120)  # fmt: skip
+    pip("--python", str(prefix / "bin" / "python"), "install", str(wheel))
     installed = Installed(wheel, prefix)
     (installed.site_packages / "borrowed-libraries.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return installed
@@ -73,10 +77,11 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """cmsync installed from the files the Dockerfile's build stage copies, as its ``pip install .`` does."""
     build_stage = read_stages(REPOSITORY / "Dockerfile")[0]
     root = tmp_path_factory.mktemp("image")
-    build(Stage(build_stage.name, [step for step in build_stage.instructions if step[0] != "RUN"]), REPOSITORY, root,
-          root / "unused")  # fmt: skip
+    prefix = root / "opt" / "cmsync"
+    copies = Stage(build_stage.name, [step for step in build_stage.instructions if step[0] != "RUN"])
+    build(copies, REPOSITORY, root, prefix)
     source = root / build_stage.all("WORKDIR")[-1].lstrip("/")
-    return install(build_wheel(source, root / "dist"), root / "opt" / "cmsync")
+    return install(build_wheel(source, root / "dist"), prefix)
 
 
 @pytest.fixture(scope="module")
