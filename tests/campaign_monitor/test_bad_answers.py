@@ -43,8 +43,8 @@ def test_a_body_that_stalls_past_the_read_timeout_is_retried(
     cm: CampaignMonitorEmulator, server: SandboxServer, api_url: str
 ) -> None:
     mailing_list = new_list(cm, 1200)
-    set_faults(server, {"bad_responses": {"kind": "slow_body", "calls": 1, "endpoint": SUBSCRIBERS, "stall": 1.0}})
-    with CampaignMonitorClient(api_url, ApiKey(DEFAULT_API_KEY), timeout=0.3, retry=FAST_RETRY) as client:
+    set_faults(server, {"bad_responses": {"kind": "slow_body", "calls": 1, "endpoint": SUBSCRIBERS, "stall": 3.0}})
+    with CampaignMonitorClient(api_url, ApiKey(DEFAULT_API_KEY), timeout=1.0, retry=FAST_RETRY) as client:
         read = list(client.subscribers(mailing_list.list_id, SubscriberState.ACTIVE))
         assert client.counts.snapshot()["list_subscribers"] == {"connection_error": 1, "ok": 2}
     assert len(read) == 1200
