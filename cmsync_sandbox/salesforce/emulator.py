@@ -58,7 +58,7 @@ class SalesforceEmulator:
         client_id: str = "sandbox-client-id",
         client_secret: str = "sandbox-client-secret",
         refresh_token: str = "sandbox-refresh-token",
-        integration_username: str = "integration@cmsync_sandbox",
+        integration_username: str = "integration@cmsync.sandbox",
         jwt_certificate: bytes | None = None,
         token_ttl: float = 7200.0,
         daily_api_limit: int = 100_000,
@@ -112,7 +112,7 @@ class SalesforceEmulator:
         assert users is not None
         for username, first, last in (
             (self.integration_username, "cmsync", "Integration"),
-            ("admin@cmsync_sandbox", "Sandbox", "Admin"),
+            ("admin@cmsync.sandbox", "Sandbox", "Admin"),
         ):
             values = {"Username": username, "FirstName": first, "LastName": last, "Email": username, "Alias": first[:8]}
             self.store.insert(users, values, self.admin_user_id)

@@ -22,7 +22,7 @@ from tests.salesforce.conftest import CLIENT_ID, FAST_POLL, FAST_RETRY, KeyPair,
 
 
 def _jwt_client(
-    url: str, private_pem: bytes, *, client_id: str = CLIENT_ID, username: str = "integration@cmsync_sandbox"
+    url: str, private_pem: bytes, *, client_id: str = CLIENT_ID, username: str = "integration@cmsync.sandbox"
 ):
     auth = JwtBearerAuth(url, client_id, username, private_pem)
     return SalesforceClient(url, auth, retry=FAST_RETRY, poll=FAST_POLL)
@@ -54,7 +54,7 @@ def test_jwt_signed_by_another_key_is_an_invalid_assertion(server):
 
 def test_jwt_claims_are_checked(server, key_pair):
     def assertion(**claims):
-        base = {"iss": CLIENT_ID, "sub": "integration@cmsync_sandbox", "aud": server.url, "exp": int(time.time()) + 60}
+        base = {"iss": CLIENT_ID, "sub": "integration@cmsync.sandbox", "aud": server.url, "exp": int(time.time()) + 60}
         return jwt.encode({**base, **claims}, key_pair.private_pem, algorithm="RS256")
 
     assert _token_error(server.url, assertion(iss="someone-else")) == {
@@ -73,7 +73,7 @@ def test_jwt_claims_are_checked(server, key_pair):
         "error": "invalid_grant",
         "error_description": "expired authorization code",
     }
-    unsigned = jwt.encode({"iss": CLIENT_ID, "sub": "integration@cmsync_sandbox"}, "s" * 32, algorithm="HS256")
+    unsigned = jwt.encode({"iss": CLIENT_ID, "sub": "integration@cmsync.sandbox"}, "s" * 32, algorithm="HS256")
     assert _token_error(server.url, unsigned)["error_description"] == "invalid assertion"
 
 
@@ -122,7 +122,7 @@ def test_the_integration_user_is_known_from_the_sign_in_and_userinfo(client, ser
         f"{server.url}/services/oauth2/userinfo", headers={"Authorization": f"Bearer {token}"}, timeout=10
     ).json()
     assert userinfo["user_id"] == emulator.integration_user_id
-    assert userinfo["preferred_username"] == "integration@cmsync_sandbox"
+    assert userinfo["preferred_username"] == "integration@cmsync.sandbox"
     identity_url = userinfo["sub"]
     assert requests.get(identity_url, headers={"Authorization": f"Bearer {token}"}, timeout=10).json()["user_id"] == (
         emulator.integration_user_id

@@ -33,7 +33,7 @@ def test_a_client_from_jwt_settings(server, emulator, key_pair, tmp_path):
             "api_version": 60,
             "auth": {
                 "client_id": "sandbox-client-id",
-                "username": "integration@cmsync_sandbox",
+                "username": "integration@cmsync.sandbox",
                 "private_key_file": str(key_file),
             },
         }
