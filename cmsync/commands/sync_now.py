@@ -141,6 +141,7 @@ def _delegate(store: StateStore, supervisor: str, full: bool, wait: bool, out: T
 def _send(settings: Settings, store: StateStore, placement: Placement, full: bool, wait: bool, out: TextIO) -> int:
     """Send the run; when its jobs run in this process and no supervisor runs them, run the workers here
     until the run ends."""
+    placement.bind_actors()
     with placement.hosting_workers(settings, store) as runs_workers:
 
         def request() -> RunStart:

@@ -81,6 +81,7 @@ class Supervisor:
         self.connected: bool
         self.metrics: MetricsServer
         self.placement = Placement(settings.broker)
+        self.placement.bind_actors()
         self.outbound = OutboundLoop()
         self.scheduler, self.sync_job = self._schedule(settings)
         self.console = Console(config_path)

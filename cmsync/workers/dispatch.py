@@ -21,6 +21,7 @@ def run_or_queue(settings: Settings, work: Callable[[Systems], int], queue: Call
         placement = Placement(settings.broker)
         try:
             if not placement.in_process and queue is not None:
+                placement.bind_actors()
                 print(queue())
                 return 0
         finally:

@@ -9,6 +9,8 @@ what is queued; none of them asks which broker it is.
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import dramatiq
+
 from cmsync.config import Settings
 from cmsync.config.model import BrokerSettings
 from cmsync.state import StateStore
@@ -25,15 +27,28 @@ class Placement:
     def __init__(self, broker: BrokerSettings) -> None:
         self.in_process = broker.embedded
         """The jobs run on threads of whichever process holds the broker (only it can run or purge them)."""
-        self.broker = make_broker(broker.url.get_secret_value())
-        actors.bind(self.broker)
-        self._workers = EmbeddedWorkers(self.broker, broker.embedded_workers) if self.in_process else None
+        self._settings = broker
+        self._broker: dramatiq.Broker | None = None
+        self._workers: EmbeddedWorkers | None = None
+
+    def bind_actors(self) -> dramatiq.Broker:
+        """Make the broker (once) and have this process's actors send to it. Only a placement that sends or
+        runs jobs binds: a command that merely asks ``in_process`` inside the daemon leaves its actors alone."""
+        if self._broker is None:
+            self._broker = make_broker(self._settings.url.get_secret_value())
+            actors.bind(self._broker)
+            if self.in_process:
+                self._workers = EmbeddedWorkers(self._broker, self._settings.embedded_workers)
+        return self._broker
 
     def start_workers(self) -> bool:
         """Start the worker threads when the work happens in this process; say whether it does."""
-        if self._workers is not None:
-            self._workers.start()
-        return self._workers is not None
+        if not self.in_process:
+            return False
+        self.bind_actors()
+        assert self._workers is not None
+        self._workers.start()
+        return True
 
     def stop_workers(self, timeout_ms: int) -> None:
         """Let the worker threads of this process reach their next page and stop (within ``timeout_ms``)."""
@@ -44,7 +59,7 @@ class Placement:
     def hosting_workers(self, settings: Settings, store: StateStore) -> Iterator[bool]:
         """While the block runs, run the workers in this process when the work happens here (with Systems of
         their own, built from ``settings``); yields whether it does."""
-        if self._workers is None:
+        if not self.in_process:
             yield False
             return
         systems = Systems.from_settings(settings, store)
@@ -59,14 +74,15 @@ class Placement:
     def purge_queued(self) -> int | None:
         """Drop every message waiting for the workers and say how many; None when they wait in another
         process (the embedded broker's queues live in the daemon, which drops its own)."""
-        return None if self.in_process else purge_queued(self.broker)
+        return None if self.in_process else purge_queued(self.bind_actors())
 
     def drop_held_messages(self) -> None:
         """Drop the messages this process holds for its own worker threads (none when RabbitMQ holds them)."""
-        if self.in_process:
-            self.broker.flush_all()
+        if self.in_process and self._broker is not None:
+            self._broker.flush_all()
 
     def close(self) -> None:
         """Let go of this thread's broker connection, as after a send from a loop that sends rarely (an idle
         RabbitMQ connection would miss its heartbeats); a later send opens a new one."""
-        self.broker.close()
+        if self._broker is not None:
+            self._broker.close()

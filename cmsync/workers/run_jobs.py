@@ -58,7 +58,9 @@ class RunJobs(Middleware):
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
         if "job" in message.options:
             self._begin_run_job(message.options)
-        elif message.actor_name not in self.regardless_of_connection and not _checked(current().store.connected):
+        elif message.actor_name not in self.regardless_of_connection and not _checked(
+            current().store.connection.connected
+        ):
             log.info("job dropped: disconnected (run `cmsync connect`)", job=message.actor_name)
             raise SkipMessage("disconnected")
 

@@ -44,13 +44,30 @@ def test_an_embedded_placement_runs_the_work_here_and_drops_what_it_holds() -> N
     placement = Placement(BrokerSettings.model_validate({"url": EMBEDDED}))
     try:
         assert placement.in_process
+        broker = placement.bind_actors()
         actors.purge_tracking_job.send("test")
-        assert placement.broker.queues[QUEUE].qsize() == 1
+        assert broker.queues[QUEUE].qsize() == 1
         assert placement.purge_queued() is None
         placement.drop_held_messages()
-        assert placement.broker.queues[QUEUE].qsize() == 0
+        assert broker.queues[QUEUE].qsize() == 0
     finally:
         placement.close()
+
+
+def test_asking_where_work_runs_leaves_the_workers_of_this_process_their_jobs() -> None:
+    """The console asks inside the daemon (sync now, disconnect): that must not rebind the daemon's actors."""
+    embedded = BrokerSettings.model_validate({"url": EMBEDDED})
+    daemon = Placement(embedded)
+    broker = daemon.bind_actors()
+    try:
+        asked = Placement(embedded)
+        assert asked.in_process and asked.purge_queued() is None
+        asked.close()
+        actors.purge_tracking_job.send("test")
+        assert broker.queues[QUEUE].qsize() == 1, "the job reached the daemon's broker"
+    finally:
+        daemon.drop_held_messages()
+        daemon.close()
 
 
 @pytest.mark.rabbitmq
