@@ -14,18 +14,15 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cmsync_sandbox.salesforce.errors import ApiError, Problem, RecordError
 from cmsync_sandbox.salesforce.ids import make_id
-from cmsync_sandbox.salesforce.query import CompiledQuery
+from cmsync_sandbox.salesforce.query import CompiledQuery, QueryEngine
 from cmsync_sandbox.salesforce.schema import Field
-from cmsync_sandbox.salesforce.store import Table
+from cmsync_sandbox.salesforce.store import RecordStore, Table
 from cmsync_sandbox.salesforce.values import format_datetime, now_ms
-from cmsync_sandbox.salesforce.writes import Outcome, duplicate_keys
-
-if TYPE_CHECKING:
-    from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
+from cmsync_sandbox.salesforce.writes import Outcome, Writer, duplicate_keys
 
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
@@ -126,8 +123,12 @@ class QueryJob(Job):
 class BulkJobs:
     """Every Bulk API 2.0 job of the org and the worker thread that processes them."""
 
-    def __init__(self, org: "SalesforceEmulator", *, step_seconds: float, chunk_size: int) -> None:
-        self.org = org
+    def __init__(
+        self, store: RecordStore, writer: Writer, queries: QueryEngine, *, step_seconds: float, chunk_size: int
+    ) -> None:
+        self.store = store
+        self.writer = writer
+        self.queries = queries
         self.step_seconds = step_seconds
         self.chunk_size = chunk_size
         self.jobs: dict[str, Job] = {}
@@ -238,7 +239,7 @@ class BulkJobs:
 
     def _ingest(self, job: IngestJob) -> None:
         job.move("InProgress")
-        table = self.org.store.table(job.object)
+        table = self.store.table(job.object)
         assert table is not None
         rows = self._rows(job)
         if rows is None:
@@ -259,11 +260,11 @@ class BulkJobs:
             if job.state == "Aborted":
                 job.unprocessed = body[start:]
                 return
-            with self.org.store.lock:
-                self.org.store.origin = job.origin
+            with self.store.lock:
+                self.store.origin = job.origin
                 end = min(start + self.chunk_size, len(body))
                 for first in range(start, end, RECORDS_PER_TRANSACTION):
-                    with self.org.store.clock.held():
+                    with self.store.clock.held():
                         for position in range(first, min(first + RECORDS_PER_TRANSACTION, end)):
                             self._ingest_row(job, table, key, body[position], position in duplicates)
             if start + self.chunk_size < len(body):
@@ -272,7 +273,7 @@ class BulkJobs:
             job.move("JobComplete")
 
     def _ingest_row(self, job: IngestJob, table: Table, key: Field | None, row: list[str], duplicate: bool) -> None:
-        writer, user = self.org.writer, job.created_by
+        writer, user = self.writer, job.created_by
         given_id = next((value for name, value in zip(job.header, row, strict=False) if name.lower() == "id"), "")
         try:
             if len(row) != len(job.header):
@@ -307,8 +308,8 @@ class BulkJobs:
     def _query(self, job: QueryJob) -> None:
         job.move("InProgress")
         assert job.compiled is not None
-        with self.org.store.lock:
-            job.ids = self.org.queries.run(job.compiled, include_deleted=job.operation == "queryAll")
+        with self.store.lock:
+            job.ids = self.queries.run(job.compiled, include_deleted=job.operation == "queryAll")
         job.processed = len(job.ids)
         self._pause()
         if job.state != "Aborted":

@@ -5,18 +5,16 @@ import base64
 import csv
 import io
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from werkzeug.wrappers import Response
 
 from cmsync_sandbox.routing import Route
 from cmsync_sandbox.salesforce.api import API, Call, json_response, no_content
-from cmsync_sandbox.salesforce.bulk import DELIMITERS, TERMINAL, IngestJob, QueryJob
+from cmsync_sandbox.salesforce.bulk import DELIMITERS, TERMINAL, BulkJobs, IngestJob, QueryJob
 from cmsync_sandbox.salesforce.errors import ApiError
-from cmsync_sandbox.salesforce.store import Table
-
-if TYPE_CHECKING:
-    from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
+from cmsync_sandbox.salesforce.query import QueryEngine
+from cmsync_sandbox.salesforce.store import RecordStore, Table
 
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
@@ -76,9 +74,10 @@ def _page_size(call: Call) -> int:
 class BulkResources:
     """The Bulk API 2.0 endpoints of one org, one handler per endpoint (``kind`` is ingest or query)."""
 
-    def __init__(self, org: "SalesforceEmulator") -> None:
-        self.org = org
-        self.jobs = org.bulk
+    def __init__(self, jobs: BulkJobs, store: RecordStore, queries: QueryEngine) -> None:
+        self.jobs = jobs
+        self.store = store
+        self.queries = queries
 
     def routes(self) -> list[Route]:
         """The Bulk API 2.0 routes, under /services/data/vXX.X."""
@@ -119,7 +118,7 @@ class BulkResources:
 
     def create_ingest(self, call: Call) -> Response:
         body = call.json_object()
-        table = self.org.store.table(str(body.get("object", "")))
+        table = self.store.table(str(body.get("object", "")))
         if table is None:
             raise _invalid_job(f"Unable to find object: {body.get('object')}")
         operation = body.get("operation")
@@ -137,7 +136,7 @@ class BulkResources:
             delimiter,
             line_ending,
             external_id_field=external_id,
-            origin=self.org.store.origin.replace("/api/rest/", "/api/bulk/"),
+            origin=self.store.origin.replace("/api/rest/", "/api/bulk/"),
         )
         self.jobs.jobs[job.id] = job
         return json_response(job.info(), 200)
@@ -199,7 +198,7 @@ class BulkResources:
         if operation not in ("query", "queryAll"):
             raise _invalid_job(f"Invalid operation: {operation}")
         delimiter, line_ending = _formats(body)
-        compiled = self.org.queries.compile(str(body.get("query", "")))
+        compiled = self.queries.compile(str(body.get("query", "")))
         if compiled.count:
             raise ApiError(400, "API_ERROR", "COUNT() is not supported in a Bulk API query")
         if compiled.children:
@@ -250,5 +249,5 @@ class BulkResources:
         writer.writerow([column.header for column in job.compiled.columns])
         for record_id in chunk:
             if record_id in job.compiled.table.rows:
-                writer.writerow(self.org.queries.csv_row(job.compiled, record_id))
+                writer.writerow(self.queries.csv_row(job.compiled, record_id))
         return out.getvalue()

@@ -4,7 +4,7 @@ and rolled back whole when ``allOrNone`` is true."""
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from werkzeug.wrappers import Response
 
@@ -14,11 +14,8 @@ from cmsync_sandbox.salesforce.errors import ApiError, Problem, not_found
 from cmsync_sandbox.salesforce.ids import normalize_id
 from cmsync_sandbox.salesforce.rest import record_json
 from cmsync_sandbox.salesforce.schema import Field
-from cmsync_sandbox.salesforce.store import Table
-from cmsync_sandbox.salesforce.writes import Outcome, duplicate_keys
-
-if TYPE_CHECKING:
-    from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
+from cmsync_sandbox.salesforce.store import RecordStore, Table
+from cmsync_sandbox.salesforce.writes import Outcome, Writer, duplicate_keys
 
 LIMIT = 200
 Step = Callable[[], Outcome] | Problem
@@ -65,8 +62,9 @@ def _ids(call: Call) -> list[str]:
 class Collections:
     """The sObject Collections resources of one org, one handler per endpoint."""
 
-    def __init__(self, org: "SalesforceEmulator") -> None:
-        self.org = org
+    def __init__(self, store: RecordStore, writer: Writer) -> None:
+        self.store = store
+        self.writer = writer
 
     def routes(self) -> list[Route]:
         """The Collections routes, under /services/data/vXX.X."""
@@ -86,7 +84,7 @@ class Collections:
         ]
 
     def _table(self, name: str) -> Table:
-        table = self.org.store.table(name)
+        table = self.store.table(name)
         if table is None:
             raise ApiError(400, "INVALID_TYPE", f"sObject type '{name}' is not supported.")
         return table
@@ -95,18 +93,18 @@ class Collections:
         """The table of each record (by its ``attributes.type``), each record checked as the request is."""
         tables = [self._table(_record_type(record)) for record in records]
         for table, record in zip(tables, records, strict=True):
-            self.org.writer.check_request(table, record)
+            self.writer.check_request(table, record)
         return tables
 
     def _answer(self, steps: list[Step], all_or_none: bool, *, upsert: bool = False) -> Response:
-        outcomes = self.org.writer.batch(steps, all_or_none=all_or_none)
+        outcomes = self.writer.batch(steps, all_or_none=all_or_none)
         return json_response([outcome.as_json(upsert=upsert) for outcome in outcomes])
 
     def create(self, call: Call) -> Response:
         records, all_or_none = _body(call)
         tables = self._checked(records)
         steps: list[Step] = [
-            partial(self.org.writer.insert, table, record, call.user_id)
+            partial(self.writer.insert, table, record, call.user_id)
             for table, record in zip(tables, records, strict=True)
         ]
         return self._answer(steps, all_or_none)
@@ -117,23 +115,23 @@ class Collections:
         steps: list[Step] = []
         for table, record in zip(tables, records, strict=True):
             record_id = next((value for name, value in record.items() if name.lower() == "id"), None)
-            steps.append(partial(self.org.writer.update, table, record_id, record, call.user_id))
+            steps.append(partial(self.writer.update, table, record_id, record, call.user_id))
         return self._answer(steps, all_or_none)
 
     def upsert(self, call: Call, sobject: str, field_name: str) -> Response:
         table = self._table(sobject)
-        key = self.org.writer.external_key(table, field_name)
+        key = self.writer.external_key(table, field_name)
         records, all_or_none = _body(call)
         for record in records:
             if _record_type(record).lower() != table.sobject.name.lower():
                 raise ApiError(400, "INVALID_TYPE", f"Every record of this upsert must be a {table.sobject.name}")
-            self.org.writer.check_request(table, record)
+            self.writer.check_request(table, record)
         keys = _keys(key, records)
         duplicates = duplicate_keys(key, keys)
         steps: list[Step] = [
             Problem("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {keys[position]}", (key.name,))
             if position in duplicates
-            else partial(self.org.writer.upsert, table, key, record, call.user_id)
+            else partial(self.writer.upsert, table, key, record, call.user_id)
             for position, record in enumerate(records)
         ]
         return self._answer(steps, all_or_none, upsert=True)
@@ -145,11 +143,11 @@ class Collections:
         if len(ids) > LIMIT:
             raise _too_many()
         all_or_none = call.request.args.get("allOrNone", "false").lower() == "true"
-        steps: list[Step] = [partial(self.org.writer.delete, record_id, call.user_id) for record_id in ids]
+        steps: list[Step] = [partial(self.writer.delete, record_id, call.user_id) for record_id in ids]
         return self._answer(steps, all_or_none)
 
     def retrieve(self, call: Call, sobject: str) -> Response:
-        table = self.org.store.table(sobject)
+        table = self.store.table(sobject)
         if table is None:
             raise not_found()
         ids = _ids(call)

@@ -10,18 +10,17 @@ reference cannot be resolved (its subrequest failed, or has no such field) answe
 
 import json
 import re
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from werkzeug.wrappers import Response
 
 from cmsync_sandbox.routing import Route
 from cmsync_sandbox.salesforce.api import API, Call, json_response
 from cmsync_sandbox.salesforce.errors import ApiError
-
-if TYPE_CHECKING:
-    from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
+from cmsync_sandbox.salesforce.store import RecordStore
 
 LIMIT = 25
 HEAVY_LIMIT = 5
@@ -29,6 +28,8 @@ HEAVY_LIMIT = 5
 _HEAVY = re.compile(r"^/services/data/v[^/]+/(query|queryAll|composite/sobjects)(/|\?|$)")
 _CALLABLE = tuple(f"{API}{path}" for path in ("/sobjects", "/query", "/queryAll", "/composite/sobjects"))
 METHODS = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"})
+Dispatch = Callable[[Call, str, str, Any, dict[str, str], Callable[[Route], bool]], Response]
+"""Serves one subrequest in-process as its caller: call, method, URL, body, headers, and which routes it may reach."""
 _REFERENCE_ID = re.compile(r"^[A-Za-z0-9_]+$")
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _STEP = re.compile(r"\.([A-Za-z0-9_]+)|\[(\d+)\]")
@@ -163,8 +164,9 @@ def _rolled_back(answers: list[dict[str, Any]], subrequests: list[Subrequest]) -
 class CompositeResource:
     """``POST /composite`` of one org."""
 
-    def __init__(self, org: "SalesforceEmulator") -> None:
-        self.org = org
+    def __init__(self, store: RecordStore, dispatch: Dispatch) -> None:
+        self.store = store
+        self.dispatch = dispatch
 
     def routes(self) -> list[Route]:
         """The Composite route, under /services/data/vXX.X."""
@@ -177,8 +179,8 @@ class CompositeResource:
         with ExitStack() as stack:
             transaction = None
             if all_or_none:
-                stack.enter_context(self.org.store.clock.held())
-                transaction = stack.enter_context(self.org.store.transaction())
+                stack.enter_context(self.store.clock.held())
+                transaction = stack.enter_context(self.store.transaction())
             for subrequest in subrequests:
                 answers.append(self._run(call, subrequest, results))
                 if transaction is not None and answers[-1]["httpStatusCode"] >= 400:
@@ -194,7 +196,7 @@ class CompositeResource:
             body = _resolve(subrequest.body, results)
         except UnresolvedReferenceError as missing:
             return _halted(subrequest.reference_id, str(missing))
-        response = self.org.dispatch(call, subrequest.method, url, body, subrequest.headers, _callable)
+        response = self.dispatch(call, subrequest.method, url, body, subrequest.headers, _callable)
         data = response.get_data(as_text=True)
         answer = json.loads(data) if data else None
         if response.status_code < 400:

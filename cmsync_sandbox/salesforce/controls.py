@@ -11,18 +11,16 @@ These calls are not Salesforce's: they are never counted against the API allowan
 """
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from werkzeug.wrappers import Response
 
 from cmsync_sandbox.routing import Route, control
 from cmsync_sandbox.salesforce.api import Call, json_response, no_content
 from cmsync_sandbox.salesforce.errors import ApiError, RecordError, not_found
+from cmsync_sandbox.salesforce.org import Org
 from cmsync_sandbox.salesforce.seeding import SeedPlan
 from cmsync_sandbox.salesforce.values import format_datetime, parse_datetime
-
-if TYPE_CHECKING:
-    from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
 
 
 def _body(call: Call) -> dict[str, Any]:
@@ -42,7 +40,7 @@ def _rejected(error: RecordError) -> ApiError:
 class SandboxControls:
     """The ``/_sandbox`` controls of one org, one handler per control."""
 
-    def __init__(self, org: "SalesforceEmulator") -> None:
+    def __init__(self, org: Org) -> None:
         self.org = org
 
     def routes(self) -> list[Route]:

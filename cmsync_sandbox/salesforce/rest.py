@@ -7,24 +7,24 @@ from them, ``nextRecordsUrl`` is relative, and ``totalSize`` is the full total o
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from werkzeug.wrappers import Response
 
 from cmsync_sandbox.routing import Route
 from cmsync_sandbox.salesforce.api import API, Call, json_response, no_content
+from cmsync_sandbox.salesforce.clock import ServerClock
 from cmsync_sandbox.salesforce.errors import ApiError, RecordError, not_found
 from cmsync_sandbox.salesforce.ids import normalize_id
-from cmsync_sandbox.salesforce.query import CompiledQuery
+from cmsync_sandbox.salesforce.query import CompiledQuery, QueryEngine
 from cmsync_sandbox.salesforce.schema import Field, SObjectType
-from cmsync_sandbox.salesforce.store import Table
+from cmsync_sandbox.salesforce.store import RecordStore, Table
 from cmsync_sandbox.salesforce.values import format_datetime, parse_datetime, to_json
-
-if TYPE_CHECKING:
-    from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
+from cmsync_sandbox.salesforce.writes import Writer
 
 DEFAULT_BATCH = 2000
 MIN_BATCH = 200
@@ -206,8 +206,21 @@ def _existing(table: Table, record_id: str) -> str:
 class RestResources:
     """The REST resources of one org, one handler per endpoint."""
 
-    def __init__(self, org: "SalesforceEmulator") -> None:
-        self.org = org
+    def __init__(
+        self,
+        store: RecordStore,
+        queries: QueryEngine,
+        writer: Writer,
+        cursors: Cursors,
+        clock: ServerClock,
+        limits: Callable[[], dict[str, Any]],
+    ) -> None:
+        self.store = store
+        self.queries = queries
+        self.writer = writer
+        self.cursors = cursors
+        self.clock = clock
+        self.org_limits = limits
 
     def routes(self) -> list[Route]:
         """The REST routes, under /services/data/vXX.X."""
@@ -235,7 +248,7 @@ class RestResources:
         ]
 
     def _table(self, name: str) -> Table:
-        table = self.org.store.table(name)
+        table = self.store.table(name)
         if table is None:
             raise not_found()
         return table
@@ -250,14 +263,14 @@ class RestResources:
         soql = call.request.args.get("q")
         if soql is None:
             raise ApiError(400, "MALFORMED_QUERY", "A query string must be provided")
-        compiled = self.org.queries.compile(soql)
-        ids = self.org.queries.run(compiled, include_deleted=include_deleted)
+        compiled = self.queries.compile(soql)
+        ids = self.queries.run(compiled, include_deleted=include_deleted)
         if compiled.count:
             return json_response({"totalSize": len(ids), "done": True, "records": []})
         cursor = Cursor(compiled, ids, batch_size(call), call.user_id)
         if len(ids) <= cursor.batch:
             return self._page(call, "", cursor, 0)
-        return self._page(call, self.org.cursors.open(cursor), cursor, 0)
+        return self._page(call, self.cursors.open(cursor), cursor, 0)
 
     def _page(self, call: Call, locator: str, cursor: Cursor, offset: int) -> Response:
         chunk = [
@@ -268,7 +281,7 @@ class RestResources:
         body: dict[str, Any] = {
             "totalSize": len(cursor.ids),
             "done": offset + cursor.batch >= len(cursor.ids),
-            "records": [self.org.queries.render(cursor.compiled, record_id, call.version) for record_id in chunk],
+            "records": [self.queries.render(cursor.compiled, record_id, call.version) for record_id in chunk],
         }
         if not body["done"]:
             body["nextRecordsUrl"] = f"/services/data/v{call.version}/query/{locator}-{offset + cursor.batch}"
@@ -276,7 +289,7 @@ class RestResources:
 
     def more(self, call: Call, locator: str) -> Response:
         cursor_id, _, offset = locator.rpartition("-")
-        cursor = self.org.cursors.get(cursor_id)
+        cursor = self.cursors.get(cursor_id)
         if cursor is None or not offset.isdigit() or int(offset) > len(cursor.ids):
             raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         return self._page(call, cursor_id, cursor, int(offset))
@@ -285,7 +298,7 @@ class RestResources:
         table = self._table(sobject)
         body = call.json_object()
         try:
-            outcome = self.org.writer.insert(table, body, call.user_id)
+            outcome = self.writer.insert(table, body, call.user_id)
         except RecordError as rejected:
             raise _single(rejected) from None
         return json_response({"id": outcome.id, "success": True, "errors": []}, 201, _location(call, table, outcome.id))
@@ -300,7 +313,7 @@ class RestResources:
         normalized = _existing(table, record_id)
         body = call.json_object()
         try:
-            self.org.writer.update(table, normalized, body, call.user_id)
+            self.writer.update(table, normalized, body, call.user_id)
         except RecordError as rejected:
             raise _single(rejected) from None
         return no_content()
@@ -309,14 +322,14 @@ class RestResources:
         table = self._table(sobject)
         normalized = _existing(table, record_id)
         try:
-            self.org.writer.delete(normalized, call.user_id, table=table)
+            self.writer.delete(normalized, call.user_id, table=table)
         except RecordError as rejected:
             raise _single(rejected) from None
         return no_content()
 
     def _by_external_id(self, table: Table, field_name: str, value: str) -> tuple[Field, list[str]]:
         """The external ID field named and the live records whose value of it is ``value``."""
-        writer = self.org.writer
+        writer = self.writer
         key = writer.external_key(table, field_name)
         if key.name == "Id":
             normalized = normalize_id(value)
@@ -343,11 +356,11 @@ class RestResources:
         body = {name: item for name, item in call.json_object().items() if name.lower() != key.name.lower()}
         try:
             if matches:
-                self.org.writer.update(table, matches[0], body, call.user_id)
+                self.writer.update(table, matches[0], body, call.user_id)
                 return json_response({"id": matches[0], "success": True, "errors": [], "created": False}, 200)
             if key.name != "Id":
                 body[key.name] = value
-            outcome = self.org.writer.insert(table, body, call.user_id)
+            outcome = self.writer.insert(table, body, call.user_id)
         except RecordError as rejected:
             raise _single(rejected) from None
         return json_response(
@@ -356,7 +369,7 @@ class RestResources:
 
     def updated(self, call: Call, sobject: str) -> Response:
         table = self._table(sobject)
-        low, high, end = _replication_window(call, self.org.clock.moment())
+        low, high, end = _replication_window(call, self.clock.moment())
         stamp = table.slot["SystemModstamp"]
         ids = [
             record_id
@@ -369,7 +382,7 @@ class RestResources:
 
     def deleted(self, call: Call, sobject: str) -> Response:
         table = self._table(sobject)
-        low, high, end = _replication_window(call, self.org.clock.moment())
+        low, high, end = _replication_window(call, self.clock.moment())
         records = [
             {"id": record_id, "deletedDate": format_datetime(stamp)}
             for stamp, record_id in table.delete_log
@@ -378,7 +391,7 @@ class RestResources:
         return json_response(
             {
                 "deletedRecords": records,
-                "earliestDateAvailable": format_datetime(self.org.delete_log_start),
+                "earliestDateAvailable": format_datetime(self.store.delete_log_start),
                 "latestDateCovered": _iso(end),
             }
         )
@@ -392,7 +405,7 @@ class RestResources:
                 "relationshipName": definition.child_relationship_name,
                 "cascadeDelete": False,
             }
-            for other in self.org.schema
+            for other in self.store.schema
             for definition in other.fields.values()
             if definition.reference_to == table.sobject.name and definition.child_relationship_name
         ]
@@ -407,12 +420,12 @@ class RestResources:
             {
                 "encoding": "UTF-8",
                 "maxBatchSize": 200,
-                "sobjects": [object_summary(sobject, call.version) for sobject in self.org.schema],
+                "sobjects": [object_summary(sobject, call.version) for sobject in self.store.schema],
             }
         )
 
     def limits(self, call: Call) -> Response:
-        return json_response(self.org.limits())
+        return json_response(self.org_limits())
 
     def resources(self, call: Call) -> Response:
         base = f"/services/data/v{call.version}"

@@ -1,7 +1,7 @@
 """The endpoints outside the versioned API: the OAuth token endpoint, userinfo, the identity URL, and the
 list of API versions a client reads before its first call."""
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from werkzeug.wrappers import Response
@@ -9,11 +9,9 @@ from werkzeug.wrappers import Response
 from cmsync_sandbox.routing import Route
 from cmsync_sandbox.salesforce.api import API_VERSION, Call, error_response, json_response
 from cmsync_sandbox.salesforce.errors import ApiError
-from cmsync_sandbox.salesforce.oauth import OAuthError
+from cmsync_sandbox.salesforce.oauth import OAuthError, OAuthServer
 from cmsync_sandbox.salesforce.rest import record_json
-
-if TYPE_CHECKING:
-    from cmsync_sandbox.salesforce.emulator import SalesforceEmulator
+from cmsync_sandbox.salesforce.store import RecordStore
 
 LOG = structlog.stdlib.get_logger(__name__)
 VERSIONS = range(55, 63)
@@ -27,8 +25,10 @@ def _bad_token() -> Response:
 class SignIn:
     """Sign-in and discovery endpoints of one org (not API calls: never counted or faulted)."""
 
-    def __init__(self, org: "SalesforceEmulator") -> None:
-        self.org = org
+    def __init__(self, oauth: OAuthServer, store: RecordStore, org_id: str) -> None:
+        self.oauth = oauth
+        self.store = store
+        self.org_id = org_id
 
     def routes(self) -> list[Route]:
         return [
@@ -43,7 +43,7 @@ class SignIn:
     def token(self, call: Call) -> Response:
         form = {name: value for name, value in call.request.form.items()}
         try:
-            return json_response(self.org.oauth.token(form, call.base_url))
+            return json_response(self.oauth.token(form, call.base_url))
         except OAuthError as error:
             LOG.info("salesforce sandbox refused a token request", error=error.error)
             return json_response(error.body(), error.status)
@@ -57,7 +57,7 @@ class SignIn:
             {
                 "sub": about["id"],
                 "user_id": user_id,
-                "organization_id": self.org.org_id,
+                "organization_id": self.org_id,
                 "preferred_username": about["username"],
                 "name": about["display_name"],
                 "email": about["email"],
@@ -68,7 +68,7 @@ class SignIn:
     def identity_url(self, call: Call, org_id: str, user_id: str) -> Response:
         if self._signed_in(call) is None:
             return _bad_token()
-        if org_id != self.org.org_id or self.org.store.find(user_id) is None:
+        if org_id != self.org_id or self.store.find(user_id) is None:
             return error_response(ApiError(404, "NOT_FOUND", "The requested resource does not exist"))
         return json_response(self._identity(call, user_id))
 
@@ -81,19 +81,19 @@ class SignIn:
         )
 
     def _signed_in(self, call: Call) -> str | None:
-        session = self.org.oauth.session(call.request.headers.get("Authorization"))
+        session = self.oauth.session(call.request.headers.get("Authorization"))
         return session.user_id if session else None
 
     def _identity(self, call: Call, user_id: str) -> dict[str, Any]:
         """The identity URL's answer for ``user_id``."""
-        users = self.org.store.table("User")
+        users = self.store.table("User")
         assert users is not None
         user = record_json(users, user_id, API_VERSION)
         base = call.base_url
         return {
-            "id": self.org.oauth.identity_url(base, user_id),
+            "id": self.oauth.identity_url(base, user_id),
             "user_id": user_id,
-            "organization_id": self.org.org_id,
+            "organization_id": self.org_id,
             "username": user["Username"],
             "display_name": user["Name"],
             "email": user["Email"],

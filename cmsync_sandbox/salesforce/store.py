@@ -202,6 +202,8 @@ class RecordStore:
         """Who writes now, as ``changeOrigin`` names it (set by the API serving the write; empty for a person)."""
         self.clock = Clock(source)
         self.tables: dict[str, Table] = {sobject.name.lower(): Table(sobject) for sobject in schema}
+        self.delete_log_start = 0
+        """When the delete logs begin (ms): what getDeleted answers as ``earliestDateAvailable``."""
         self._journal: _Journal | None = None
 
     @property
