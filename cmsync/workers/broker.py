@@ -17,7 +17,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
 
 from cmsync.config.model import names_embedded_broker
-from cmsync.workers import transient_job_log  # noqa: F401 - installs the log filter for jobs that meet an outage
+from cmsync.workers import skipped_job_log, transient_job_log  # noqa: F401 - install the log filters for jobs
 from cmsync.workers.broker_outage import BROKER_OUTAGES
 
 QUEUE = "cmsync"

@@ -10,8 +10,9 @@ from pathlib import Path
 from tests.conftest import REPOSITORY
 from tests.daemon.daemon import CMSYNC
 
-HEARTBEAT_SECONDS = 2.0
-"""The run heartbeat timeout the tests give every cmsync process (30 s in production)."""
+HEARTBEAT_SECONDS = 4.0
+"""The run heartbeat timeout the tests give every cmsync process (30 s in production): longer than a restarted
+``cmsync worker`` takes to boot and take its first job while four test processes share two cores."""
 QUICK_HEARTBEAT = {"CMSYNC_RUN_HEARTBEAT_TIMEOUT": str(HEARTBEAT_SECONDS)}
 STOP_BEFORE_SEND = [sys.executable, "-m", "tests.daemon.stop_before_send"]
 """``cmsync`` that stops for good between recording a run and sending it (a kill's widest window)."""
