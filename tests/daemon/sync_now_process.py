@@ -18,6 +18,13 @@ STOP_BEFORE_SEND = [sys.executable, "-m", "tests.daemon.stop_before_send"]
 """``cmsync`` that stops for good between recording a run and sending it (a kill's widest window)."""
 
 
+def _as_from_a_terminal() -> None:
+    """Start the command with Ctrl-C delivered and acted on, as a shell starts it: a test process may carry a
+    blocked or ignored SIGINT (inherited across exec) that a user's terminal never has."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class SyncNow:
     """One ``cmsync sync-now`` (or other ``cmsync`` command) process."""
 
@@ -30,7 +37,12 @@ class SyncNow:
         environment = {**os.environ, **QUICK_HEARTBEAT, "PYTHONPATH": str(REPOSITORY)}
         with self.output.open("wb") as output:
             self.process = subprocess.Popen(
-                self.arguments, stdout=output, stderr=subprocess.STDOUT, env=environment, cwd=REPOSITORY
+                self.arguments,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=environment,
+                cwd=REPOSITORY,
+                preexec_fn=_as_from_a_terminal,
             )
         return self
 
