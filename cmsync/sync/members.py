@@ -24,7 +24,7 @@ from cmsync.mapping.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, r
 from cmsync.metrics import RECORDS
 from cmsync.state import StateStore
 from cmsync.sync import sources
-from cmsync.sync.holdings import read_held_members
+from cmsync.sync.holdings import refresh_held_members
 from cmsync.sync.streams import StreamWriter, ends_when_cancelled
 from cmsync.sync.unreadable import UnreadableRecords, digest
 from cmsync.systems import Systems
@@ -66,7 +66,7 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
     marker = f"run:{run_id}" if whole else None
     digests = f"members:{list_id}"
     if whole:
-        read_held_members(systems.salesforce, store, list_id, digests)
+        refresh_held_members(systems.salesforce, store, list_id, digests)
     retry = Retry() if whole else rejected_members(systems, list_id)
     rejected_before = {
         rejection.key
