@@ -30,9 +30,9 @@ _PAGE = 2_000
 """Rows per page of a REST query (Salesforce's largest)."""
 
 
-def refresh_held_members(salesforce: SalesforceClient, store: StateStore, list_id: str, digests: str) -> bool:
-    """Bring the digests kept under ``digests`` up to date with what Salesforce holds for ``list_id``;
-    return True when only the rows changed since the last full pass were read, False when all were."""
+def refresh_held_members(salesforce: SalesforceClient, store: StateStore, list_id: str, digests: str) -> None:
+    """Bring the digests kept under ``digests`` up to date with what Salesforce holds for ``list_id``: from
+    the rows changed since the last full pass when they tell everything, else from all its rows."""
     fact = store.facts.full_pass(list_id)
     started, ended = fact.get(), fact.changed_at()
     if (
@@ -41,14 +41,13 @@ def refresh_held_members(salesforce: SalesforceClient, store: StateStore, list_i
         and store.digests.kept(digests)
         and _catch_up(salesforce, store, list_id, digests, datetime.fromisoformat(started), ended)
     ):
-        return True
+        return
     fact.clear()
-    held = read_held_members(salesforce, store, list_id, digests)
+    held = _read_whole(salesforce, store, list_id, digests)
     log.info("list members read whole from salesforce", list=list_id, held=held)
-    return False
 
 
-def read_held_members(salesforce: SalesforceClient, store: StateStore, list_id: str, digests: str) -> int:
+def _read_whole(salesforce: SalesforceClient, store: StateStore, list_id: str, digests: str) -> int:
     """Replace the digests kept under ``digests`` by those of the rows Salesforce holds for ``list_id``;
     return how many rows it holds. Memory stays flat: rows are streamed and saved in batches."""
     soql = select(MEMBER, ["Id", *MEMBER_FIELDS], where=f"CM_List__r.CM_List_ID__c = {literal(list_id)}")
