@@ -23,7 +23,7 @@ def _long(prefix: str, kept: str) -> str:
 
 
 class Digests:
-    """``store.digests.get(stream, keys)``, ``.save``, ``.mark_seen``, ``.unseen``, ``.forget``."""
+    """``store.digests.get(stream, keys)``, ``.save``, ``.mark_seen``, ``.unseen``, ``.forget``, ``.kept``."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -83,6 +83,13 @@ class Digests:
             )
         prefix = _key_prefix(stream)
         return sorted(_long(prefix, row[0]) for row in rows)
+
+    def kept(self, stream: str) -> bool:
+        """True when ``stream`` keeps any digest (none after ``forget`` or a migration that dropped them)."""
+        stream_id = self._stream_id(stream)
+        with self.database.transaction() as transaction:
+            rows = transaction.execute("SELECT 1 FROM record_digests WHERE stream_id = ? LIMIT 1", (stream_id,))
+        return bool(rows)
 
     def forget(self, stream: str, keys: Iterable[str] | None = None) -> None:
         """Forget the digests of ``keys`` of ``stream``, or all of them (a full pass reads them again)."""

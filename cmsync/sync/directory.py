@@ -73,7 +73,7 @@ def _catch_up(
 ) -> str | None:
     """Apply the changes and deletions since the last refresh; None when getDeleted cannot reach back."""
     checked = _parse(mark["checked"]) - OVERLAP
-    deleted = salesforce.deleted(object_name, checked, now)
+    deleted = salesforce.deleted(object_name, checked, now + OVERLAP)  # capped at Salesforce's now, to the millisecond
     if deleted.earliest_date_available > checked:
         return None
     where = f" WHERE SystemModstamp >= {literal(_parse(mark['modstamp']) - OVERLAP)}" if mark.get("modstamp") else ""

@@ -1,9 +1,10 @@
 """Imports one list's members of every state into ``CM_List_Member__c``, linked to Contacts and Leads.
 
 An incremental pass reads each state from its watermark (CM's ``date`` filter: the last change of
-state). A full pass first reads what Salesforce holds for the list, then every member from CM, to catch
-name and custom-field edits the date filter cannot see and edits or deletions made in Salesforce: it
-writes what differs and deletes rows of members CM no longer has. The digest of what Salesforce holds is
+state). A full pass first brings up to date what it knows Salesforce holds for the list (the rows
+changed there since the last full pass, ``holdings``), then reads every member from CM, to catch name and
+custom-field edits the date filter cannot see and edits or deletions made in Salesforce: it writes what
+differs and deletes rows of members CM no longer has. The digest of what Salesforce holds is
 kept once per member, whichever state it was read under, so a member that changed state and back is
 written again. cm2sf mappings update the linked records. A state's Bulk job runs while the next state
 is read; the jobs of one list run one after another, so a member read under two states ends as the later.
@@ -24,7 +25,7 @@ from cmsync.mapping.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, r
 from cmsync.metrics import RECORDS
 from cmsync.state import StateStore
 from cmsync.sync import sources
-from cmsync.sync.holdings import read_held_members
+from cmsync.sync.holdings import refresh_held_members
 from cmsync.sync.streams import StreamWriter, ends_when_cancelled
 from cmsync.sync.unreadable import UnreadableRecords, digest
 from cmsync.systems import Systems
@@ -66,7 +67,7 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
     marker = f"run:{run_id}" if whole else None
     digests = f"members:{list_id}"
     if whole:
-        read_held_members(systems.salesforce, store, list_id, digests)
+        refresh_held_members(systems.salesforce, store, list_id, digests)
     retry = Retry() if whole else rejected_members(systems, list_id)
     rejected_before = {
         rejection.key

@@ -23,6 +23,9 @@ from cmsync_sandbox.salesforce.seeding import SeedPlan, SeedReport, seed
 from cmsync_sandbox.salesforce.store import Clock, RecordStore
 from cmsync_sandbox.salesforce.writes import Writer
 
+DELETE_LOG_REACH_MS = 15 * 24 * 3600 * 1000
+"""How far back getDeleted answers in an established org (about 15 days): the emulated org is one, so its
+delete log begins that long before it starts (nothing was deleted then) until ``purge_delete_log``."""
 FREEZE_FROM = 100_000
 """From this many records, a seeded org is frozen out of garbage collection: its rows live as long as the org,
 and a full collection scanning a million of them would stall a call for a second."""
@@ -61,7 +64,7 @@ class Org:
         self.org_id = make_id("00D", 1)
         self.integration_user_id = make_id("005", 1)
         self.admin_user_id = make_id("005", 2)
-        self.store.delete_log_start = self.store.clock.now()
+        self.store.delete_log_start = self.store.clock.now() - DELETE_LOG_REACH_MS
         self.oauth = OAuthServer(
             org_id=self.org_id,
             client_id=client_id,
@@ -119,7 +122,7 @@ class Org:
             self.store.clock = Clock(self.clock)
             self.store.clear()
             self._add_users()
-            self.store.delete_log_start = self.store.clock.now()
+            self.store.delete_log_start = self.store.clock.now() - DELETE_LOG_REACH_MS
         self.bulk.clear()
         self.events.clear()
         self.cursors.clear()
@@ -169,6 +172,14 @@ class Org:
                 raise KeyError(record_id)
             table, row = found
             self.store.undelete(table, str(row[table.slot["Id"]]), user_id or self.admin_user_id)
+
+    def purge_delete_log(self) -> None:
+        """Purge the delete log, as Salesforce may before its usual window: getDeleted then knows of no
+        delete before now (``earliestDateAvailable``), so a reader must compare everything again."""
+        with self.store.lock:
+            self.store.delete_log_start = self.store.clock.now()
+            for table in self.store.tables.values():
+                table.delete_log.clear()
 
     def get(self, record_id: str) -> dict[str, Any] | None:
         """A record with every field, deleted or not, or None."""

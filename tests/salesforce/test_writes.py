@@ -149,6 +149,19 @@ def test_updated_and_deleted_report_changes_in_a_window(client, emulator):
     assert refused.value.error_code == "INVALID_REPLICATION_DATE"
 
 
+def test_the_delete_log_reaches_back_until_it_is_purged(client, emulator):
+    start, end = datetime.now(UTC) - timedelta(days=10), datetime.now(UTC) + timedelta(minutes=2)
+    gone = emulator.create("Contact", {"LastName": "Gone"})
+    emulator.delete(gone)
+    deleted = client.deleted("Contact", start, end)
+    assert deleted.earliest_date_available <= start
+    assert [record_id for record_id, _when in deleted.records] == [gone]
+    emulator.purge_delete_log()
+    purged = client.deleted("Contact", start, end)
+    assert purged.earliest_date_available > start
+    assert purged.records == []
+
+
 def test_describe_and_limits(client):
     described = client.describe("CM_List_Member__c")
     fields = {field["name"]: field for field in described["fields"]}

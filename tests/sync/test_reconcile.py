@@ -206,3 +206,75 @@ def test_a_refused_member_is_retried_only_while_cm_has_it(world: World, embedded
     full = cmsync.sync(full_pass=True)
     assert full.status == "succeeded", full.error
     _assert_salesforce_matches_cm(world, salesforce, list_id)
+
+
+def _bulk_queries(world: World) -> int:
+    """Bulk API query jobs Salesforce was asked for (a full pass reading a list's rows whole makes one)."""
+    return sum(1 for call in world.sf.calls.calls() if call.method == "POST" and call.path.endswith("/jobs/query"))
+
+
+def test_a_full_pass_reads_only_the_rows_changed_since_the_last_one(
+    world: World, embedded, salesforce: SalesforceClient
+) -> None:
+    cmsync = embedded()
+    assert cmsync.sync().status == "succeeded"
+    mailing_list = _list_of(world)
+    list_id = mailing_list.list_id
+    rows = _rows(salesforce, list_id)
+    plain = [row for row in rows.values() if row["CM_State__c"] == "Active" and "'" not in row["CM_Email__c"]]
+    edited, removed, moved = plain[0], plain[1], plain[2]
+    world.sf.update(edited["Id"], {"CM_Subscriber_Name__c": "Edited by a person"})
+    world.sf.delete(removed["Id"])
+    _set_state(world, list_id, moved["CM_Email__c"], "Unsubscribed")
+    assert cmsync.sync().counts[MEMBER].get("rewritten"), "cmsync's own write of the member CM changed"
+    list_row = next(iter(salesforce.query(select("CM_List__c", ["Id"], where=f"CM_List_ID__c = {literal(list_id)}"))))
+    ghost = world.sf.create(MEMBER, {
+        "CM_Member_Key__c": f"{list_id}:ghost@example.org", "Name": "ghost@example.org",
+        "CM_Email__c": "ghost@example.org", "CM_State__c": "Active", "CM_List__c": list_row["Id"],
+    })  # fmt: skip
+
+    bulk = _bulk_queries(world)
+    full = cmsync.sync(full_pass=True)
+    assert full.status == "succeeded", full.error
+    assert _bulk_queries(world) == bulk, "the rows were read whole"
+    _assert_salesforce_matches_cm(world, salesforce, list_id)
+    assert {outcome: n for outcome, n in full.counts[MEMBER].items() if outcome != "unchanged"} == {
+        "created": 1, "rewritten": 1, "deleted": 1
+    }  # fmt: skip
+
+    world.sf.undelete(ghost)
+    writes = world.salesforce_writes()
+    undeleted = cmsync.sync(full_pass=True)
+    assert _bulk_queries(world) == bulk
+    _assert_salesforce_matches_cm(world, salesforce, list_id)
+    assert set(undeleted.counts[MEMBER]) == {"unchanged", "deleted"} and undeleted.counts[MEMBER]["deleted"] == 1
+    assert world.salesforce_writes() == writes + 1
+
+    writes = world.salesforce_writes()
+    again = cmsync.sync(full_pass=True)
+    assert set(again.counts[MEMBER]) == {"unchanged"}
+    assert world.salesforce_writes() == writes and _bulk_queries(world) == bulk
+
+
+def test_a_full_pass_reads_the_rows_whole_when_a_delete_is_no_longer_known(
+    world: World, embedded, salesforce: SalesforceClient
+) -> None:
+    cmsync = embedded()
+    assert cmsync.sync().status == "succeeded"
+    list_id = _list_of(world).list_id
+    first, second = list(_rows(salesforce, list_id).values())[:2]
+    assert all(result.success for result in salesforce.delete(MEMBER, [first["Id"]], hard=True))
+    bulk = _bulk_queries(world)
+    hard = cmsync.sync(full_pass=True)
+    assert hard.status == "succeeded", hard.error
+    assert _bulk_queries(world) > bulk, "a row deleted past the recycle bin has no key to forget"
+    _assert_salesforce_matches_cm(world, salesforce, list_id)
+    assert hard.counts[MEMBER].get("created") == 1
+
+    world.sf.delete(second["Id"])
+    world.sf.purge_delete_log()
+    bulk = _bulk_queries(world)
+    purged = cmsync.sync(full_pass=True)
+    assert _bulk_queries(world) > bulk, "getDeleted no longer reaches back to the last pass"
+    _assert_salesforce_matches_cm(world, salesforce, list_id)
+    assert purged.counts[MEMBER].get("created") == 1

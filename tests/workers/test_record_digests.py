@@ -34,6 +34,14 @@ def test_a_full_pass_finds_the_keys_it_did_not_see(store: StateStore) -> None:
     assert set(store.digests.get("members:l1", KEYS)) == set(KEYS[:3])
 
 
+def test_a_stream_keeps_digests_until_they_are_forgotten(store: StateStore) -> None:
+    assert not store.digests.kept("members:l1")
+    store.digests.save("members:l1", {KEYS[0]: b"\x01" * 16})
+    assert store.digests.kept("members:l1") and not store.digests.kept("members:l2")
+    store.digests.forget("members:l1")
+    assert not store.digests.kept("members:l1")
+
+
 def test_an_older_store_drops_the_sync_digests_and_keeps_the_rest(
     state_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

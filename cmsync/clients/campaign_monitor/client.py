@@ -18,7 +18,7 @@ from cmsync.clients.campaign_monitor import records
 from cmsync.clients.campaign_monitor.answers import Shape, json_array, json_object, json_page
 from cmsync.clients.campaign_monitor.auth import ApiKey, Authenticator, OAuth, token_url
 from cmsync.clients.campaign_monitor.errors import BadRequestError, ErrorCode, UnreadableRecordError
-from cmsync.clients.campaign_monitor.paging import PAGE_SIZE, iterate_pages
+from cmsync.clients.campaign_monitor.paging import PAGE_SIZE, PAGES_AHEAD, iterate_pages
 from cmsync.clients.campaign_monitor.records import (
     Campaign,
     CampaignReport,
@@ -123,16 +123,14 @@ class CampaignMonitorClient:
     ) -> Any:
         return self.transport.read(endpoint, "GET", path, params=params, shape=shape)
 
-    def _pages(
-        self, endpoint: str, path: str, params: dict[str, str], *, read_ahead: bool = False
-    ) -> Iterator[dict[str, Any]]:
+    def _pages(self, endpoint: str, path: str, params: dict[str, str], *, ahead: int = 0) -> Iterator[dict[str, Any]]:
         def fetch(number: int) -> dict[str, Any]:
             page: dict[str, Any] = self._get(
                 endpoint, path, {**params, "page": str(number), "pagesize": str(self.page_size)}, shape=json_page
             )
             return page
 
-        return iterate_pages(fetch, read_ahead=read_ahead)
+        return iterate_pages(fetch, ahead=ahead)
 
     def _records(
         self,
@@ -142,11 +140,11 @@ class CampaignMonitorClient:
         parse: Callable[[Any], T],
         unreadable: Unreadable,
         *,
-        read_ahead: bool = False,
+        ahead: int = 0,
     ) -> Iterator[T]:
         """The parsed records of a paged read; a record that cannot be read goes to ``unreadable`` (the rest
         of its page is still read), or is raised when no ``unreadable`` is given."""
-        for item in self._pages(endpoint, path, params, read_ahead=read_ahead):
+        for item in self._pages(endpoint, path, params, ahead=ahead):
             try:
                 yield parse(item)
             except UnreadableRecordError as error:
@@ -218,7 +216,7 @@ class CampaignMonitorClient:
 
         ``since`` is naive, in the client's time zone, like the dates CM returns; ordered by date (oldest
         first) by default, so the last record read is the next watermark. A subscriber that cannot be read
-        goes to ``unreadable`` (raised when it is None). The next page is read while this one is worked on.
+        goes to ``unreadable`` (raised when it is None). The next pages are read while this one is worked on.
         """
         params = {
             "orderfield": order_field,
@@ -228,7 +226,7 @@ class CampaignMonitorClient:
         if since is not None:
             params["date"] = records.date_parameter(since)
         path = f"/lists/{_id(list_id)}/{state.value.lower()}.json"
-        return self._records("list_subscribers", path, params, records.subscriber, unreadable, read_ahead=True)
+        return self._records("list_subscribers", path, params, records.subscriber, unreadable, ahead=PAGES_AHEAD)
 
     def subscriber(self, list_id: str, email: str) -> Subscriber:
         """One subscriber of a list (``BadRequestError`` code 203 when the email is not on it)."""

@@ -1,19 +1,25 @@
 """Reading CM's paged results lazily: one page is fetched only when the caller has read the one before,
-or, reading ahead, while the caller works through the one before (never more than one page ahead)."""
+or, reading ahead, while the caller works through the ones before (a bounded number of pages at once,
+handed out in page order), so CM's latency overlaps the caller's work and memory stays flat."""
 
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 PAGE_SIZE = 1000
 """CM's largest page, so a sync makes as few calls as it can."""
+PAGES_AHEAD = 4
+"""Pages fetched at once while the caller reads: enough to hide CM's latency behind the caller's work on
+one page, few enough that a list read stays a handful of connections (CM publishes no rate limit for
+these reads; a 429 still waits for ``X-RateLimit-Reset``) and a few thousand records in memory."""
 
 
-def iterate_pages(fetch_page: Callable[[int], dict[str, Any]], *, read_ahead: bool = False) -> Iterator[dict[str, Any]]:
-    """The ``Results`` of page 1, 2, … until ``NumberOfPages`` (or an empty page). ``read_ahead`` fetches
-    the next page on a thread while the caller reads this one, so CM's latency overlaps the caller's work."""
-    if read_ahead:
-        yield from _read_ahead(fetch_page)
+def iterate_pages(fetch_page: Callable[[int], dict[str, Any]], *, ahead: int = 0) -> Iterator[dict[str, Any]]:
+    """The ``Results`` of page 1, 2, … until ``NumberOfPages`` (or an empty page). With ``ahead``, up to
+    that many of the next pages are fetched on threads while the caller reads this one."""
+    if ahead:
+        yield from _read_ahead(fetch_page, ahead)
         return
     number = 1
     while True:
@@ -25,20 +31,30 @@ def iterate_pages(fetch_page: Callable[[int], dict[str, Any]], *, read_ahead: bo
         number += 1
 
 
+def _pages(page: dict[str, Any]) -> int:
+    return int(page.get("NumberOfPages") or 0)
+
+
 def _last(page: dict[str, Any], number: int) -> bool:
-    return not page.get("Results") or number >= int(page.get("NumberOfPages") or 0)
+    return not page.get("Results") or number >= _pages(page)
 
 
-def _read_ahead(fetch_page: Callable[[int], dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cm-page") as reader:
-        number = 1
-        coming = reader.submit(fetch_page, number)
+def _read_ahead(fetch_page: Callable[[int], dict[str, Any]], ahead: int) -> Iterator[dict[str, Any]]:
+    """Page 1 tells how many pages there are; then the next ``ahead`` pages are always in flight."""
+    reader = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="cm-page")
+    coming: deque[Future[dict[str, Any]]] = deque()
+    try:
+        page = reader.submit(fetch_page, 1).result()
+        number, requested, total = 1, 1, _pages(page)
         while True:
-            page = coming.result()
-            last = _last(page, number)
-            if not last:
-                coming = reader.submit(fetch_page, number + 1)
+            total = max(total, _pages(page))
+            while len(coming) < ahead and requested < total and not _last(page, number):
+                requested += 1
+                coming.append(reader.submit(fetch_page, requested))
             yield from page.get("Results") or []
-            if last:
+            if _last(page, number) or not coming:
                 return
+            page = coming.popleft().result()
             number += 1
+    finally:
+        reader.shutdown(wait=True, cancel_futures=True)
