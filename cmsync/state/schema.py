@@ -174,8 +174,12 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
 )
 
 
-def migrate(transaction: Transaction, dialect: str) -> int:
-    """Bring the schema to the newest version; return the version it is at."""
+REWRITING = frozenset({7})
+"""Versions that copy large tables into new ones: an SQLite file keeps the old tables' pages as free space."""
+
+
+def migrate(transaction: Transaction, dialect: str) -> bool:
+    """Bring the schema to the newest version; True when it rewrote the large tables of an existing store."""
     transaction.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     rows = transaction.execute("SELECT version FROM schema_version")
     if not rows:
@@ -195,4 +199,4 @@ def migrate(transaction: Transaction, dialect: str) -> int:
                 step.format(identity=_IDENTITY[dialect], binary=_BINARY[dialect], clustered=_CLUSTERED[dialect])
             )
         transaction.execute("UPDATE schema_version SET version = ?", (version,))
-    return len(MIGRATIONS)
+    return current > 0 and any(version > current for version in REWRITING)

@@ -1,5 +1,9 @@
 """The Contact and Lead directory on SQLite and PostgreSQL, as linking asks it (email, case-insensitive,
-newest wins; Id in either form), and a store of the older, larger form converted on open."""
+newest wins; Id in either form), and a store of the older, larger form converted on open (and an SQLite
+file compacted, so the old form's pages do not stay in it as free space)."""
+
+import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +103,26 @@ def test_an_older_store_links_and_compares_digests_as_before(
     store.digests.mark_seen("members:l1", keys[1:2], "run:3")
     assert store.digests.unseen("members:l1", "run:3") == keys[2:]
     store.close()
+
+
+def test_an_older_sqlite_store_gives_back_the_pages_the_old_form_took(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with monkeypatch.context() as before:
+        before.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:_OLD])
+        old = StateStore.open(url, clock)
+        with old.database.transaction() as transaction:
+            transaction.execute_many(
+                "INSERT INTO directory (object, id, id15, email, last_modified) VALUES (?, ?, ?, ?, ?)",
+                [
+                    ("Contact", make_id("003", n), make_id("003", n)[:15], f"p{n}@example.com", "2026-11-01T08:00:00Z")
+                    for n in range(2000)
+                ],
+            )
+        old.close()
+    store = StateStore.open(url, clock)
+    assert _links(store, "P1999@example.com") == {"Contact": make_id("003", 1999)}
+    store.close()
+    with sqlite3.connect(tmp_path / "state.db") as connection:
+        assert connection.execute("PRAGMA freelist_count").fetchone() == (0,)
