@@ -1,11 +1,12 @@
 """Links CM subscribers to Salesforce Contacts and Leads (DESIGN.md §1, reference §1.3).
 
 Matching is by email, case-insensitive (both sides ``str.lower``); of several matches the most recently
-modified wins; a Contact and a Lead that both match are both linked. A mapped ``[SalesforceId]`` naming a
-Contact or Lead that exists links it, with or without an email, and wins over the email for its object;
-one naming no such record (deleted, converted, another object, not an Id) is ignored and the email decides.
-Lookups go to the directory in the state store (see ``directory``), not to Salesforce; only the fields
-cm2sf mappings need are read from Salesforce, one query per object per page.
+modified wins (of several modified in the same millisecond, the lowest Id); a Contact and a Lead that both
+match are both linked. A mapped ``[SalesforceId]`` naming a Contact or Lead that exists links it, with or
+without an email, and wins over the email for its object; one naming no such record (deleted, converted,
+another object, not an Id) is ignored and the email decides. Lookups go to the directory in the state
+store (see ``directory``), not to Salesforce; only the fields cm2sf mappings need are read from
+Salesforce, one query per object per page.
 """
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -14,35 +15,12 @@ from typing import Any
 
 from cmsync.clients.salesforce.soql import literal_list
 from cmsync.state import StateStore
+from cmsync.state.record_ids import short_id
 
 SALESFORCE_ID_KEY = "salesforceid"
 """The CM custom field ``[SalesforceId]`` (as ``records.field_key`` spells it) naming a Contact or Lead."""
 LINK_FIELDS = {"Contact": "CM_Contact__c", "Lead": "CM_Lead__c"}
 _IDS_PER_QUERY = 200
-_CASE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-"""The alphabet of an 18-character Id's suffix: each letter tells the case of five of its first 15."""
-
-
-def short_id(value: str | None) -> str | None:
-    """The case-sensitive 15-character form of a Salesforce Id given in either form; None if it is not one.
-    An 18-character Id is case-insensitive (its suffix spells the case), so one retyped in another case
-    still names its record."""
-    text = (value or "").strip()
-    if len(text) == 15 and text.isalnum() and text.isascii():
-        return text
-    if len(text) != 18 or not (text.isalnum() and text.isascii()):
-        return None
-    head = list(text[:15])
-    for block, letter in enumerate(text[15:].upper()):
-        if letter not in _CASE_ALPHABET:
-            return None
-        bits = _CASE_ALPHABET.index(letter)
-        for position in range(5):
-            place = block * 5 + position
-            head[place] = head[place].upper() if bits >> position & 1 else head[place].lower()
-    return "".join(head)
-
-
 Query = Callable[[str], Iterator[dict[str, Any]]]
 
 
@@ -80,15 +58,16 @@ class Links:
 def find_links(store: StateStore, emails: Iterable[str], salesforce_ids: Iterable[str] = ()) -> Links:
     """Resolve ``emails`` (newest record per object wins) and ``[SalesforceId]`` values from the directory."""
     links = Links()
-    newest: dict[tuple[str, str], str] = {}
-    for object_name, record_id, email, modified in store.directory.by_email(emails):
-        if object_name in LINK_FIELDS and modified > newest.get((email, object_name), ""):
-            newest[(email, object_name)] = modified
-            links.by_email.setdefault(email, {})[object_name] = Match(object_name, record_id)
+    newest: dict[tuple[str, str], int] = {}
+    for entry in store.directory.by_email(emails):
+        email = entry.email or ""
+        if entry.object in LINK_FIELDS and entry.modified > newest.get((email, entry.object), -1):
+            newest[(email, entry.object)] = entry.modified
+            links.by_email.setdefault(email, {})[entry.object] = Match(entry.object, entry.id)
     named = [named_id for named_id in map(short_id, salesforce_ids) if named_id]
-    for object_name, record_id, _, _ in store.directory.by_id(named):
-        if object_name in LINK_FIELDS:
-            links.by_id[record_id[:15]] = Match(object_name, record_id)
+    for entry in store.directory.by_id(named):
+        if entry.object in LINK_FIELDS:
+            links.by_id[entry.id[:15]] = Match(entry.object, entry.id)
     return links
 
 

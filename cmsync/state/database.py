@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 import psycopg
 
 from cmsync.config.urls import sqlite_path
+from cmsync.logs import get_logger
 
+log = get_logger(__name__)
 Row = tuple[Any, ...]
 _SQLITE_OUTAGES = ("locked", "busy", "disk", "full", "readonly", "read-only", "unable to open", "i/o")
 """Words of SQLite errors that come from the file or its disk, not from the SQL."""
@@ -124,6 +126,15 @@ class SqliteDatabase:
         if self._connection.in_transaction:
             with suppress(sqlite3.Error):
                 self._connection.execute("ROLLBACK")
+
+    def compact(self) -> None:
+        """Give the file's free pages back to the disk (VACUUM), after a migration freed many. A store that
+        another process is reading, or a disk too full for the copy, keeps them to reuse as it grows."""
+        with self._lock:
+            try:
+                self._connection.execute("VACUUM")
+            except sqlite3.OperationalError as error:
+                log.warning("state store not compacted", where=self.where, reason=_first_line(error))
 
     def close(self) -> None:
         with self._lock:

@@ -1,6 +1,7 @@
 """The main sync's digests: one 16-byte digest per record key of a stream, of what Salesforce holds.
 
-A key that starts with the stream's own ID (``members:<list>`` keeps ``<list>:<email>``) is kept without it.
+A key that starts with the stream's own ID (``members:<list>`` keeps ``<list>:<email>``) is kept without it,
+and a full pass's seen marker as the number it was given on first use (one or two bytes a key).
 """
 
 from collections.abc import Iterable, Mapping
@@ -27,19 +28,23 @@ class Digests:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._stream_ids: dict[str, int] = {}
+        self._numbers: dict[tuple[str, str], int] = {}
 
-    def _stream_id(self, stream: str) -> int:
-        """The number a stream's digests are kept under (numbered on first use, remembered once committed)."""
-        known = self._stream_ids.get(stream)
+    def _number(self, table: str, name: str) -> int:
+        """The number ``name`` is kept under in ``table`` (numbered on first use, remembered once committed)."""
+        known = self._numbers.get((table, name))
         if known is None:
             with self.database.transaction() as transaction:
-                transaction.execute(
-                    "INSERT INTO digest_streams (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (stream,)
-                )
-                known = int(transaction.execute("SELECT id FROM digest_streams WHERE name = ?", (stream,))[0][0])
-            self._stream_ids[stream] = known
+                transaction.execute(f"INSERT INTO {table} (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
+                known = int(transaction.execute(f"SELECT id FROM {table} WHERE name = ?", (name,))[0][0])
+            self._numbers[(table, name)] = known
         return known
+
+    def _stream_id(self, stream: str) -> int:
+        return self._number("digest_streams", stream)
+
+    def _marker_id(self, marker: str | None) -> int | None:
+        return None if marker is None else self._number("digest_markers", marker)
 
     def get(self, stream: str, keys: Iterable[str]) -> dict[str, bytes]:
         """The digests kept for those of ``keys`` that have one."""
@@ -54,12 +59,12 @@ class Digests:
 
     def save(self, stream: str, digests: Mapping[str, bytes], *, seen: str | None = None) -> None:
         """Keep ``digests`` (replacing those kept for the same keys), marked as seen by ``seen`` when given."""
-        stream_id, prefix = self._stream_id(stream), _key_prefix(stream)
+        stream_id, prefix, marker_id = self._stream_id(stream), _key_prefix(stream), self._marker_id(seen)
         with self.database.transaction() as transaction:
             transaction.execute_many(
                 "INSERT INTO record_digests (stream_id, record_key, digest, seen) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (stream_id, record_key) DO UPDATE SET digest = excluded.digest, seen = excluded.seen",
-                [(stream_id, _short(prefix, key), digest, seen) for key, digest in digests.items()],
+                [(stream_id, _short(prefix, key), digest, marker_id) for key, digest in digests.items()],
             )
 
     def mark_seen(self, stream: str, keys: Iterable[str], marker: str) -> None:
@@ -69,17 +74,17 @@ class Digests:
             self.database,
             "UPDATE record_digests SET seen = ? WHERE stream_id = ? AND record_key IN ({})",
             [_short(prefix, key) for key in keys],
-            (marker, self._stream_id(stream)),
+            (self._marker_id(marker), self._stream_id(stream)),
         )
 
     def unseen(self, stream: str, marker: str) -> list[str]:
         """Keys of ``stream`` that the full pass ``marker`` did not see: gone from the source."""
-        stream_id = self._stream_id(stream)
+        stream_id, marker_id = self._stream_id(stream), self._marker_id(marker)
         with self.database.transaction() as transaction:
             rows = transaction.execute(
                 "SELECT record_key FROM record_digests WHERE stream_id = ? AND (seen IS NULL OR seen <> ?) "
                 "ORDER BY record_key",
-                (stream_id, marker),
+                (stream_id, marker_id),
             )
         prefix = _key_prefix(stream)
         return sorted(_long(prefix, row[0]) for row in rows)

@@ -1,8 +1,42 @@
-"""The Contact and Lead directory: who has which email, for linking without a query per page."""
+"""The Contact and Lead directory: who has which email, for linking without a query per page.
+
+One row per record, keyed by its 15-character Id (the 18-character form is spelled from it), with the
+object as a small number, the last-modified time in epoch milliseconds and the email only as its
+16-byte BLAKE2b digest: linking asks which records have a given email, never what a record's email is,
+and a digest of that width is trusted as the record digests are.
+"""
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
+from typing import NamedTuple
 
-from cmsync.state.database import Database, Row, execute_in
+from cmsync.state.database import Database, execute_in
+from cmsync.state.record_ids import long_id
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+OBJECTS = ("Contact", "Lead")
+"""The objects the directory holds, numbered by their place here (0 and 1 take no bytes in SQLite)."""
+
+
+class Entry(NamedTuple):
+    """A Contact or Lead as the directory answers it; ``email`` is the lower-cased email asked for, None
+    when asked by Id (the directory keeps only its digest)."""
+
+    object: str
+    id: str
+    email: str | None
+    modified: int
+
+
+def email_digest(email: str) -> bytes:
+    """How an email is kept: the digest of its lower-cased form (a record without one keeps NULL)."""
+    return blake2b(email.lower().encode(), digest_size=16).digest()
+
+
+def modified_ms(moment: str) -> int:
+    """An ISO-8601 time as Salesforce writes it (``…Z`` or ``…+0000``) in milliseconds since the epoch."""
+    return (datetime.fromisoformat(moment) - _EPOCH) // timedelta(milliseconds=1)
 
 
 class Directory:
@@ -14,39 +48,49 @@ class Directory:
     def save(self, object_name: str, entries: Iterable[tuple[str, str | None, str]]) -> None:
         """Record ``(id, email, last_modified)`` of Contacts or Leads; an empty email keeps the record for
         linking by Id only, and an entry whose email is None is removed."""
+        number = OBJECTS.index(object_name)
         keep, drop = [], []
         for record_id, email, last_modified in entries:
             if email is not None:
-                keep.append((object_name, record_id, record_id[:15], email.lower(), last_modified))
+                digest = email_digest(email) if email else None
+                keep.append((record_id[:15], number, digest, modified_ms(last_modified)))
             else:
-                drop.append((object_name, record_id))
+                drop.append((record_id[:15], number))
         with self.database.transaction() as transaction:
             transaction.execute_many(
-                "INSERT INTO directory (object, id, id15, email, last_modified) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (object, id) DO UPDATE SET email = excluded.email, last_modified = excluded.last_modified",
+                "INSERT INTO directory (id15, object, email_digest, modified) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id15) DO UPDATE SET object = excluded.object, email_digest = excluded.email_digest, "
+                "modified = excluded.modified",
                 keep,
             )
-            transaction.execute_many("DELETE FROM directory WHERE object = ? AND id = ?", drop)
+            transaction.execute_many("DELETE FROM directory WHERE id15 = ? AND object = ?", drop)
 
     def forget(self, object_name: str, ids: Iterable[str]) -> None:
-        rows = [(object_name, record_id) for record_id in ids]
+        number = OBJECTS.index(object_name)
+        rows = [(record_id[:15], number) for record_id in ids]
         with self.database.transaction() as transaction:
-            transaction.execute_many("DELETE FROM directory WHERE object = ? AND id = ?", rows)
+            transaction.execute_many("DELETE FROM directory WHERE id15 = ? AND object = ?", rows)
 
     def clear(self, object_name: str) -> None:
         with self.database.transaction() as transaction:
-            transaction.execute("DELETE FROM directory WHERE object = ?", (object_name,))
+            transaction.execute("DELETE FROM directory WHERE object = ?", (OBJECTS.index(object_name),))
 
-    def by_email(self, emails: Iterable[str]) -> list[Row]:
-        """``(object, id, email, last_modified)`` of every Contact and Lead with one of ``emails``."""
-        wanted = sorted({email.lower() for email in emails if email})
-        return execute_in(
-            self.database, "SELECT object, id, email, last_modified FROM directory WHERE email IN ({})", wanted
+    def by_email(self, emails: Iterable[str]) -> list[Entry]:
+        """Every Contact and Lead with one of ``emails``, ordered by object, then Id."""
+        wanted = {email_digest(email): email.lower() for email in emails if email}
+        rows = execute_in(
+            self.database,
+            "SELECT object, id15, email_digest, modified FROM directory WHERE email_digest IN ({})",
+            sorted(wanted),
         )
+        found = (
+            Entry(OBJECTS[number], long_id(id15), wanted[bytes(digest)], int(modified))
+            for number, id15, digest, modified in rows
+        )
+        return sorted(found)
 
-    def by_id(self, ids: Iterable[str]) -> list[Row]:
-        """The same for 15- or 18-character Ids."""
+    def by_id(self, ids: Iterable[str]) -> list[Entry]:
+        """The Contacts and Leads of ``ids``, 15-character (case-sensitive) or 18-character."""
         wanted = sorted({record_id[:15] for record_id in ids if record_id})
-        return execute_in(
-            self.database, "SELECT object, id, email, last_modified FROM directory WHERE id15 IN ({})", wanted
-        )
+        rows = execute_in(self.database, "SELECT object, id15, modified FROM directory WHERE id15 IN ({})", wanted)
+        return sorted(Entry(OBJECTS[number], long_id(id15), None, int(modified)) for number, id15, modified in rows)

@@ -8,7 +8,7 @@ processes on other hosts and ``cmsync status`` can share it.
 
 from cmsync.state.connection import Connection
 from cmsync.state.content_hashes import ContentHashes
-from cmsync.state.database import Database, connect
+from cmsync.state.database import Database, SqliteDatabase, connect
 from cmsync.state.digests import Digests
 from cmsync.state.directory import Directory
 from cmsync.state.fact_table import FactTable
@@ -30,7 +30,9 @@ class StateStore:
         with database.transaction() as transaction:
             if database.dialect == "postgresql":
                 transaction.execute("SELECT pg_advisory_xact_lock(7413021)")
-            migrate(transaction, database.dialect)
+            rewritten = migrate(transaction, database.dialect)
+        if rewritten and isinstance(database, SqliteDatabase):
+            database.compact()
         facts = FactTable(database, clock)
         self.runs = Runs(database, clock)
         self.watermarks = Watermarks(database, clock)
