@@ -6,8 +6,9 @@ fields cmsync writes). A full pass refreshes them from the rows changed since th
 (``queryAll`` finds them in the recycle bin), or touched by Salesforce itself (``SystemModstamp`` moved
 past a ``LastModifiedDate`` older than the pass, e.g. an undelete). getDeleted tells whether every delete
 since is still known: a row deleted past the recycle bin cannot be tied to its key, so then, and when
-there was no earlier pass, it is older than getDeleted's window or the digests were dropped, one Bulk
-API 2.0 query reads all the list's rows again. A row whose key names another list is left to that list's
+there was no earlier pass, it is older than getDeleted's window or the digests were dropped, all the
+list's rows are read again: counted first (a first sync into an empty org stops there), then one Bulk API
+2.0 query, or a REST query when they are few. A row whose key names another list is left to that list's
 pass, which moves it back.
 """
 
@@ -50,10 +51,15 @@ def refresh_held_members(salesforce: SalesforceClient, store: StateStore, list_i
 def _read_whole(salesforce: SalesforceClient, store: StateStore, list_id: str, digests: str) -> int:
     """Replace the digests kept under ``digests`` by those of the rows Salesforce holds for ``list_id``;
     return how many rows it holds. Memory stays flat: rows are streamed and saved in batches."""
-    soql = select(MEMBER, ["Id", *MEMBER_FIELDS], where=f"CM_List__r.CM_List_ID__c = {literal(list_id)}")
+    where = f"CM_List__r.CM_List_ID__c = {literal(list_id)}"
+    soql = select(MEMBER, ["Id", *MEMBER_FIELDS], where=where)
     store.digests.forget(digests)
+    held = salesforce.count(f"SELECT COUNT() FROM {MEMBER} WHERE {where}")
+    if not held:
+        return 0
+    read = salesforce.bulk_query(soql) if held > salesforce.bulk_threshold else salesforce.query(soql, batch_size=_PAGE)
     own = f"{list_id}:"
-    rows = (row for row in salesforce.bulk_query(soql) if (row.get("CM_Member_Key__c") or "").startswith(own))
+    rows = (row for row in read if (row.get("CM_Member_Key__c") or "").startswith(own))
     return _save(store, digests, rows)
 
 
