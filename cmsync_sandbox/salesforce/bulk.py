@@ -1,5 +1,6 @@
 """Bulk API 2.0: ingest jobs (insert, update, upsert, delete, hardDelete from one CSV upload) and query
-jobs, processed asynchronously on a worker thread so that their state moves over time.
+jobs, processed asynchronously so that their state moves over time: ingest jobs one after another on a
+worker thread, query jobs side by side.
 
 Ingest: ``Open`` → one PUT of CSV → ``UploadComplete`` → ``InProgress`` (rows written in internal
 batches, counts growing) → ``JobComplete``, ``Failed`` (a bad header, wrong line ending, no data) or
@@ -121,7 +122,8 @@ class QueryJob(Job):
 
 
 class BulkJobs:
-    """Every Bulk API 2.0 job of the org and the worker thread that processes them."""
+    """Every Bulk API 2.0 job of the org and the worker thread that processes them (a query job on a
+    thread of its own)."""
 
     def __init__(
         self, store: RecordStore, writer: Writer, queries: QueryEngine, *, step_seconds: float, chunk_size: int
@@ -177,15 +179,23 @@ class BulkJobs:
             except queue.Empty:
                 continue
             job = self.jobs.get(job_id)
-            if job is None:
-                continue
-            self._pause()
-            if job.state in TERMINAL:
-                continue
-            if isinstance(job, IngestJob):
-                self._ingest(job)
-            elif isinstance(job, QueryJob):
-                self._query(job)
+            if isinstance(job, QueryJob):
+                threading.Thread(
+                    target=self._run, args=(job,), name=f"salesforce bulk query {job_id}", daemon=True
+                ).start()
+            elif job is not None:
+                self._run(job)
+
+    def _run(self, job: Job) -> None:
+        """Process one job after the step it waits before starting; query jobs run side by side, as
+        Salesforce runs them, ingest jobs one after another."""
+        self._pause()
+        if job.state in TERMINAL:
+            return
+        if isinstance(job, IngestJob):
+            self._ingest(job)
+        elif isinstance(job, QueryJob):
+            self._query(job)
 
     def _pause(self) -> None:
         if self.step_seconds:

@@ -288,3 +288,21 @@ def test_bulk_results_without_a_charset_are_read_as_utf8(server, emulator):
     assert sorted((row["CM_Member_Key__c"], row["CM_Email__c"]) for row in rows) == sorted(
         (f"list:{a}", a) for a in addresses
     )
+
+
+def test_query_jobs_run_side_by_side():
+    """Salesforce runs query jobs in parallel: a second query does not wait for the first one to end."""
+    org = SalesforceEmulator(bulk_step_seconds=1.0)
+    with org.serve() as server:
+        headers = _headers(server)
+        base = f"{server.url}/services/data/v61.0/jobs/query"
+        jobs = [
+            requests.post(base, json={"operation": "query", "query": soql}, headers=headers, timeout=10).json()["id"]
+            for soql in ("SELECT Id FROM Contact", "SELECT Id FROM Lead")
+        ]
+
+        def states() -> set[str]:
+            return {requests.get(f"{base}/{job}", headers=headers, timeout=10).json()["state"] for job in jobs}
+
+        wait_until(lambda: states() == {"InProgress"}, "both query jobs in progress at once")
+    org.close()
