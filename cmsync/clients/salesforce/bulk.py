@@ -4,8 +4,9 @@ page row by row as it arrives.
 
 A long stream of rows goes through an ``IngestSpool``: its CSV is written to a temporary file as rows
 come (memory stays flat), one job takes the whole file (a new one only at the upload limit), the upload
-is streamed from the file and the result CSVs are read line by line. The failed results are asked for
-only when the job counted failures.
+is streamed from the file and the result CSVs are read line by line, only when asked for: the failed
+results only when the job counted failures, the successful ones only by a caller that does not know what
+it sent (the stream writer records a job that answered every row from what it spooled).
 
 Polling re-reads the session on every request, so a token that expires while a job runs is renewed.
 Result rows come back in any order; each is matched to its input by the upsert key, the Id, or (for
@@ -223,30 +224,10 @@ class BulkRunner:
 
     def send_spool(
         self, operation: str, sobject: str, spool: "IngestSpool", external_id_field: str | None = None
-    ) -> Iterator["RowResult"]:
-        """Run one job over ``spool`` and yield a result per row, in the order Salesforce lists them; rows
-        the job never reached come last, as not processed."""
+    ) -> "SpoolJob":
+        """Run one job over ``spool`` to its end; its result CSVs are read only when asked for."""
         job_path, info = self._ingest(operation, sobject, external_id_field, spool.upload(), spool.rows)
-        complete = info["state"] == "JobComplete" and int(info.get("numberRecordsProcessed") or 0) >= spool.rows
-        answered: set[tuple[str, ...]] | None = None if complete else set()
-        for cells in self._streamed_results(f"{job_path}/successfulResults/"):
-            if answered is not None:
-                answered.add(tuple(cells[2:]))
-            row = dict(zip(spool.header, cells[2:], strict=False))
-            yield RowResult(row, True, cells[0] or None, cells[1] == "true")
-        if _failures(info):
-            for cells in self._streamed_results(f"{job_path}/failedResults/"):
-                if answered is not None:
-                    answered.add(tuple(cells[2:]))
-                failure = bulk_error(0, cells[0], cells[1])
-                yield RowResult(dict(zip(spool.header, cells[2:], strict=False)), False, None, None, failure.errors)
-        if answered is None:
-            return
-        reason = info.get("errorMessage") or f"the Bulk job ended {info['state']} before reaching this record"
-        for cells in spool.read():
-            if tuple(cells) not in answered:
-                row = dict(zip(spool.header, cells, strict=False))
-                yield RowResult(row, False, None, None, (RecordError(NOT_PROCESSED, reason),))
+        return SpoolJob(self, job_path, info, spool)
 
     def _streamed_results(self, path: str) -> Iterator[list[str]]:
         """The rows of a result CSV after its header, read line by line as they arrive."""
@@ -366,6 +347,57 @@ class RowResult:
     record_id: str | None
     created: bool | None
     errors: tuple[RecordError, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpoolJob:
+    """An ingest job that ran over a spool to its end: its final state; its result CSVs are read only when
+    asked for (a caller that knows what it sent need not read the successful ones back)."""
+
+    runner: BulkRunner
+    path: str
+    info: dict[str, Any]
+    spool: "IngestSpool"
+
+    @property
+    def complete(self) -> bool:
+        """Whether the job answered every row: each row not among the failures was written."""
+        processed = int(self.info.get("numberRecordsProcessed") or 0)
+        return self.info["state"] == "JobComplete" and processed >= self.spool.rows
+
+    def failures(self) -> Iterator[RowResult]:
+        """The rows Salesforce refused, as it lists them (read only when the job counted failures)."""
+        if not _failures(self.info):
+            return
+        for cells in self.runner._streamed_results(f"{self.path}/failedResults/"):
+            yield self._failure(cells)
+
+    def results(self) -> Iterator[RowResult]:
+        """A result per row, in the order Salesforce lists them; rows the job never reached come last, as not
+        processed."""
+        answered: set[tuple[str, ...]] | None = None if self.complete else set()
+        for cells in self.runner._streamed_results(f"{self.path}/successfulResults/"):
+            if answered is not None:
+                answered.add(tuple(cells[2:]))
+            yield RowResult(self._row(cells[2:]), True, cells[0] or None, cells[1] == "true")
+        if _failures(self.info):
+            for cells in self.runner._streamed_results(f"{self.path}/failedResults/"):
+                if answered is not None:
+                    answered.add(tuple(cells[2:]))
+                yield self._failure(cells)
+        if answered is None:
+            return
+        info = self.info
+        reason = info.get("errorMessage") or f"the Bulk job ended {info['state']} before reaching this record"
+        for cells in self.spool.read():
+            if tuple(cells) not in answered:
+                yield RowResult(self._row(cells), False, None, None, (RecordError(NOT_PROCESSED, reason),))
+
+    def _row(self, cells: Sequence[str]) -> dict[str, str]:
+        return dict(zip(self.spool.header, cells, strict=False))
+
+    def _failure(self, cells: list[str]) -> RowResult:
+        return RowResult(self._row(cells[2:]), False, None, None, bulk_error(0, cells[0], cells[1]).errors)
 
 
 class IngestSpool:
