@@ -32,8 +32,9 @@ PAGE = 1_000
 """Records compared with their kept digests at once (one state store read and write per page)."""
 log = get_logger(__name__)
 P = ParamSpec("P")
-_SAVE_EVERY = 5_000
-"""Job results applied to the state store at once."""
+_SAVE_EVERY = 50_000
+"""Job results applied to the state store at once (in key order: SQLite saves 100,000 digests in random order
+in 7.4 µs each by 5,000, in 3.4 µs each by 50,000 sorted; 50,000 take about 10 MB)."""
 _CHECK_EVERY = 10
 """Pages between two checks that the run was not cancelled."""
 _WRITE_AGAIN = frozenset({"UNABLE_TO_LOCK_ROW", "DUPLICATE_EXTERNAL_ID", "DUPLICATE_VALUE"})
@@ -212,6 +213,7 @@ class StreamWriter:
                 stop_if_cancelled(self.store, self.run_id)
             key_field = self.key_field
             unique: dict[str, Record] = {str(record[key_field]): record for record in records}
+            seen: list[str] = list(unique)
             if self.keep_hashes:
                 digest = self.digest
                 hashes = {key: digest(record) for key, record in unique.items()}
@@ -221,10 +223,11 @@ class StreamWriter:
                     for key, record in unique.items()
                     if known.get(key) != hashes[key]
                 ]
+                seen = list(known)
             else:
                 changed = [_Change(key, record, b"", False) for key, record in unique.items()]
-            if self.seen_marker is not None:
-                self.store.digests.mark_seen(self.digests, list(unique), self.seen_marker)
+            if self.seen_marker is not None and seen:
+                self.store.digests.mark_seen(self.digests, seen, self.seen_marker)
             self._count("unchanged", len(unique) - len(changed))
             for change in changed:
                 self._queue(change)
@@ -240,17 +243,17 @@ class StreamWriter:
                 self._fields = frozenset(name.partition(".")[0] for name in header)
                 changed, self._changed = self._changed, []
                 for waiting in changed:
-                    spool.add(row_of(waiting.record, header))
+                    spool.add(spool.row(row_of(waiting.record, header)))
                     spooled.add(waiting.key, waiting.digest, waiting.held)
             return
         if not change.record.keys() <= self._fields:
             self._changed.append(change)
             return
-        cells = row_of(change.record, spool.header)
-        if not spool.fits(cells):
+        row = spool.row(row_of(change.record, spool.header))
+        if not spool.fits(row):
             self._submit(spool, spooled, self._compared_through)
             spool, spooled = self._spool, self._spooled = IngestSpool(spool.header), SpooledDigests()
-        spool.add(cells)
+        spool.add(row)
         spooled.add(change.key, change.digest, change.held)
 
     def _submit(self, spool: IngestSpool, spooled: SpooledDigests, position: str | None) -> None:
@@ -351,7 +354,7 @@ class StreamWriter:
         if not written:
             return
         if self.keep_hashes:
-            self.store.digests.save(self.digests, written, seen=self.seen_marker)
+            self.store.digests.save(self.digests, dict(sorted(written.items())), seen=self.seen_marker)
         if self.store.rejections.count():
             self.store.rejections.resolve(self.object_name, written)
         self._count("created", created)

