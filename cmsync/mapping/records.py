@@ -61,7 +61,6 @@ MEMBER_FIELDS = (
 """Every field cmsync writes on a ``CM_List_Member__c``, as a query names it."""
 _DATETIME_FIELDS = frozenset({"CM_Date__c", "CM_Joined_Date__c"})
 _LOOKUP_FIELDS = frozenset({"CM_Contact__c", "CM_Lead__c"})
-_RESPELLED = _DATETIME_FIELDS | _LOOKUP_FIELDS
 """Text fields whose value Salesforce gives back in another spelling (see ``_as_held``)."""
 _UNHELD = frozenset({"attributes", "Id"})
 """Names in a record or row that are not fields of what Salesforce holds."""
@@ -153,17 +152,25 @@ def held_digest(record: Mapping[str, Any]) -> bytes:
     the row a query (REST or Bulk CSV) or a Bulk job's results return, so agreement is recognised without
     a write. A parent by external ID counts as ``Rel__r.Key__c``, as queries name it."""
     held = []
+    append = held.append
     for name, value in record.items():
         if name in _UNHELD:
             continue
-        if type(value) is str and name not in _RESPELLED:
-            held.append(name + "\x1e" + value)
+        if type(value) is str:
+            if name in _DATETIME_FIELDS:
+                value = value[:19]
+            elif name in _LOOKUP_FIELDS and len(value) == 15:
+                value = id18(value)
+            append(name + "\x1e" + value)
+        elif value is None:
+            append(name + "\x1e")
         elif isinstance(value, dict):
             for key, item in value.items():
                 if key != "attributes":
-                    held.append(f"{name}.{key}\x1e{_as_held(f'{name}.{key}', item)}")
+                    path = f"{name}.{key}"
+                    append(path + "\x1e" + _as_held(path, item))
         else:
-            held.append(f"{name}\x1e{_as_held(name, value)}")
+            append(name + "\x1e" + _as_held(name, value))
     held.sort()
     return hashlib.blake2b("\x1f".join(held).encode(), digest_size=16).digest()
 
