@@ -4,6 +4,7 @@ Every record carries its external ID, so each write is an idempotent upsert. CM 
 time zone of the client that owns them; they are written to Salesforce as UTC.
 """
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -97,7 +98,7 @@ def to_utc(moment: datetime | None, offset: timedelta | None) -> str | None:
         moment -= offset
     if moment.tzinfo is not None:
         moment = moment.replace(tzinfo=None)
-    return moment.isoformat(timespec="seconds") + ".000Z"
+    return (moment.isoformat(timespec="seconds") if moment.microsecond else moment.isoformat()) + ".000Z"
 
 
 def member_key(list_id: str, email: str) -> str:
@@ -192,6 +193,7 @@ def list_record(details: ListDetails, client_id: str) -> Record:
     }
 
 
+@functools.lru_cache(maxsize=4096)
 def field_key(name_or_key: str) -> str:
     """One spelling for a CM custom field: subscribers carry its name ("Salesforce ID"), settings its key
     (``[SalesforceId]``), and CM builds the key from the name without spaces, in any case."""

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple, ParamSpec
 
-from cmsync.clients.salesforce.bulk import NULL, IngestSpool, RowResult, SpoolJob, columns, row_of
+from cmsync.clients.salesforce.bulk import NULL, IngestSpool, RowResult, SpoolJob, columns
 from cmsync.clients.salesforce.client import SalesforceClient
 from cmsync.logs import get_logger
 from cmsync.mapping.records import EXTERNAL_ID, Record, held_digest
@@ -243,13 +243,13 @@ class StreamWriter:
                 self._fields = frozenset(name.partition(".")[0] for name in header)
                 changed, self._changed = self._changed, []
                 for waiting in changed:
-                    spool.add(spool.row(row_of(waiting.record, header)))
+                    spool.add(spool.row_of(waiting.record))
                     spooled.add(waiting.key, waiting.digest, waiting.held)
             return
         if not change.record.keys() <= self._fields:
             self._changed.append(change)
             return
-        row = spool.row(row_of(change.record, spool.header))
+        row = spool.row_of(change.record)
         if not spool.fits(row):
             self._submit(spool, spooled, self._compared_through)
             spool, spooled = self._spool, self._spooled = IngestSpool(spool.header), SpooledDigests()

@@ -47,6 +47,8 @@ _log = get_logger(__name__)
 _QUOTED = re.compile('[",\r\n]').search
 """Whether a cell must be quoted: it holds the delimiter, the quote or a line break."""
 _QUOTE_OR_BREAK = re.compile('["\r\n]').search
+_ABSENT = object()
+"""A field a record does not name (its cell is left empty: the field is left as it is)."""
 
 
 def csv_value(value: Any) -> str:
@@ -88,14 +90,20 @@ def columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def row_of(record: Mapping[str, Any], header: Sequence[str]) -> list[str]:
     """The CSV cells of ``record`` under ``header``; a field the record does not name is left empty (unchanged)."""
+    return _cells(record, [name.partition(".") for name in header])
+
+
+def _cells(record: Mapping[str, Any], paths: Sequence[tuple[str, str, str]]) -> list[str]:
+    """``row_of`` with the header's names already split at their dot (``Rel__r``, ``.``, ``Key__c``)."""
     cells = []
-    for name in header:
-        relationship, _, key = name.partition(".")
+    for name, _, key in paths:
+        value = record.get(name, _ABSENT)
         if key:
-            parent = record.get(relationship)
-            cells.append(csv_value(parent[key]) if isinstance(parent, Mapping) and key in parent else "")
+            value = value.get(key, _ABSENT) if isinstance(value, Mapping) else _ABSENT
+        if type(value) is str:
+            cells.append(value)
         else:
-            cells.append(csv_value(record[name]) if name in record else "")
+            cells.append("" if value is _ABSENT else csv_value(value))
     return cells
 
 
@@ -412,17 +420,23 @@ class SpoolJob:
 
 class IngestSpool:
     """The CSV of one job, written row by row to a temporary file that stays under the upload limit: ``row``
-    makes a row's bytes once, ``fits`` says whether they keep the file under ``MAX_JOB_BYTES``, ``add`` writes them."""
+    (or ``row_of`` a record) makes a row's bytes once, ``fits`` says whether they keep the file under
+    ``MAX_JOB_BYTES``, ``add`` writes them."""
 
     def __init__(self, header: Sequence[str]) -> None:
         self.header = list(header)
         self.rows = 0
+        self._paths = [name.partition(".") for name in self.header]
         self._file = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 (kept open until the job is answered)
         self._size = self._file.write(self.row(self.header))
 
     @staticmethod
     def row(cells: Sequence[str]) -> bytes:
         return csv_line(cells).encode()
+
+    def row_of(self, record: Mapping[str, Any]) -> bytes:
+        """``record``'s row under the spool's header (``row_of``), as bytes to add."""
+        return csv_line(_cells(record, self._paths)).encode()
 
     def fits(self, row: bytes) -> bool:
         """Whether ``row`` keeps the file under ``MAX_JOB_BYTES`` (an empty spool takes any row)."""
