@@ -4,6 +4,7 @@ Every record carries its external ID, so each write is an idempotent upsert. CM 
 time zone of the client that owns them; they are written to Salesforce as UTC.
 """
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -61,7 +62,6 @@ MEMBER_FIELDS = (
 """Every field cmsync writes on a ``CM_List_Member__c``, as a query names it."""
 _DATETIME_FIELDS = frozenset({"CM_Date__c", "CM_Joined_Date__c"})
 _LOOKUP_FIELDS = frozenset({"CM_Contact__c", "CM_Lead__c"})
-_RESPELLED = _DATETIME_FIELDS | _LOOKUP_FIELDS
 """Text fields whose value Salesforce gives back in another spelling (see ``_as_held``)."""
 _UNHELD = frozenset({"attributes", "Id"})
 """Names in a record or row that are not fields of what Salesforce holds."""
@@ -98,7 +98,7 @@ def to_utc(moment: datetime | None, offset: timedelta | None) -> str | None:
         moment -= offset
     if moment.tzinfo is not None:
         moment = moment.replace(tzinfo=None)
-    return moment.isoformat(timespec="seconds") + ".000Z"
+    return (moment.isoformat(timespec="seconds") if moment.microsecond else moment.isoformat()) + ".000Z"
 
 
 def member_key(list_id: str, email: str) -> str:
@@ -153,17 +153,25 @@ def held_digest(record: Mapping[str, Any]) -> bytes:
     the row a query (REST or Bulk CSV) or a Bulk job's results return, so agreement is recognised without
     a write. A parent by external ID counts as ``Rel__r.Key__c``, as queries name it."""
     held = []
+    append = held.append
     for name, value in record.items():
         if name in _UNHELD:
             continue
-        if type(value) is str and name not in _RESPELLED:
-            held.append(name + "\x1e" + value)
+        if type(value) is str:
+            if name in _DATETIME_FIELDS:
+                value = value[:19]
+            elif name in _LOOKUP_FIELDS and len(value) == 15:
+                value = id18(value)
+            append(name + "\x1e" + value)
+        elif value is None:
+            append(name + "\x1e")
         elif isinstance(value, dict):
             for key, item in value.items():
                 if key != "attributes":
-                    held.append(f"{name}.{key}\x1e{_as_held(f'{name}.{key}', item)}")
+                    path = f"{name}.{key}"
+                    append(path + "\x1e" + _as_held(path, item))
         else:
-            held.append(f"{name}\x1e{_as_held(name, value)}")
+            append(name + "\x1e" + _as_held(name, value))
     held.sort()
     return hashlib.blake2b("\x1f".join(held).encode(), digest_size=16).digest()
 
@@ -185,6 +193,7 @@ def list_record(details: ListDetails, client_id: str) -> Record:
     }
 
 
+@functools.lru_cache(maxsize=4096)
 def field_key(name_or_key: str) -> str:
     """One spelling for a CM custom field: subscribers carry its name ("Salesforce ID"), settings its key
     (``[SalesforceId]``), and CM builds the key from the name without spaces, in any case."""

@@ -3,6 +3,7 @@ a cut-off or XML body, a body that stalls) is retried like a 5xx and then raised
 record that breaks the documented shape is handed back alone with the field and value, and the rest of
 its page is read."""
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -99,6 +100,27 @@ def test_bad_records_are_handed_back_alone_and_the_page_goes_on(
             assert str(error) == f"subscriber {error.email!r}: {spoilt[error.email][1]}"
         else:
             assert str(error).startswith(BAD_RECORDS[3][1])
+
+
+def test_records_of_the_rarer_documented_forms_are_read(
+    cm: CampaignMonitorEmulator, server: SandboxServer, client: CampaignMonitorClient
+) -> None:
+    mailing_list = new_list(cm, 4)
+    first, second, third, fourth = sorted(mailing_list.members.values(), key=lambda member: member.email)
+    changed = "2026-03-04 05:06:07"
+    patches = {
+        first.email: {"remove": ["Date"], "set": {"StateChangedDate": changed}},
+        second.email: {"set": {"CustomFields": [{"Key": "Age", "Value": 42}, {"Key": "Note", "Value": None}]}},
+        third.email: {"set": {"Name": None, "ListJoinedDate": "", "ConsentToTrack": None}},
+    }
+    set_faults(server, {"corrupt_records": patches})
+    read = {
+        subscriber.email: subscriber for subscriber in client.subscribers(mailing_list.list_id, SubscriberState.ACTIVE)
+    }
+    assert set(read) == {first.email, second.email, third.email, fourth.email}
+    assert read[first.email].date == datetime(2026, 3, 4, 5, 6, 7)
+    assert [(field.key, field.value) for field in read[second.email].custom_fields] == [("Age", "42"), ("Note", "")]
+    assert (read[third.email].name, read[third.email].joined, read[third.email].consent_to_track) == ("", None, None)
 
 
 def test_without_a_taker_a_bad_record_raises(

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from cmsync.clients.salesforce import NOT_PROCESSED
+from cmsync.clients.salesforce.bulk import IngestSpool
 from cmsync_sandbox.salesforce import SalesforceEmulator
 from tests.salesforce.conftest import make_client
 from tests.waiting import wait_until
@@ -306,3 +307,21 @@ def test_query_jobs_run_side_by_side():
 
         wait_until(lambda: states() == {"InProgress"}, "both query jobs in progress at once")
     org.close()
+
+
+def test_a_spooled_row_reads_back_as_written_whatever_its_cells_hold():
+    rows = [
+        ["l1:a@example.com", "plain", "#N/A", ""],
+        ["l1:b@example.com", 'O\'Neil, "Ana"', "first\nsecond", "carriage\rreturn"],
+        ["l1:c@example.com", "zoë🎉 田中", '{"city": "Dublin", "plan": "Plus"}', ","],
+        ["", "", "", ""],
+    ]
+    spool = IngestSpool(["CM_Member_Key__c", "Name", "CM_Custom_Fields__c", "CM_State__c"])
+    for cells in rows:
+        row = spool.row(cells)
+        assert spool.fits(row)
+        spool.add(row)
+    assert list(spool.read()) == rows
+    uploaded = spool.upload().read().decode()
+    assert list(csv.reader(io.StringIO(uploaded, newline="")))[1:] == rows
+    spool.close()

@@ -1,6 +1,7 @@
 """A long stream goes to Salesforce as one Bulk job (a new one only at the upload limit), answered row by
 row: locked rows and a key sent twice are written once more, the watermark moves once Salesforce
-answered, and a stream with nothing new writes nothing."""
+answered, and a stream with nothing new writes nothing. A job that answered every row is recorded from
+what was spooled (its successful results are not read back); one that did not is read row by row."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,7 +83,7 @@ def test_a_long_stream_is_one_job_and_a_second_pass_writes_nothing(
     writer = _write(salesforce, store, members)
 
     assert len(_jobs(emulator)) == 1
-    assert not [call for call in emulator.calls.calls() if "failedResults" in call.path]
+    assert not [call for call in emulator.calls.calls() if "Results" in call.path]
     held = _held(salesforce)
     assert len(held) == 12_000 and writer.totals.created == 12_000
     for member in members[:50]:
@@ -124,3 +125,37 @@ def test_locked_rows_and_a_key_sent_twice_are_written_once_more(
     held = salesforce.query(soql)
     assert [row["CM_State__c"] for row in held] == ["Unsubscribed"]
     assert len(_held(salesforce)) == 1_500
+
+
+def test_rows_are_recorded_from_the_spool_refused_ones_are_offered_again_and_rewrites_are_counted(
+    org: tuple[SalesforceEmulator, SandboxServer], salesforce: SalesforceClient, store: StateStore
+) -> None:
+    emulator = org[0]
+    members = [_member(n) for n in range(200)]
+    members[7] = {**members[7], "Name": "x" * 81}
+    first = _write(salesforce, store, members)
+    assert (first.totals.created, first.totals.rejected) == (199, 1)
+    refused = [rejection.key for rejection in store.rejections.list("members:l1:active")]
+    assert refused == [members[7]["CM_Member_Key__c"]]
+    assert [call for call in emulator.calls.calls() if call.path.endswith("/failedResults/")]
+
+    members[7] = {**members[7], "Name": "fixed"}
+    for n in range(100, 160):
+        members[n] = {**members[n], "CM_State__c": "Unsubscribed"}
+    emulator.calls.clear()
+    second = _write(salesforce, store, members)
+    assert (second.totals.created, second.totals.rewritten, second.totals.unchanged) == (1, 60, 139)
+    assert second.totals.rejected == 0 and not store.rejections.list("members:l1:active")
+    assert len(_jobs(emulator)) == 1 and not [call for call in emulator.calls.calls() if "Results" in call.path]
+    states = list(salesforce.query("SELECT Id FROM CM_List_Member__c WHERE CM_State__c = 'Unsubscribed'"))
+    assert len(states) == 60 and len(_held(salesforce)) == 200
+
+
+def test_a_job_that_answers_no_row_leaves_each_refused_and_no_digest_kept(
+    org: tuple[SalesforceEmulator, SandboxServer], salesforce: SalesforceClient, store: StateStore
+) -> None:
+    members = [{**_member(n), "CM_Not_A_Field__c": "x"} for n in range(60)]
+    writer = _write(salesforce, store, members)
+    assert (writer.totals.imported, writer.totals.rejected) == (0, 60)
+    assert not store.digests.get("members:l1", [str(member["CM_Member_Key__c"]) for member in members])
+    assert store.watermarks.get("members:l1:active") is not None

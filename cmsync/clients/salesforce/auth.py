@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import jwt
 from pydantic import SecretStr
 
 from cmsync.redaction import REDACTOR
@@ -82,6 +81,8 @@ class JwtBearerAuth:
         return cls(login_url, client_id, username, private_key_file.read_bytes())
 
     def assertion(self) -> str:
+        import jwt  # PyJWT and cryptography take a tenth of a second to import; only this sign-in needs them
+
         claims = {
             "iss": self.client_id,
             "sub": self.username,

@@ -4,8 +4,9 @@ page row by row as it arrives.
 
 A long stream of rows goes through an ``IngestSpool``: its CSV is written to a temporary file as rows
 come (memory stays flat), one job takes the whole file (a new one only at the upload limit), the upload
-is streamed from the file and the result CSVs are read line by line. The failed results are asked for
-only when the job counted failures.
+is streamed from the file and the result CSVs are read line by line, only when asked for: the failed
+results only when the job counted failures, the successful ones only by a caller that does not know what
+it sent (the stream writer records a job that answered every row from what it spooled).
 
 Polling re-reads the session on every request, so a token that expires while a job runs is renewed.
 Result rows come back in any order; each is matched to its input by the upsert key, the Id, or (for
@@ -15,6 +16,7 @@ inserts) the whole row as sent.
 import codecs
 import csv
 import io
+import re
 import tempfile
 import time
 from collections import defaultdict, deque
@@ -42,6 +44,11 @@ FIRST_PACE = 1 / 20_000
 """Seconds per row an ingest job is expected to take before the client has seen one end (on the short
 side, so a first job is polled early rather than waited on after it ended)."""
 _log = get_logger(__name__)
+_QUOTED = re.compile('[",\r\n]').search
+"""Whether a cell must be quoted: it holds the delimiter, the quote or a line break."""
+_QUOTE_OR_BREAK = re.compile('["\r\n]').search
+_ABSENT = object()
+"""A field a record does not name (its cell is left empty: the field is left as it is)."""
 
 
 def csv_value(value: Any) -> str:
@@ -83,23 +90,35 @@ def columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def row_of(record: Mapping[str, Any], header: Sequence[str]) -> list[str]:
     """The CSV cells of ``record`` under ``header``; a field the record does not name is left empty (unchanged)."""
+    return _cells(record, [name.partition(".") for name in header])
+
+
+def _cells(record: Mapping[str, Any], paths: Sequence[tuple[str, str, str]]) -> list[str]:
+    """``row_of`` with the header's names already split at their dot (``Rel__r``, ``.``, ``Key__c``)."""
     cells = []
-    for name in header:
-        relationship, _, key = name.partition(".")
+    for name, _, key in paths:
+        value = record.get(name, _ABSENT)
         if key:
-            parent = record.get(relationship)
-            cells.append(csv_value(parent[key]) if isinstance(parent, Mapping) and key in parent else "")
+            value = value.get(key, _ABSENT) if isinstance(value, Mapping) else _ABSENT
+        if type(value) is str:
+            cells.append(value)
         else:
-            cells.append(csv_value(record[name]) if name in record else "")
+            cells.append("" if value is _ABSENT else csv_value(value))
     return cells
 
 
+def csv_line(cells: Sequence[str]) -> str:
+    """One CSV row with its line end, each cell quoted only when it must be (what ``csv.writer`` writes, but a
+    carriage return is quoted too, so the row reads back whole); a row of cells with no quote, comma or
+    line break is joined at once, in a tenth of the time ``csv.writer`` takes."""
+    line = ",".join(cells)
+    if line.count(",") == len(cells) - 1 and not _QUOTE_OR_BREAK(line):
+        return line + "\n" if line or len(cells) != 1 else '""\n'
+    return ",".join(['"' + cell.replace('"', '""') + '"' if _QUOTED(cell) else cell for cell in cells]) + "\n"
+
+
 def _csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode()
+    return "".join([csv_line(header), *(csv_line(row) for row in rows)]).encode()
 
 
 def _chunks(rows: list[list[str]], header: Sequence[str]) -> Iterator[range]:
@@ -223,30 +242,10 @@ class BulkRunner:
 
     def send_spool(
         self, operation: str, sobject: str, spool: "IngestSpool", external_id_field: str | None = None
-    ) -> Iterator["RowResult"]:
-        """Run one job over ``spool`` and yield a result per row, in the order Salesforce lists them; rows
-        the job never reached come last, as not processed."""
+    ) -> "SpoolJob":
+        """Run one job over ``spool`` to its end; its result CSVs are read only when asked for."""
         job_path, info = self._ingest(operation, sobject, external_id_field, spool.upload(), spool.rows)
-        complete = info["state"] == "JobComplete" and int(info.get("numberRecordsProcessed") or 0) >= spool.rows
-        answered: set[tuple[str, ...]] | None = None if complete else set()
-        for cells in self._streamed_results(f"{job_path}/successfulResults/"):
-            if answered is not None:
-                answered.add(tuple(cells[2:]))
-            row = dict(zip(spool.header, cells[2:], strict=False))
-            yield RowResult(row, True, cells[0] or None, cells[1] == "true")
-        if _failures(info):
-            for cells in self._streamed_results(f"{job_path}/failedResults/"):
-                if answered is not None:
-                    answered.add(tuple(cells[2:]))
-                failure = bulk_error(0, cells[0], cells[1])
-                yield RowResult(dict(zip(spool.header, cells[2:], strict=False)), False, None, None, failure.errors)
-        if answered is None:
-            return
-        reason = info.get("errorMessage") or f"the Bulk job ended {info['state']} before reaching this record"
-        for cells in spool.read():
-            if tuple(cells) not in answered:
-                row = dict(zip(spool.header, cells, strict=False))
-                yield RowResult(row, False, None, None, (RecordError(NOT_PROCESSED, reason),))
+        return SpoolJob(self, job_path, info, spool)
 
     def _streamed_results(self, path: str) -> Iterator[list[str]]:
         """The rows of a result CSV after its header, read line by line as they arrive."""
@@ -368,38 +367,94 @@ class RowResult:
     errors: tuple[RecordError, ...] = ()
 
 
+@dataclass(frozen=True)
+class SpoolJob:
+    """An ingest job that ran over a spool to its end: its final state; its result CSVs are read only when
+    asked for (a caller that knows what it sent need not read the successful ones back)."""
+
+    runner: BulkRunner
+    path: str
+    info: dict[str, Any]
+    spool: "IngestSpool"
+
+    @property
+    def complete(self) -> bool:
+        """Whether the job answered every row: each row not among the failures was written."""
+        processed = int(self.info.get("numberRecordsProcessed") or 0)
+        return self.info["state"] == "JobComplete" and processed >= self.spool.rows
+
+    def failures(self) -> Iterator[RowResult]:
+        """The rows Salesforce refused, as it lists them (read only when the job counted failures)."""
+        if not _failures(self.info):
+            return
+        for cells in self.runner._streamed_results(f"{self.path}/failedResults/"):
+            yield self._failure(cells)
+
+    def results(self) -> Iterator[RowResult]:
+        """A result per row, in the order Salesforce lists them; rows the job never reached come last, as not
+        processed."""
+        answered: set[tuple[str, ...]] | None = None if self.complete else set()
+        for cells in self.runner._streamed_results(f"{self.path}/successfulResults/"):
+            if answered is not None:
+                answered.add(tuple(cells[2:]))
+            yield RowResult(self._row(cells[2:]), True, cells[0] or None, cells[1] == "true")
+        if _failures(self.info):
+            for cells in self.runner._streamed_results(f"{self.path}/failedResults/"):
+                if answered is not None:
+                    answered.add(tuple(cells[2:]))
+                yield self._failure(cells)
+        if answered is None:
+            return
+        info = self.info
+        reason = info.get("errorMessage") or f"the Bulk job ended {info['state']} before reaching this record"
+        for cells in self.spool.read():
+            if tuple(cells) not in answered:
+                yield RowResult(self._row(cells), False, None, None, (RecordError(NOT_PROCESSED, reason),))
+
+    def _row(self, cells: Sequence[str]) -> dict[str, str]:
+        return dict(zip(self.spool.header, cells, strict=False))
+
+    def _failure(self, cells: list[str]) -> RowResult:
+        return RowResult(self._row(cells[2:]), False, None, None, bulk_error(0, cells[0], cells[1]).errors)
+
+
 class IngestSpool:
-    """The CSV of one job, written row by row to a temporary file that stays under the upload limit."""
+    """The CSV of one job, written row by row to a temporary file that stays under the upload limit: ``row``
+    (or ``row_of`` a record) makes a row's bytes once, ``fits`` says whether they keep the file under
+    ``MAX_JOB_BYTES``, ``add`` writes them."""
 
     def __init__(self, header: Sequence[str]) -> None:
         self.header = list(header)
         self.rows = 0
+        self._paths = [name.partition(".") for name in self.header]
         self._file = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 (kept open until the job is answered)
-        self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="", write_through=True)
-        self._writer = csv.writer(self._text, lineterminator="\n")
-        self._characters = self._writer.writerow(self.header)
+        self._size = self._file.write(self.row(self.header))
 
-    def fits(self, cells: Sequence[str]) -> bool:
-        """Whether one more row keeps the file under ``MAX_JOB_BYTES`` (an empty spool takes any row). A
-        character is at most 4 bytes of UTF-8, so the file's exact size is asked only near the limit."""
-        row = sum(len(cell) + 3 for cell in cells) + 1
-        if not self.rows or 4 * (self._characters + row) <= MAX_JOB_BYTES:
-            return True
-        return self._file.tell() + 4 * row <= MAX_JOB_BYTES
+    @staticmethod
+    def row(cells: Sequence[str]) -> bytes:
+        return csv_line(cells).encode()
 
-    def add(self, cells: Sequence[str]) -> None:
-        self._characters += self._writer.writerow(cells)
+    def row_of(self, record: Mapping[str, Any]) -> bytes:
+        """``record``'s row under the spool's header (``row_of``), as bytes to add."""
+        return csv_line(_cells(record, self._paths)).encode()
+
+    def fits(self, row: bytes) -> bool:
+        """Whether ``row`` keeps the file under ``MAX_JOB_BYTES`` (an empty spool takes any row)."""
+        return not self.rows or self._size + len(row) <= MAX_JOB_BYTES
+
+    def add(self, row: bytes) -> None:
+        self._size += self._file.write(row)
         self.rows += 1
 
     def upload(self) -> IO[bytes]:
         """The file, rewound, for a streamed upload."""
-        self._text.flush()
+        self._file.flush()
         self._file.seek(0)
         return self._file
 
     def read(self) -> Iterator[list[str]]:
         """The rows as written, header left out."""
-        self._text.flush()
+        self._file.flush()
         self._file.seek(0)
         chunks = iter(lambda: self._file.read(1 << 16), b"")
         rows = csv.reader(_lines(codecs.iterdecode(chunks, "utf-8")))
