@@ -197,9 +197,12 @@ class BulkJobs:
         elif isinstance(job, QueryJob):
             self._query(job)
 
-    def _pause(self) -> None:
+    def _pause(self, began: float | None = None) -> None:
+        """Wait out one step: Salesforce's time for a chunk, of which the emulator's own work since ``began``
+        is a part (a chunk takes the step or the work, whichever is longer, not both)."""
         if self.step_seconds:
-            self._stop.wait(self.step_seconds)
+            spent = time.monotonic() - began if began is not None else 0.0
+            self._stop.wait(max(0.0, self.step_seconds - spent))
 
     def _fail(self, job: Job, message: str) -> None:
         job.error_message = message
@@ -270,6 +273,7 @@ class BulkJobs:
             if job.state == "Aborted":
                 job.unprocessed = body[start:]
                 return
+            began = time.monotonic()
             with self.store.lock:
                 self.store.origin = job.origin
                 end = min(start + self.chunk_size, len(body))
@@ -278,7 +282,7 @@ class BulkJobs:
                         for position in range(first, min(first + RECORDS_PER_TRANSACTION, end)):
                             self._ingest_row(job, table, key, body[position], position in duplicates)
             if start + self.chunk_size < len(body):
-                self._pause()
+                self._pause(began)
         if job.state != "Aborted":
             job.move("JobComplete")
 
