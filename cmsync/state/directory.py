@@ -62,7 +62,7 @@ class Directory:
     def save(self, object_name: str, entries: Iterable[tuple[str, str | None, str]]) -> None:
         """Record ``(id, email, last_modified)`` of Contacts or Leads; an empty email keeps the record for
         linking by Id only, and an entry whose email is None is removed. Rows are written in key order (a
-        stable sort: of one Id given twice the later wins): each page of the table is then visited once."""
+        stable sort: of one Id given twice the later wins), so the table's pages are visited in order."""
         number = OBJECTS.index(object_name)
         keep: list[tuple[str, int, bytes | None, int]] = []
         drop: list[tuple[str, int]] = []
