@@ -9,13 +9,15 @@ store (see ``directory``), not to Salesforce; only the fields cm2sf mappings nee
 Salesforce, one query per object per page.
 """
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from cmsync.clients.salesforce.soql import literal_list
 from cmsync.state import StateStore
-from cmsync.state.record_ids import short_id
+from cmsync.state.directory import OBJECTS, lowered_digest
+from cmsync.state.record_ids import long_id, short_id
 
 SALESFORCE_ID_KEY = "salesforceid"
 """The CM custom field ``[SalesforceId]`` (as ``records.field_key`` spells it) naming a Contact or Lead."""
@@ -24,13 +26,16 @@ _IDS_PER_QUERY = 200
 Query = Callable[[str], Iterator[dict[str, Any]]]
 
 
-@dataclass
+@dataclass(slots=True)
 class Match:
     """The Contact or Lead an email (or Id) resolved to, with the fields cm2sf mappings read."""
 
     object_name: str
     id: str
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+_NO_MATCHES: Mapping[str, Match] = MappingProxyType({})
 
 
 @dataclass
@@ -40,13 +45,14 @@ class Links:
     by_email: dict[str, dict[str, Match]] = field(default_factory=dict)
     by_id: dict[str, Match] = field(default_factory=dict)
 
-    def for_subscriber(self, email: str, salesforce_id: str | None) -> dict[str, Match]:
-        """The Contact and/or Lead of one subscriber: its ``[SalesforceId]`` first, then its email."""
-        matches = dict(self.by_email.get(email.lower(), {}))
-        named_id = short_id(salesforce_id)
-        named = self.by_id.get(named_id) if named_id else None
-        if named is not None:
-            matches[named.object_name] = named
+    def for_subscriber(self, email: str, salesforce_id: str | None) -> Mapping[str, Match]:
+        """The Contact and/or Lead of one subscriber: its ``[SalesforceId]`` first, then its email (read
+        only: an email's matches are shared by every subscriber with it)."""
+        matches = self.by_email.get(email.lower(), _NO_MATCHES)
+        if salesforce_id and self.by_id:
+            named = self.by_id.get(short_id(salesforce_id) or "")
+            if named is not None:
+                return {**matches, named.object_name: named}
         return matches
 
     def matches(self) -> Iterator[Match]:
@@ -56,16 +62,22 @@ class Links:
 
 
 def find_links(store: StateStore, emails: Iterable[str], salesforce_ids: Iterable[str] = ()) -> Links:
-    """Resolve ``emails`` (newest record per object wins) and ``[SalesforceId]`` values from the directory."""
+    """Resolve ``emails`` (newest record per object wins) and ``[SalesforceId]`` values from the directory:
+    one digest per distinct email and one Match per winner, whatever the number of rows read."""
+    lowered = {email.lower() for email in emails if email}
+    wanted = {lowered_digest(email): email for email in lowered}
+    newest: dict[tuple[bytes, int], tuple[int, str]] = {}
+    for digest, number, id15, modified in store.directory.holders(list(wanted)) if wanted else ():
+        key = (digest, number)
+        held = newest.get(key)
+        if held is None or modified > held[0] or (modified == held[0] and id15 < held[1]):
+            newest[key] = (modified, id15)
     links = Links()
-    newest: dict[tuple[str, str], int] = {}
-    for entry in store.directory.by_email(emails):
-        email = entry.email or ""
-        if entry.object in LINK_FIELDS and entry.modified > newest.get((email, entry.object), -1):
-            newest[(email, entry.object)] = entry.modified
-            links.by_email.setdefault(email, {})[entry.object] = Match(entry.object, entry.id)
+    for (digest, number), (_, id15) in newest.items():
+        object_name = OBJECTS[number]
+        links.by_email.setdefault(wanted[digest], {})[object_name] = Match(object_name, long_id(id15))
     named = [named_id for named_id in map(short_id, salesforce_ids) if named_id]
-    for entry in store.directory.by_id(named):
+    for entry in store.directory.by_id(named) if named else ():
         if entry.object in LINK_FIELDS:
             links.by_id[entry.id[:15]] = Match(entry.object, entry.id)
     return links

@@ -6,15 +6,17 @@ object as a small number, the last-modified time in epoch milliseconds and the e
 and a digest of that width is trusted as the record digests are.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
+from operator import itemgetter
 from typing import NamedTuple
 
 from cmsync.state.database import Database, execute_in
 from cmsync.state.record_ids import long_id
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 OBJECTS = ("Contact", "Lead")
 """The objects the directory holds, numbered by their place here (0 and 1 take no bytes in SQLite)."""
 
@@ -29,33 +31,49 @@ class Entry(NamedTuple):
     modified: int
 
 
+_KEY = itemgetter(0)
+"""A saved row's Id: what rows are written in the order of."""
+Holder = tuple[bytes, int, str, int]
+"""A directory row as linking reads it: email digest, object number (in ``OBJECTS``), 15-character Id, modified."""
+
+
 def email_digest(email: str) -> bytes:
     """How an email is kept: the digest of its lower-cased form (a record without one keeps NULL)."""
-    return blake2b(email.lower().encode(), digest_size=16).digest()
+    return lowered_digest(email.lower())
+
+
+def lowered_digest(lowered: str) -> bytes:
+    """``email_digest`` of an email already lower-cased, for callers that need that form too."""
+    return blake2b(lowered.encode(), digest_size=16).digest()
 
 
 def modified_ms(moment: str) -> int:
     """An ISO-8601 time as Salesforce writes it (``…Z`` or ``…+0000``) in milliseconds since the epoch."""
-    return (datetime.fromisoformat(moment) - _EPOCH) // timedelta(milliseconds=1)
+    return (datetime.fromisoformat(moment) - _EPOCH) // _MILLISECOND
 
 
 class Directory:
-    """``store.directory.save(object, entries)``, ``.by_email(emails)``, ``.by_id(ids)``, ``.forget``, ``.clear``."""
+    """``store.directory.save(object, entries)``, ``.holders(digests)``, ``.by_email(emails)``, ``.by_id(ids)``,
+    ``.forget``, ``.clear``."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
 
     def save(self, object_name: str, entries: Iterable[tuple[str, str | None, str]]) -> None:
         """Record ``(id, email, last_modified)`` of Contacts or Leads; an empty email keeps the record for
-        linking by Id only, and an entry whose email is None is removed."""
+        linking by Id only, and an entry whose email is None is removed. Rows are written in key order (a
+        stable sort: of one Id given twice the later wins), so the table's pages are visited in order."""
         number = OBJECTS.index(object_name)
-        keep, drop = [], []
+        keep: list[tuple[str, int, bytes | None, int]] = []
+        drop: list[tuple[str, int]] = []
         for record_id, email, last_modified in entries:
             if email is not None:
-                digest = email_digest(email) if email else None
-                keep.append((record_id[:15], number, digest, modified_ms(last_modified)))
+                keep.append(
+                    (record_id[:15], number, email_digest(email) if email else None, modified_ms(last_modified))
+                )
             else:
                 drop.append((record_id[:15], number))
+        keep.sort(key=_KEY)
         with self.database.transaction() as transaction:
             transaction.execute_many(
                 "INSERT INTO directory (id15, object, email_digest, modified) VALUES (?, ?, ?, ?) "
@@ -75,17 +93,22 @@ class Directory:
         with self.database.transaction() as transaction:
             transaction.execute("DELETE FROM directory WHERE object = ?", (OBJECTS.index(object_name),))
 
-    def by_email(self, emails: Iterable[str]) -> list[Entry]:
-        """Every Contact and Lead with one of ``emails``, ordered by object, then Id."""
-        wanted = {email_digest(email): email.lower() for email in emails if email}
+    def holders(self, digests: Sequence[bytes]) -> list[Holder]:
+        """The rows of every Contact and Lead whose email has one of ``digests`` (sorted, so each chunk
+        walks the index in order), as they are: linking a page reads them without an object per row."""
         rows = execute_in(
             self.database,
-            "SELECT object, id15, email_digest, modified FROM directory WHERE email_digest IN ({})",
-            sorted(wanted),
+            "SELECT email_digest, object, id15, modified FROM directory WHERE email_digest IN ({})",
+            sorted(digests),
         )
+        return [(bytes(digest), number, id15, modified) for digest, number, id15, modified in rows]
+
+    def by_email(self, emails: Iterable[str]) -> list[Entry]:
+        """Every Contact and Lead with one of ``emails``, ordered by object, then Id."""
+        wanted = {lowered_digest(lowered): lowered for lowered in {email.lower() for email in emails if email}}
         found = (
-            Entry(OBJECTS[number], long_id(id15), wanted[bytes(digest)], int(modified))
-            for number, id15, digest, modified in rows
+            Entry(OBJECTS[number], long_id(id15), wanted[digest], int(modified))
+            for digest, number, id15, modified in self.holders(list(wanted))
         )
         return sorted(found)
 

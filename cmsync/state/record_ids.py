@@ -3,6 +3,7 @@ characters spell the case of the first 15 so the Id survives case-insensitive ha
 
 _CASE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 """The alphabet of an 18-character Id's suffix: each letter tells the case of five of its first 15."""
+_CASE_BITS = str.maketrans({chr(code): "1" if chr(code).isupper() else "0" for code in range(128)})
 
 
 def short_id(value: str | None) -> str | None:
@@ -26,9 +27,12 @@ def short_id(value: str | None) -> str | None:
 
 
 def long_id(id15: str) -> str:
-    """The 18-character form of a 15-character Id, as Salesforce itself spells it."""
-    suffix = ""
-    for block in range(3):
-        characters = id15[block * 5 : block * 5 + 5]
-        suffix += _CASE_ALPHABET[sum(1 << position for position, c in enumerate(characters) if c.isupper())]
-    return id15 + suffix
+    """The 18-character form of a 15-character Id, as Salesforce itself spells it. An Id is ASCII letters
+    and digits: its case is read as bits ("1" upper) by one ``translate``, each block of five backwards."""
+    bits = id15.translate(_CASE_BITS)
+    return (
+        id15
+        + _CASE_ALPHABET[int(bits[4::-1], 2)]
+        + _CASE_ALPHABET[int(bits[9:4:-1], 2)]
+        + _CASE_ALPHABET[int(bits[14:9:-1], 2)]
+    )

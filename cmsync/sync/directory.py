@@ -10,10 +10,9 @@ passed, loads it whole with one Bulk API query.
 """
 
 import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from cmsync.clients.salesforce.client import SalesforceClient
@@ -27,6 +26,9 @@ OVERLAP = timedelta(minutes=1)
 DELETED_WINDOW = timedelta(days=29)
 """getDeleted answers for about 30 days back; older than that, the directory is loaded whole again."""
 _BATCH = 2000
+"""Rows per REST page of a catch-up."""
+_SAVE_BATCH = 20_000
+"""Entries per transaction: written sorted by Id, a larger batch touches each page of the table fewer times."""
 VERSION = 2
 """What a directory holds; one loaded by an older cmsync (without the records that have no email, which a
 ``[SalesforceId]`` may still name) is loaded whole again."""
@@ -44,18 +46,22 @@ def _entry(row: dict[str, Any]) -> tuple[str, str | None, str]:
     return row["Id"], email, str(row["LastModifiedDate"])
 
 
-def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, _BATCH)):
-        yield batch
-
-
 def _save(store: StateStore, object_name: str, rows: Iterable[dict[str, Any]]) -> str | None:
-    newest: str | None = None
-    for batch in _batches(rows):
-        store.directory.save(object_name, (_entry(row) for row in batch))
-        newest = max([newest or "", *(str(row["SystemModstamp"]) for row in batch)])
-    return newest
+    """Save ``rows`` into the directory, ``_SAVE_BATCH`` entries at a time (each row kept only as its small
+    entry); the newest ``SystemModstamp`` among them, None if there were none."""
+    newest = ""
+    batch: list[tuple[str, str | None, str]] = []
+    for row in rows:
+        batch.append(_entry(row))
+        modstamp = str(row["SystemModstamp"])
+        if modstamp > newest:
+            newest = modstamp
+        if len(batch) == _SAVE_BATCH:
+            store.directory.save(object_name, batch)
+            batch = []
+    if batch:
+        store.directory.save(object_name, batch)
+    return newest or None
 
 
 def _parse(moment: str) -> datetime:

@@ -96,7 +96,9 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
         latest = watermark
         read = systems.campaign_monitor.subscribers(list_id, state, since=since, unreadable=unreadable.reject)
         for page in _pages(chain(retry.current.get(state, ()), read)):
-            unreadable.readable(records.member_key(list_id, subscriber.email) for subscriber in page)
+            keys = [records.member_key(list_id, subscriber.email) for subscriber in page]
+            unreadable.readable(keys)
+            rejected_before.difference_update(keys)
             values = [records.custom_field_values(subscriber) for subscriber in page]
             named_ids = [str(fields.get(SALESFORCE_ID_KEY) or "") for fields in values]
             links = find_links(store, (subscriber.email for subscriber in page), named_ids)
@@ -104,17 +106,17 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
                 read_fields(systems.salesforce.query, links, mapped_fields(mappings))
             updates: dict[str, list[dict[str, object]]] = {name: [] for name in LINK_FIELDS}
             for subscriber, fields, named in zip(page, values, named_ids, strict=True):
-                matches = links.for_subscriber(subscriber.email, named or None)
+                matches = links.for_subscriber(subscriber.email, named)
                 record = records.member_record(subscriber, list_id, offset, fields)
                 for object_name, link_field in LINK_FIELDS.items():
                     match = matches.get(object_name)
                     record[link_field] = match.id if match else None
-                rejected_before.discard(record[records.EXTERNAL_ID[records.MEMBER]])
                 position = subscriber.date.isoformat(sep=" ")
                 latest = max(latest or position, position)
                 writer.add(record, latest)
-                for object_name, update in field_updates(mappings, fields, matches).items():
-                    updates[object_name].append(update)
+                if mappings:
+                    for object_name, update in field_updates(mappings, fields, matches).items():
+                        updates[object_name].append(update)
             _write_mapped_fields(systems, run_id, list_id, updates)
         if previous is not None:
             previous.wait()

@@ -9,6 +9,8 @@ import pytest
 
 from cmsync.mapping.linking import find_links
 from cmsync.state import StateStore, schema
+from cmsync.state.directory import email_digest
+from cmsync.state.record_ids import long_id
 from cmsync_sandbox.salesforce.ids import make_id
 from tests.workers.conftest import ManualClock
 
@@ -64,6 +66,27 @@ def test_a_changed_email_moves_and_removed_records_go(store: StateStore) -> None
     assert _links(store, "lead@example.com") == {"Lead": LEAD}
     store.directory.forget("Lead", [LEAD])
     assert _links(store, "lead@example.com") == {}
+
+
+def test_of_an_id_saved_twice_at_once_the_later_wins(store: StateStore) -> None:
+    assert email_digest("ann@example.com") < email_digest("bo@example.com")
+    store.directory.save(
+        "Contact",
+        [
+            (SECOND, "bo@example.com", "2026-11-01T08:00:00.000Z"),
+            (FIRST, "bo@example.com", "2026-11-01T08:00:00.000Z"),
+            (TIED, "cy@example.com", "2026-11-01T08:00:00.000Z"),
+            (FIRST, "ann@example.com", "2026-11-02T08:00:00.000Z"),
+        ],
+    )
+    assert _links(store, "ann@example.com") == {"Contact": FIRST}
+    assert _links(store, "bo@example.com") == {"Contact": SECOND}
+
+
+def test_an_18_character_id_is_spelled_as_salesforce_spells_it() -> None:
+    assert long_id("001A0000006Vm9r") == "001A0000006Vm9rIAC"
+    assert long_id("003000000000000") == "003000000000000AAA"
+    assert long_id("ABCDEABCDEABCDE") == "ABCDEABCDEABCDE555"
 
 
 def test_an_older_store_links_and_compares_digests_as_before(
