@@ -13,6 +13,7 @@ from cmsync.logs import configure_from
 from cmsync.systems import Systems, install
 from cmsync.workers import actors
 from cmsync.workers.broker import make_broker
+from cmsync.workers.garbage_collection import tune_for_jobs
 from cmsync.workers.known_series import create_known_series
 
 
@@ -50,3 +51,4 @@ broker.add_middleware(PrometheusFromTheStart())
 actors.bind(broker)
 install(Systems.from_settings(settings))
 create_known_series()
+tune_for_jobs()

@@ -17,6 +17,7 @@ from cmsync.state import StateStore
 from cmsync.systems import Systems, install
 from cmsync.workers import actors
 from cmsync.workers.broker import EmbeddedWorkers, make_broker, purge_queued
+from cmsync.workers.garbage_collection import tune_for_jobs
 
 _STOP_HOSTED_WORKERS_MS = 5_000
 
@@ -47,6 +48,7 @@ class Placement:
             return False
         self.bind_actors()
         assert self._workers is not None
+        tune_for_jobs()
         self._workers.start()
         return True
 

@@ -2,6 +2,7 @@
 ``broker.url`` with ``embedded``; its callers send, host workers and purge without asking which broker."""
 
 import ast
+import gc
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import cmsync
 from cmsync.config.model import BrokerSettings
 from cmsync.workers import actors
 from cmsync.workers.broker import QUEUE
+from cmsync.workers.garbage_collection import GEN0_THRESHOLD
 from cmsync.workers.placement import Placement
 
 EMBEDDED = "embedded"
@@ -84,3 +86,19 @@ def test_a_rabbitmq_placement_sends_to_the_workers_and_purges_their_queue(amqp_u
         assert placement.purge_queued() == 0
     finally:
         placement.close()
+
+
+def test_workers_hosted_here_run_with_the_collector_tuned_for_jobs() -> None:
+    """Start-up's objects frozen and young objects collected every GEN0_THRESHOLD allocations (the CPU per
+    record that bench/import_sync.py measures); the test process gets its own collector settings back."""
+    before = gc.get_threshold()
+    placement = Placement(BrokerSettings.model_validate({"url": EMBEDDED}))
+    try:
+        assert placement.start_workers()
+        assert gc.get_threshold()[0] == GEN0_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    finally:
+        placement.stop_workers(1000)
+        placement.close()
+        gc.unfreeze()
+        gc.set_threshold(*before)
