@@ -32,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from cmsync.logs import configure_logging
 from cmsync.state import StateStore
 from cmsync_sandbox.calls import Call
 from cmsync_sandbox.campaign_monitor import CampaignMonitorEmulator, SeedSpec
@@ -193,6 +194,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--callgrind", action="store_true", help="count cmsync's instructions (slow)")
     arguments = parser.parse_args()
+    configure_logging("console", "warning", sys.stderr)
     for members in arguments.members:
         runs = [measure(members, arguments.latency, arguments.callgrind) for _ in range(arguments.repeats)]
         print(f"{members:,} members, {arguments.latency * 1000:.0f} ms latency, load {[r.load for r in runs]}")
