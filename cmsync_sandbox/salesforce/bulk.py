@@ -102,6 +102,8 @@ class IngestJob(Job):
     origin: str = ""
     data: str | None = None
     header: list[str] = field(default_factory=list)
+    id_column: int | None = None
+    """Where the header names ``Id`` (any case), found once per job."""
     successes: list[tuple[str, bool, list[str]]] = field(default_factory=list)
     failures: list[tuple[str, str, list[str]]] = field(default_factory=list)
     unprocessed: list[list[str]] = field(default_factory=list)
@@ -258,6 +260,7 @@ class BulkJobs:
         if rows is None:
             return
         job.header, body = rows[0], rows[1:]
+        job.id_column = next((column for column, name in enumerate(job.header) if name.lower() == "id"), None)
         self.batches_used += max(1, -(-len(body) // RECORDS_PER_BATCH))
         if not self._check_header(job, table, job.header):
             job.unprocessed = body
@@ -288,7 +291,7 @@ class BulkJobs:
 
     def _ingest_row(self, job: IngestJob, table: Table, key: Field | None, row: list[str], duplicate: bool) -> None:
         writer, user = self.writer, job.created_by
-        given_id = next((value for name, value in zip(job.header, row, strict=False) if name.lower() == "id"), "")
+        given_id = row[job.id_column] if job.id_column is not None and job.id_column < len(row) else ""
         try:
             if len(row) != len(job.header):
                 raise RecordError(Problem("INVALID_FIELD", "the row has a different number of columns than the header"))

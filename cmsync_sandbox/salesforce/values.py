@@ -60,7 +60,7 @@ def _reject(status: str, message: str, field: Field) -> RecordError:
 
 def _length(text: str) -> int:
     """A text's length as Salesforce checks it against a field's length: UTF-16 units (an emoji counts 2)."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
 
 def _checked_text(field: Field, value: str) -> str:

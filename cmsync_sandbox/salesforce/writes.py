@@ -240,7 +240,9 @@ class Writer:
     def upsert(
         self, table: Table, key: Field, payload: Mapping[str, Any], user_id: str, *, csv: bool = False
     ) -> Outcome:
-        raw = next((value for name, value in payload.items() if name.lower() == key.name.lower()), None)
+        raw = payload.get(key.name)
+        if raw is None:  # field names are not case-sensitive
+            raw = next((value for name, value in payload.items() if name.lower() == key.name.lower()), None)
         if raw is None or raw == "":
             raise RecordError(Problem("MISSING_ARGUMENT", f"{key.name} not specified"))
         if key.name == "Id":
