@@ -20,6 +20,13 @@ HANDLER_FILTERS: list[logging.Filter] = []
 """Filters every log handler gets, such as the one that turns a broker outage's library noise into two lines."""
 
 
+def add_handler_filter(handler_filter: logging.Filter) -> None:
+    """Give ``handler_filter`` to every log handler: those set up already and those ``configure_logging`` makes."""
+    HANDLER_FILTERS.append(handler_filter)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(handler_filter)
+
+
 class _Stdout:
     """``sys.stdout`` as it is when a line is written, not when logging was set up: whoever swaps it later
     (a test's output capture, a daemon redirecting its output) still gets the lines."""

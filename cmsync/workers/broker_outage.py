@@ -8,7 +8,7 @@ import threading
 
 import pika
 
-from cmsync.logs import HANDLER_FILTERS
+from cmsync.logs import add_handler_filter
 from cmsync.outage import OutageTracker
 
 _DRAMATIQ_SIGNS = (
@@ -76,6 +76,4 @@ class BrokerOutageLog(logging.Filter):
 
 
 BROKER_OUTAGES = BrokerOutageLog()
-HANDLER_FILTERS.append(BROKER_OUTAGES)
-for _handler in logging.getLogger().handlers:
-    _handler.addFilter(BROKER_OUTAGES)
+add_handler_filter(BROKER_OUTAGES)

@@ -4,7 +4,7 @@ level, so a warning still means something went wrong."""
 
 import logging
 
-from cmsync.logs import HANDLER_FILTERS
+from cmsync.logs import add_handler_filter
 
 SKIPPED = "Message %s was skipped."
 """Dramatiq's line for a message a middleware skipped (``dramatiq.worker``)."""
@@ -20,6 +20,4 @@ class SkippedJobLog(logging.Filter):
 
 
 SKIPPED_JOBS = SkippedJobLog()
-HANDLER_FILTERS.append(SKIPPED_JOBS)
-for _handler in logging.getLogger().handlers:
-    _handler.addFilter(SKIPPED_JOBS)
+add_handler_filter(SKIPPED_JOBS)

@@ -4,7 +4,7 @@ when the outage met the job's bookkeeping before it ran, see ``run_jobs``)."""
 
 import logging
 
-from cmsync.logs import HANDLER_FILTERS
+from cmsync.logs import add_handler_filter
 from cmsync.state.database import StateStoreUnavailableError
 
 
@@ -25,6 +25,4 @@ class TransientJobLog(logging.Filter):
 
 
 TRANSIENT_JOBS = TransientJobLog()
-HANDLER_FILTERS.append(TRANSIENT_JOBS)
-for _handler in logging.getLogger().handlers:
-    _handler.addFilter(TRANSIENT_JOBS)
+add_handler_filter(TRANSIENT_JOBS)
