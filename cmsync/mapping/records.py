@@ -22,6 +22,7 @@ from cmsync.clients.campaign_monitor.records import (
     Subscriber,
     TrackingEvent,
 )
+from cmsync.state.record_ids import long_id
 
 Record = dict[str, Any]
 
@@ -62,10 +63,10 @@ MEMBER_FIELDS = (
 """Every field cmsync writes on a ``CM_List_Member__c``, as a query names it."""
 _DATETIME_FIELDS = frozenset({"CM_Date__c", "CM_Joined_Date__c"})
 _LOOKUP_FIELDS = frozenset({"CM_Contact__c", "CM_Lead__c"})
+_RESPELLED = _DATETIME_FIELDS | _LOOKUP_FIELDS
 """Text fields whose value Salesforce gives back in another spelling (see ``_as_held``)."""
 _UNHELD = frozenset({"attributes", "Id"})
 """Names in a record or row that are not fields of what Salesforce holds."""
-_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _NAME_LENGTH = 80
 _FIELDS_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 """``CM_Custom_Fields__c``'s spelling (``json.dumps`` builds such an encoder on every call)."""
@@ -121,13 +122,9 @@ def activity_key(source_id: str, email: str, activity: str, date: datetime | Non
 
 def id18(record_id: str) -> str:
     """The 18-character form of a Salesforce Id (the one queries return); other text is returned as it is."""
-    if len(record_id) != 15:
-        return record_id
-    suffix = ""
-    for start in (0, 5, 10):
-        bits = sum(1 << bit for bit, char in enumerate(record_id[start : start + 5]) if "A" <= char <= "Z")
-        suffix += _ID_SUFFIX[bits]
-    return record_id + suffix
+    if len(record_id) == 15 and record_id.isascii() and record_id.isalnum():
+        return long_id(record_id)
+    return record_id
 
 
 def _as_held(name: str, value: Any) -> str:
@@ -158,11 +155,7 @@ def held_digest(record: Mapping[str, Any]) -> bytes:
         if name in _UNHELD:
             continue
         if type(value) is str:
-            if name in _DATETIME_FIELDS:
-                value = value[:19]
-            elif name in _LOOKUP_FIELDS and len(value) == 15:
-                value = id18(value)
-            append(name + "\x1e" + value)
+            append(name + "\x1e" + (_as_held(name, value) if name in _RESPELLED else value))
         elif value is None:
             append(name + "\x1e")
         elif isinstance(value, dict):
