@@ -385,10 +385,7 @@ class SpoolJob:
 
     def failures(self) -> Iterator[RowResult]:
         """The rows Salesforce refused, as it lists them (read only when the job counted failures)."""
-        if not _failures(self.info):
-            return
-        for cells in self.runner._streamed_results(f"{self.path}/failedResults/"):
-            yield self._failure(cells)
+        return (self._failure(cells) for cells in self._failed_cells())
 
     def results(self) -> Iterator[RowResult]:
         """A result per row, in the order Salesforce lists them; rows the job never reached come last, as not
@@ -398,11 +395,10 @@ class SpoolJob:
             if answered is not None:
                 answered.add(tuple(cells[2:]))
             yield RowResult(self._row(cells[2:]), True, cells[0] or None, cells[1] == "true")
-        if _failures(self.info):
-            for cells in self.runner._streamed_results(f"{self.path}/failedResults/"):
-                if answered is not None:
-                    answered.add(tuple(cells[2:]))
-                yield self._failure(cells)
+        for cells in self._failed_cells():
+            if answered is not None:
+                answered.add(tuple(cells[2:]))
+            yield self._failure(cells)
         if answered is None:
             return
         info = self.info
@@ -410,6 +406,10 @@ class SpoolJob:
         for cells in self.spool.read():
             if tuple(cells) not in answered:
                 yield RowResult(self._row(cells), False, None, None, (RecordError(NOT_PROCESSED, reason),))
+
+    def _failed_cells(self) -> Iterator[list[str]]:
+        if _failures(self.info):
+            yield from self.runner._streamed_results(f"{self.path}/failedResults/")
 
     def _row(self, cells: Sequence[str]) -> dict[str, str]:
         return dict(zip(self.spool.header, cells, strict=False))
