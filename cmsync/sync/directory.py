@@ -105,6 +105,7 @@ def refresh_directory(salesforce: SalesforceClient, store: StateStore, now: date
 
 
 def _refresh(salesforce: SalesforceClient, store: StateStore, object_name: str, now: datetime) -> None:
+    """Catch up on one object's changes since the last refresh, or load it whole when that cannot be done."""
     mark = store.facts.directory_mark(object_name).get() or {}
     current = mark.get("version") == VERSION
     recent = current and mark.get("checked") and now - _parse(mark["checked"]) <= DELETED_WINDOW

@@ -3,18 +3,34 @@ newest wins; Id in either form), and a store of the older, larger form converted
 file compacted, so the old form's pages do not stay in it as free space)."""
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from cmsync.mapping.linking import find_links
 from cmsync.state import StateStore, schema
+from cmsync.state.database import Transaction
 from cmsync.state.directory import email_digest
 from cmsync.state.record_ids import long_id
 from cmsync_sandbox.salesforce.ids import make_id
 from tests.workers.conftest import ManualClock
 
 _OLD = len(schema.MIGRATIONS) - 1
+
+
+@contextmanager
+def _old_store(url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Transaction]:
+    """A store of the schema before the current one, for the test to write in the old form (then closed)."""
+    with monkeypatch.context() as before:
+        before.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:_OLD])
+        old = StateStore.open(url, clock)
+        with old.database.transaction() as transaction:
+            yield transaction
+        old.close()
+
+
 """The schema before the directory was keyed by the 15-character Id and marks were numbered."""
 FIRST, TIED, SECOND = make_id("003", 62**8 * 11 + 36), make_id("003", 62**8 * 11 + 40), make_id("003", 62**8 * 37)
 LEAD = make_id("00Q", 62**7 * 45 + 10)
@@ -92,30 +108,26 @@ def test_an_18_character_id_is_spelled_as_salesforce_spells_it() -> None:
 def test_an_older_store_links_and_compares_digests_as_before(
     state_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with monkeypatch.context() as before:
-        before.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:_OLD])
-        old = StateStore.open(state_url, clock)
-        with old.database.transaction() as transaction:
-            transaction.execute_many(
-                "INSERT INTO directory (object, id, id15, email, last_modified) VALUES (?, ?, ?, ?, ?)",
-                [
-                    ("Contact", FIRST, FIRST[:15], "ann@example.com", "2026-11-01T09:30:00.000Z"),
-                    ("Contact", SECOND, SECOND[:15], "ann@example.com", "2026-11-02T08:00:00.000+0000"),
-                    ("Lead", LEAD, LEAD[:15], "ann@example.com", "2026-10-01T00:00:00.000Z"),
-                    ("Contact", NO_EMAIL, NO_EMAIL[:15], "", "2026-11-01T08:00:00.000Z"),
-                ],
-            )
-            transaction.execute("INSERT INTO digest_streams (name) VALUES ('members:l1')")
-            stream_id = transaction.execute("SELECT id FROM digest_streams WHERE name = 'members:l1'")[0][0]
-            transaction.execute_many(
-                "INSERT INTO record_digests (stream_id, record_key, digest, seen) VALUES (?, ?, ?, ?)",
-                [
-                    (stream_id, ":ann@example.com", b"\x01" * 16, "run:3"),
-                    (stream_id, ":bo@example.com", b"\x02" * 16, "run:2"),
-                    (stream_id, ":cy@example.com", b"\x03" * 16, None),
-                ],
-            )
-        old.close()
+    with _old_store(state_url, clock, monkeypatch) as transaction:
+        transaction.execute_many(
+            "INSERT INTO directory (object, id, id15, email, last_modified) VALUES (?, ?, ?, ?, ?)",
+            [
+                ("Contact", FIRST, FIRST[:15], "ann@example.com", "2026-11-01T09:30:00.000Z"),
+                ("Contact", SECOND, SECOND[:15], "ann@example.com", "2026-11-02T08:00:00.000+0000"),
+                ("Lead", LEAD, LEAD[:15], "ann@example.com", "2026-10-01T00:00:00.000Z"),
+                ("Contact", NO_EMAIL, NO_EMAIL[:15], "", "2026-11-01T08:00:00.000Z"),
+            ],
+        )
+        transaction.execute("INSERT INTO digest_streams (name) VALUES ('members:l1')")
+        stream_id = transaction.execute("SELECT id FROM digest_streams WHERE name = 'members:l1'")[0][0]
+        transaction.execute_many(
+            "INSERT INTO record_digests (stream_id, record_key, digest, seen) VALUES (?, ?, ?, ?)",
+            [
+                (stream_id, ":ann@example.com", b"\x01" * 16, "run:3"),
+                (stream_id, ":bo@example.com", b"\x02" * 16, "run:2"),
+                (stream_id, ":cy@example.com", b"\x03" * 16, None),
+            ],
+        )
 
     store = StateStore.open(state_url, clock)
     assert _links(store, "Ann@example.com") == {"Contact": SECOND, "Lead": LEAD}
@@ -132,18 +144,14 @@ def test_an_older_sqlite_store_gives_back_the_pages_the_old_form_took(
     tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    with monkeypatch.context() as before:
-        before.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:_OLD])
-        old = StateStore.open(url, clock)
-        with old.database.transaction() as transaction:
-            transaction.execute_many(
-                "INSERT INTO directory (object, id, id15, email, last_modified) VALUES (?, ?, ?, ?, ?)",
-                [
-                    ("Contact", make_id("003", n), make_id("003", n)[:15], f"p{n}@example.com", "2026-11-01T08:00:00Z")
-                    for n in range(2000)
-                ],
-            )
-        old.close()
+    with _old_store(url, clock, monkeypatch) as transaction:
+        transaction.execute_many(
+            "INSERT INTO directory (object, id, id15, email, last_modified) VALUES (?, ?, ?, ?, ?)",
+            [
+                ("Contact", make_id("003", n), make_id("003", n)[:15], f"p{n}@example.com", "2026-11-01T08:00:00Z")
+                for n in range(2000)
+            ],
+        )
     store = StateStore.open(url, clock)
     assert _links(store, "P1999@example.com") == {"Contact": make_id("003", 1999)}
     store.close()
