@@ -4,6 +4,10 @@ One row per record, keyed by its 15-character Id (the 18-character form is spell
 object as a small number, the last-modified time in epoch milliseconds and the email only as its
 16-byte BLAKE2b digest: linking asks which records have a given email, never what a record's email is,
 and a digest of that width is trusted as the record digests are.
+
+A refresh that catches up (rather than loading whole) names a version; every email whose holders it
+changed is then noted with that version in ``directory_changes`` (a record without email as the empty
+digest), so a full pass knows which of its pages' links may have changed since it last linked them.
 """
 
 from collections.abc import Iterable, Sequence
@@ -59,10 +63,13 @@ class Directory:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def save(self, object_name: str, entries: Iterable[tuple[str, str | None, str]]) -> None:
+    def save(
+        self, object_name: str, entries: Iterable[tuple[str, str | None, str]], *, version: int | None = None
+    ) -> None:
         """Record ``(id, email, last_modified)`` of Contacts or Leads; an empty email keeps the record for
         linking by Id only, and an entry whose email is None is removed. Rows are written in key order (a
-        stable sort: of one Id given twice the later wins), so the table's pages are visited in order."""
+        stable sort: of one Id given twice the later wins), so the table's pages are visited in order. With
+        ``version``, the emails whose holders this changes are noted as changed at it."""
         number = OBJECTS.index(object_name)
         keep: list[tuple[str, int, bytes | None, int]] = []
         drop: list[tuple[str, int]] = []
@@ -74,6 +81,8 @@ class Directory:
             else:
                 drop.append((record_id[:15], number))
         keep.sort(key=_KEY)
+        if version is not None:
+            self._note_changes(keep, drop, version)
         with self.database.transaction() as transaction:
             transaction.execute_many(
                 "INSERT INTO directory (id15, object, email_digest, modified) VALUES (?, ?, ?, ?) "
@@ -83,15 +92,61 @@ class Directory:
             )
             transaction.execute_many("DELETE FROM directory WHERE id15 = ? AND object = ?", drop)
 
-    def forget(self, object_name: str, ids: Iterable[str]) -> None:
+    def forget(self, object_name: str, ids: Iterable[str], *, version: int | None = None) -> None:
         number = OBJECTS.index(object_name)
         rows = [(record_id[:15], number) for record_id in ids]
+        if version is not None:
+            self._note_changes([], rows, version)
         with self.database.transaction() as transaction:
             transaction.execute_many("DELETE FROM directory WHERE id15 = ? AND object = ?", rows)
 
     def clear(self, object_name: str) -> None:
         with self.database.transaction() as transaction:
             transaction.execute("DELETE FROM directory WHERE object = ?", (OBJECTS.index(object_name),))
+
+    def _note_changes(
+        self, kept: Sequence[tuple[str, int, bytes | None, int]], dropped: Sequence[tuple[str, int]], version: int
+    ) -> None:
+        """Note at ``version`` the old and new email of every entry ``kept`` changes or adds and of every
+        entry ``dropped`` removes (an entry rewritten as it was changes nothing)."""
+        wanted = [entry[0] for entry in kept] + [record_id for record_id, _number in dropped]
+        rows = execute_in(
+            self.database, "SELECT id15, object, email_digest, modified FROM directory WHERE id15 IN ({})", wanted
+        )
+        before = {
+            id15: (number, None if digest is None else bytes(digest), modified)
+            for id15, number, digest, modified in rows
+        }
+        changed: set[bytes] = set()
+        for id15, number, digest, modified in kept:
+            old = before.get(id15)
+            if old != (number, digest, modified):
+                changed.add(digest or b"")
+                if old is not None:
+                    changed.add(old[1] or b"")
+        for id15, number in dropped:
+            old = before.get(id15)
+            if old is not None and old[0] == number:
+                changed.add(old[1] or b"")
+        with self.database.transaction() as transaction:
+            transaction.execute_many(
+                "INSERT INTO directory_changes (email_digest, version) VALUES (?, ?) "
+                "ON CONFLICT (email_digest) DO UPDATE SET version = excluded.version",
+                [(digest, version) for digest in sorted(changed)],
+            )
+
+    def changes_since(self, version: int) -> dict[bytes, int]:
+        """The emails (digests; b"" for records without one) changed after ``version``, with their version."""
+        with self.database.transaction() as transaction:
+            rows = transaction.execute(
+                "SELECT email_digest, version FROM directory_changes WHERE version > ?", (version,)
+            )
+        return {bytes(digest): int(changed) for digest, changed in rows}
+
+    def forget_changes(self, through: int) -> None:
+        """Forget the changes noted at ``through`` or before (no kept page was linked before them)."""
+        with self.database.transaction() as transaction:
+            transaction.execute("DELETE FROM directory_changes WHERE version <= ?", (through,))
 
     def holders(self, digests: Sequence[bytes]) -> list[Holder]:
         """The rows of every Contact and Lead whose email has one of ``digests`` (sorted, so each chunk

@@ -108,3 +108,7 @@ class Facts:
     def directory_mark(self, object_name: str) -> Fact[Json]:
         """How far the directory of ``object_name`` (Contact or Lead) is up to date."""
         return Fact(self._table, f"directory:{object_name}")
+
+    def directory_version(self) -> Fact[Json]:
+        """The directory's ``version`` (one more per refresh) and the version it was last ``reloaded`` whole at."""
+        return Fact(self._table, "directory_version")

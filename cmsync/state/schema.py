@@ -171,6 +171,27 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         "DROP TABLE record_digests",
         "ALTER TABLE new_record_digests RENAME TO record_digests",
     ),
+    (
+        # What a full pass needs to leave a CM page alone that is as it was (DESIGN.md §4): each page it
+        # compared, and which emails the directory changed since.
+        """CREATE TABLE list_pages (
+            stream_id BIGINT NOT NULL,
+            state TEXT NOT NULL,
+            page INTEGER NOT NULL,
+            body {binary} NOT NULL,
+            shape {binary} NOT NULL,
+            directory BIGINT NOT NULL,
+            named SMALLINT NOT NULL,
+            marker BIGINT NOT NULL,
+            members INTEGER NOT NULL,
+            held {binary} NOT NULL,
+            PRIMARY KEY (stream_id, state, page)
+        )""",
+        """CREATE TABLE directory_changes (
+            email_digest {binary} NOT NULL PRIMARY KEY,
+            version BIGINT NOT NULL
+        ){clustered}""",
+    ),
 )
 
 

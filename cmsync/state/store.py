@@ -1,9 +1,9 @@
 """The state store: one handle on what cmsync remembers, grouped by what it holds.
 
 ``store.runs``, ``store.watermarks``, ``store.digests``, ``store.content_hashes``, ``store.directory``,
-``store.rejections``, ``store.connection``, ``store.leases`` and ``store.facts``, over SQLite or PostgreSQL
-(see ``database``). Every method is one short transaction, so the supervisor, worker threads, worker
-processes on other hosts and ``cmsync status`` can share it.
+``store.list_pages``, ``store.rejections``, ``store.connection``, ``store.leases`` and ``store.facts``, over
+SQLite or PostgreSQL (see ``database``). Every method is one short transaction, so the supervisor, worker
+threads, worker processes on other hosts and ``cmsync status`` can share it.
 """
 
 from cmsync.state.connection import Connection
@@ -14,6 +14,7 @@ from cmsync.state.directory import Directory
 from cmsync.state.fact_table import FactTable
 from cmsync.state.facts import Facts
 from cmsync.state.leases import Leases
+from cmsync.state.list_pages import ListPages
 from cmsync.state.moments import Clock, utc_now
 from cmsync.state.rejections import Rejections
 from cmsync.state.runs import Runs
@@ -39,6 +40,7 @@ class StateStore:
         self.digests = Digests(database)
         self.content_hashes = ContentHashes(database)
         self.directory = Directory(database)
+        self.list_pages = ListPages(database, self.digests.stream_number)
         self.rejections = Rejections(database, clock)
         self.connection = Connection(facts)
         self.leases = Leases(database, clock)

@@ -139,6 +139,6 @@ def _save(store: StateStore, digests: str, rows: Iterable[dict[str, object]]) ->
     saved = 0
     iterator = iter(rows)
     while batch := list(islice(iterator, _SAVE_EVERY)):
-        store.digests.save(digests, {str(row["CM_Member_Key__c"]): held_digest(row) for row in batch})
+        store.digests.refresh(digests, {str(row["CM_Member_Key__c"]): held_digest(row) for row in batch})
         saved += len(batch)
     return saved

@@ -10,14 +10,15 @@ written again. cm2sf mappings update the linked records. A state's Bulk job runs
 is read; the jobs of one list run one after another, so a member read under two states ends as the later.
 """
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from itertools import chain, islice
+from datetime import UTC, datetime, timedelta
 
+from cmsync.clients.campaign_monitor import records as cm_records
 from cmsync.clients.campaign_monitor.errors import CampaignMonitorError, ErrorCode
 from cmsync.clients.campaign_monitor.records import Subscriber, SubscriberState
+from cmsync.clients.campaign_monitor.subscriber_pages import SubscriberPage
 from cmsync.clients.salesforce.soql import literal_list
+from cmsync.config.subscriptions import FieldMapping
 from cmsync.logs import get_logger
 from cmsync.mapping import records
 from cmsync.mapping.field_mappings import field_updates, incoming_mappings, mapped_fields
@@ -25,19 +26,13 @@ from cmsync.mapping.linking import LINK_FIELDS, SALESFORCE_ID_KEY, find_links, r
 from cmsync.metrics import RECORDS
 from cmsync.state import StateStore
 from cmsync.sync import sources
+from cmsync.sync.compared_pages import ComparedPages
 from cmsync.sync.holdings import refresh_held_members
 from cmsync.sync.streams import StreamWriter, ends_when_cancelled
 from cmsync.sync.unreadable import UnreadableRecords, digest
 from cmsync.systems import Systems
 
 log = get_logger(__name__)
-PAGE = 1000
-
-
-def _pages(subscribers: Iterable[Subscriber]) -> Iterator[list[Subscriber]]:
-    iterator = iter(subscribers)
-    while page := list(islice(iterator, PAGE)):
-        yield page
 
 
 def unreadable_members(store: StateStore, run_id: int, list_id: str, stream: str) -> UnreadableRecords:
@@ -64,10 +59,11 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
     whole = bool(run and run.full_pass) or full_pass_due(systems, list_id)
     mappings = incoming_mappings(systems.settings.field_mappings, list_id)
     started = datetime.now(UTC)
-    marker = f"run:{run_id}" if whole else None
     digests = f"members:{list_id}"
+    pages: ComparedPages | None = None
     if whole:
         refresh_held_members(systems.salesforce, store, list_id, digests)
+        pages = ComparedPages.open(store, run_id, list_id, digests, offset, usable=not mappings)
     retry = Retry() if whole else rejected_members(systems, list_id)
     rejected_before = {
         rejection.key
@@ -76,6 +72,7 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
     }
 
     previous: StreamWriter | None = None
+    built: dict[int, tuple[int, int]] = {}
     for state in SubscriberState:
         stream = f"{digests}:{state.value.lower()}"
         watermark = None if whole else store.watermarks.get(stream)
@@ -86,56 +83,108 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
             run_id,
             records.MEMBER,
             stream,
-            seen_marker=marker,
             digest_stream=digests,
             digest=records.held_digest,
         )
         for payload in retry.as_refused.get(stream, ()):
             writer.add(payload)
         unreadable = unreadable_members(store, run_id, list_id, stream)
-        latest = watermark
-        read = systems.campaign_monitor.subscribers(list_id, state, since=since, unreadable=unreadable.reject)
-        for page in _pages(chain(retry.current.get(state, ()), read)):
-            keys = [records.member_key(list_id, subscriber.email) for subscriber in page]
-            unreadable.readable(keys)
-            rejected_before.difference_update(keys)
-            values = [records.custom_field_values(subscriber) for subscriber in page]
-            named_ids = [str(fields.get(SALESFORCE_ID_KEY) or "") for fields in values]
-            links = find_links(store, (subscriber.email for subscriber in page), named_ids)
-            if mappings:
-                read_fields(systems.salesforce.query, links, mapped_fields(mappings))
-            updates: dict[str, list[dict[str, object]]] = {name: [] for name in LINK_FIELDS}
-            for subscriber, fields, named in zip(page, values, named_ids, strict=True):
-                matches = links.for_subscriber(subscriber.email, named)
-                record = records.member_record(subscriber, list_id, offset, fields)
-                for object_name, link_field in LINK_FIELDS.items():
-                    match = matches.get(object_name)
-                    record[link_field] = match.id if match else None
-                position = subscriber.date.isoformat(sep=" ")
-                latest = max(latest or position, position)
-                writer.add(record, latest)
-                if mappings:
-                    for object_name, update in field_updates(mappings, fields, matches).items():
-                        updates[object_name].append(update)
-            _write_mapped_fields(systems, run_id, list_id, updates)
+        compare = _PageComparison(
+            systems, run_id, list_id, offset, mappings, writer, rejected_before, unreadable, latest=watermark
+        )
+        if retry.current.get(state):
+            compare.members(retry.current[state])
+        for page in systems.campaign_monitor.subscriber_pages(list_id, state, since=since):
+            if pages is not None and pages.unchanged(state, page):
+                writer.left_alone(len(page.items))
+                compare.passed(page)
+                continue
+            if pages is not None:
+                writer.begin_page(pages.marker(state, page))
+            keys, named = compare.members(page.subscribers(unreadable.reject))
+            if pages is not None:
+                pages.compared(state, page, keys, named)
         if previous is not None:
             previous.wait()
         writer.send()
+        built.update(writer.built)
         previous = writer
         if whole:
             unreadable.forget_unmet()
     if previous is not None:
         previous.wait()
-    if whole:
+    if pages is not None:
         refused_now = {
             rejection.key
             for rejection in store.rejections.list(stream_prefix=f"{digests}:")
             if rejection.object == records.MEMBER and rejection.last_seen >= started
         }
         store.rejections.resolve(records.MEMBER, rejected_before - refused_now)
-        _remove_departed(systems, run_id, digests, marker or "")
+        found = pages.close(built)
+        _remove_departed(systems, run_id, digests, found)
+        pages.forget_unused(found)
         store.facts.full_pass(list_id).set(started.isoformat())
-    log.info("list imported", run_id=run_id, client=client_id, list=list_id, full_pass=whole)
+    log.info(
+        "list imported",
+        run_id=run_id,
+        client=client_id,
+        list=list_id,
+        full_pass=whole,
+        **({"pages_left_alone": pages.left_alone, "pages_compared": pages.compared_count} if pages else {}),
+    )
+
+
+@dataclass
+class _PageComparison:
+    """Links, builds and queues one state's members a page at a time, and follows the state's watermark."""
+
+    systems: Systems
+    run_id: int
+    list_id: str
+    offset: timedelta | None
+    mappings: list[FieldMapping]
+    writer: StreamWriter
+    rejected_before: set[str]
+    unreadable: UnreadableRecords
+    latest: str | None = None
+
+    def members(self, page: list[Subscriber]) -> tuple[list[str], bool]:
+        """Queue ``page``'s members (and their cm2sf updates); return their keys and whether one names a
+        record by Id."""
+        list_id, store, writer, mappings = self.list_id, self.systems.store, self.writer, self.mappings
+        keys = [records.member_key(list_id, subscriber.email) for subscriber in page]
+        self.unreadable.readable(keys)
+        self.rejected_before.difference_update(keys)
+        values = [records.custom_field_values(subscriber) for subscriber in page]
+        named_ids = [str(fields.get(SALESFORCE_ID_KEY) or "") for fields in values]
+        links = find_links(store, (subscriber.email for subscriber in page), named_ids)
+        if mappings:
+            read_fields(self.systems.salesforce.query, links, mapped_fields(mappings))
+        updates: dict[str, list[dict[str, object]]] = {name: [] for name in LINK_FIELDS}
+        latest = self.latest
+        for subscriber, fields, named in zip(page, values, named_ids, strict=True):
+            matches = links.for_subscriber(subscriber.email, named)
+            record = records.member_record(subscriber, list_id, self.offset, fields)
+            for object_name, link_field in LINK_FIELDS.items():
+                match = matches.get(object_name)
+                record[link_field] = match.id if match else None
+            position = subscriber.date.isoformat(sep=" ")
+            latest = max(latest or position, position)
+            writer.add(record, latest)
+            if mappings:
+                for object_name, update in field_updates(mappings, fields, matches).items():
+                    updates[object_name].append(update)
+        self.latest = latest
+        _write_mapped_fields(self.systems, self.run_id, list_id, updates)
+        return keys, any(named_ids)
+
+    def passed(self, page: SubscriberPage) -> None:
+        """Follow the watermark past a page left alone (ordered by date: its last member is its latest)."""
+        if not page.items:
+            return
+        position = cm_records.subscriber(page.items[-1]).date.isoformat(sep=" ")
+        self.latest = max(self.latest or position, position)
+        self.writer.advance(self.latest)
 
 
 @dataclass
@@ -173,9 +222,10 @@ def rejected_members(systems: Systems, list_id: str) -> Retry:
     return retry
 
 
-def _remove_departed(systems: Systems, run_id: int, digests: str, marker: str) -> None:
-    """After a full pass: delete the member rows Salesforce holds that CM no longer has (an email changed)."""
-    departed = systems.store.digests.unseen(digests, marker)
+def _remove_departed(systems: Systems, run_id: int, digests: str, found: set[int]) -> None:
+    """After a full pass: delete the member rows Salesforce holds that CM no longer has (an email changed):
+    those found under none of the pass's seen markers ``found``."""
+    departed = systems.store.digests.unseen(digests, found)
     for start in range(0, len(departed), 200):
         keys = departed[start : start + 200]
         ids = [

@@ -15,7 +15,7 @@ sent twice is written once more first), and a record written is no longer kept a
 import functools
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple, ParamSpec
@@ -84,12 +84,19 @@ class StreamTotals:
 
 
 class _Change(NamedTuple):
-    """A record to write, with its key, its digest and whether a digest was kept for its key before."""
+    """A record to write, with its key, its digest, whether a digest was kept for its key before and the
+    number of the seen marker it was compared under (None outside a full pass)."""
 
     key: str
     record: Record
     digest: bytes
     held: bool
+    seen: int | None
+
+
+def _markers(changes: Iterable[_Change]) -> dict[str, int | None]:
+    """Each change's key with the seen marker it was compared under."""
+    return {change.key: change.seen for change in changes}
 
 
 def _record_of(row: dict[str, str]) -> Record:
@@ -120,7 +127,9 @@ class StreamWriter:
     ``run_id`` None writes outside a run (a tracking re-import): no run counts, no cancellation check.
     ``digest_stream`` is where the digests of what Salesforce holds are kept when several streams write the
     same records (a list's member states); ``digest`` computes them, from a record as built and from the
-    same record read back from a Bulk job's results alike."""
+    same record read back from a Bulk job's results alike. On a full pass each page of records is compared
+    under its own seen marker (``begin_page``), and ``built`` tells, per marker, how many records were
+    compared under it and the XOR of their digests."""
 
     salesforce: SalesforceClient
     store: StateStore
@@ -132,6 +141,7 @@ class StreamWriter:
     digest_stream: str | None = None
     digest: Callable[[Record], bytes] = held_digest
     totals: StreamTotals = field(default_factory=StreamTotals)
+    built: dict[int, tuple[int, int]] = field(default_factory=dict)
     _pending: list[Record] = field(default_factory=list)
     _changed: list[_Change] = field(default_factory=list)
     _spool: IngestSpool | None = None
@@ -171,6 +181,15 @@ class StreamWriter:
         if len(self._pending) >= PAGE:
             self._compare()
 
+    def begin_page(self, seen_marker: str) -> None:
+        """Compare what is queued, then compare what comes next under ``seen_marker`` (a page of a full pass)."""
+        self._compare()
+        self.seen_marker = seen_marker
+
+    def left_alone(self, records: int) -> None:
+        """Count ``records`` as unchanged without comparing them (a page of a full pass as it was)."""
+        self._count("unchanged", records)
+
     def advance(self, position: str) -> None:
         """Let the stream resume at ``position`` once everything added so far is written."""
         self._position = position
@@ -191,7 +210,7 @@ class StreamWriter:
             self._wait_for_job()
             changed, self._changed = self._changed, []
             if changed:
-                self._write([change.record for change in changed])
+                self._write([change.record for change in changed], _markers(changed))
             if position is not None:
                 self.store.watermarks.set(self.stream, position)
         if self.run_id is not None:
@@ -214,24 +233,34 @@ class StreamWriter:
             key_field = self.key_field
             unique: dict[str, Record] = {str(record[key_field]): record for record in records}
             seen: list[str] = list(unique)
+            marker = None if self.seen_marker is None else self.store.digests.marker(self.seen_marker)
             if self.keep_hashes:
                 digest = self.digest
                 hashes = {key: digest(record) for key, record in unique.items()}
                 known = self.store.digests.get(self.digests, hashes)
                 changed = [
-                    _Change(key, record, hashes[key], key in known)
+                    _Change(key, record, hashes[key], key in known, marker)
                     for key, record in unique.items()
                     if known.get(key) != hashes[key]
                 ]
                 seen = list(known)
+                if marker is not None:
+                    self._tally(marker, hashes.values())
             else:
-                changed = [_Change(key, record, b"", False) for key, record in unique.items()]
+                changed = [_Change(key, record, b"", False, marker) for key, record in unique.items()]
             if self.seen_marker is not None and seen:
                 self.store.digests.mark_seen(self.digests, seen, self.seen_marker)
             self._count("unchanged", len(unique) - len(changed))
             for change in changed:
                 self._queue(change)
         self._compared_through = self._position
+
+    def _tally(self, marker: int, digests: Iterable[bytes]) -> None:
+        count, folded = self.built.get(marker, (0, 0))
+        for digest in digests:
+            count += 1
+            folded ^= int.from_bytes(digest)
+        self.built[marker] = (count, folded)
 
     def _queue(self, change: _Change) -> None:
         spool, spooled = self._spool, self._spooled
@@ -244,7 +273,7 @@ class StreamWriter:
                 changed, self._changed = self._changed, []
                 for waiting in changed:
                     spool.add(spool.row_of(waiting.record))
-                    spooled.add(waiting.key, waiting.digest, waiting.held)
+                    spooled.add(waiting.key, waiting.digest, waiting.held, waiting.seen)
             return
         if not change.record.keys() <= self._fields:
             self._changed.append(change)
@@ -254,13 +283,13 @@ class StreamWriter:
             self._submit(spool, spooled, self._compared_through)
             spool, spooled = self._spool, self._spooled = IngestSpool(spool.header), SpooledDigests()
         spool.add(row)
-        spooled.add(change.key, change.digest, change.held)
+        spooled.add(change.key, change.digest, change.held, change.seen)
 
     def _submit(self, spool: IngestSpool, spooled: SpooledDigests, position: str | None) -> None:
         """Send ``spool`` as a job on the writer's thread, once the job before it is done, with the records
         that did not fit its columns."""
         self._wait_for_job()
-        odd, self._changed = [change.record for change in self._changed], []
+        odd, self._changed = self._changed, []
         if self._jobs is None:
             self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"bulk:{self.stream}")
         self._job = self._jobs.submit(self._run_job, spool, spooled, odd, position)
@@ -270,7 +299,7 @@ class StreamWriter:
         if job is not None:
             job.result()
 
-    def _run_job(self, spool: IngestSpool, spooled: SpooledDigests, odd: list[Record], position: str | None) -> None:
+    def _run_job(self, spool: IngestSpool, spooled: SpooledDigests, odd: list[_Change], position: str | None) -> None:
         """Run one Bulk job, apply its results, write what is left over, then move the watermark."""
         try:
             job = self.salesforce.writer.bulk.send_spool("upsert", self.object_name, spool, self.key_field)
@@ -281,9 +310,9 @@ class StreamWriter:
                 for cells in spool.read():
                     if cells[column] in again:
                         latest[cells[column]] = _record_of(dict(zip(spool.header, cells, strict=False)))
-                self._write(list(latest.values()))
+                self._write(list(latest.values()), spooled.markers(again))
             if odd:
-                self._write(odd)
+                self._write([change.record for change in odd], _markers(odd))
         finally:
             spool.close()
             spooled.close()
@@ -295,32 +324,34 @@ class StreamWriter:
         answered every row and the stream keeps digests, only its failures are read: every other row was
         written as spooled, created where no digest was held for its key before (DESIGN.md §4)."""
         if not (self.keep_hashes and job.complete):
-            return self._apply(job.results())[0]
-        again, refused = self._apply(job.failures())
-        written: dict[str, bytes] = {}
+            markers = spooled.markers() if self.keep_hashes and self.seen_marker is not None else {}
+            return self._apply(job.results(), markers)[0]
+        again, refused = self._apply(job.failures(), {})
+        written: dict[str, tuple[bytes, int | None]] = {}
         created = 0
-        for key, digest, held in spooled.read():
+        for key, digest, held, seen in spooled.read():
             if key in again or key in refused:
                 continue
             created += not held and key not in written
-            written[key] = digest
+            written[key] = (digest, seen)
             if len(written) >= _SAVE_EVERY:
                 self._written(written, created)
                 written, created = {}, 0
         self._written(written, created)
         return again
 
-    def _apply(self, results: Iterable[RowResult]) -> tuple[set[str], set[str]]:
-        """Record the outcome of a job's rows; the keys of rows worth one more write, and of rows refused."""
+    def _apply(self, results: Iterable[RowResult], markers: Mapping[str, int | None]) -> tuple[set[str], set[str]]:
+        """Record the outcome of a job's rows (a row written keeps its seen marker in ``markers``); the keys of
+        rows worth one more write, and of rows refused."""
         key_field = self.key_field
-        written: dict[str, bytes] = {}
+        written: dict[str, tuple[bytes, int | None]] = {}
         created = 0
         again: set[str] = set()
         refused: set[str] = set()
         for result in results:
             key = result.row.get(key_field, "")
             if result.success:
-                written[key] = self.digest(_held_row(result.row)) if self.keep_hashes else b""
+                written[key] = (self.digest(_held_row(result.row)) if self.keep_hashes else b"", markers.get(key))
                 created += bool(result.created)
                 if len(written) >= _SAVE_EVERY:
                     self._written(written, created)
@@ -333,28 +364,29 @@ class StreamWriter:
         self._written(written, created)
         return again, refused
 
-    def _write(self, records: list[Record]) -> None:
-        """Write ``records`` at once (Collections, or a Bulk job of the client's own) and record the outcome."""
+    def _write(self, records: list[Record], markers: Mapping[str, int | None]) -> None:
+        """Write ``records`` at once (Collections, or a Bulk job of the client's own) and record the outcome;
+        a record written keeps its seen marker in ``markers``."""
         key_field = self.key_field
         unique = {str(record[key_field]): record for record in records}
         keys = list(unique)
         results = self.salesforce.upsert(self.object_name, key_field, list(unique.values()))
-        written: dict[str, bytes] = {}
+        written: dict[str, tuple[bytes, int | None]] = {}
         created = 0
         for result in results:
             key = keys[result.index]
             if result.success:
-                written[key] = self.digest(unique[key]) if self.keep_hashes else b""
+                written[key] = (self.digest(unique[key]) if self.keep_hashes else b"", markers.get(key))
                 created += bool(result.created)
             else:
                 self._refused(key, result.errors, unique[key])
         self._written(written, created)
 
-    def _written(self, written: dict[str, bytes], created: int) -> None:
+    def _written(self, written: dict[str, tuple[bytes, int | None]], created: int) -> None:
         if not written:
             return
         if self.keep_hashes:
-            self.store.digests.save(self.digests, dict(sorted(written.items())), seen=self.seen_marker)
+            self.store.digests.save_seen(self.digests, dict(sorted(written.items())))
         if self.store.rejections.count():
             self.store.rejections.resolve(self.object_name, written)
         self._count("created", created)

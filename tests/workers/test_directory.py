@@ -17,12 +17,13 @@ from cmsync.state.record_ids import long_id
 from cmsync_sandbox.salesforce.ids import make_id
 from tests.workers.conftest import ManualClock
 
-_OLD = len(schema.MIGRATIONS) - 1
+_OLD = 6
+"""The schema before the directory was keyed by the 15-character Id and marks were numbered."""
 
 
 @contextmanager
 def _old_store(url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Transaction]:
-    """A store of the schema before the current one, for the test to write in the old form (then closed)."""
+    """A store of schema ``_OLD``, for the test to write in the old form (then closed)."""
     with monkeypatch.context() as before:
         before.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:_OLD])
         old = StateStore.open(url, clock)
@@ -31,7 +32,6 @@ def _old_store(url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) ->
         old.close()
 
 
-"""The schema before the directory was keyed by the 15-character Id and marks were numbered."""
 FIRST, TIED, SECOND = make_id("003", 62**8 * 11 + 36), make_id("003", 62**8 * 11 + 40), make_id("003", 62**8 * 37)
 LEAD = make_id("00Q", 62**7 * 45 + 10)
 NO_EMAIL = make_id("003", 62**6 * 20 + 61)
@@ -134,9 +134,10 @@ def test_an_older_store_links_and_compares_digests_as_before(
     assert _links(store, "bo@example.com", NO_EMAIL.lower()) == {"Contact": NO_EMAIL}
     keys = ["l1:ann@example.com", "l1:bo@example.com", "l1:cy@example.com"]
     assert store.digests.get("members:l1", keys) == {key: bytes([n]) * 16 for n, key in enumerate(keys, start=1)}
-    assert store.digests.unseen("members:l1", "run:3") == keys[1:]
+    marker = store.digests.marker("run:3")
+    assert store.digests.unseen("members:l1", {marker}) == keys[1:]
     store.digests.mark_seen("members:l1", keys[1:2], "run:3")
-    assert store.digests.unseen("members:l1", "run:3") == keys[2:]
+    assert store.digests.unseen("members:l1", {marker}) == keys[2:]
     store.close()
 
 

@@ -26,12 +26,25 @@ def test_digests_are_sixteen_bytes_kept_per_stream(store: StateStore) -> None:
 
 def test_a_full_pass_finds_the_keys_it_did_not_see(store: StateStore) -> None:
     store.digests.save("members:l1", dict.fromkeys(KEYS, b"\x01" * 16))
-    store.digests.mark_seen("members:l1", KEYS[:2], "run:7")
-    store.digests.save("members:l1", {KEYS[2]: b"\x02" * 16}, seen="run:7")
-    assert store.digests.unseen("members:l1", "run:7") == [KEYS[3]]
+    store.digests.mark_seen("members:l1", KEYS[:1], "l1:7:Active:1")
+    store.digests.mark_seen("members:l1", KEYS[1:2], "l1:7:Active:2")
+    store.digests.save("members:l1", {KEYS[2]: b"\x02" * 16}, seen="l1:7:Bounced:1")
+    found = {store.digests.marker(name) for name in ("l1:7:Active:1", "l1:7:Active:2", "l1:7:Bounced:1")}
+    assert store.digests.unseen("members:l1", found) == [KEYS[3]]
     store.digests.forget("members:l1", [KEYS[3]])
-    assert store.digests.unseen("members:l1", "run:7") == []
+    assert store.digests.unseen("members:l1", found) == []
     assert set(store.digests.get("members:l1", KEYS)) == set(KEYS[:3])
+
+
+def test_a_tally_counts_and_folds_the_digests_of_each_seen_marker(store: StateStore) -> None:
+    digests = {key: bytes([n]) * 16 for n, key in enumerate(KEYS, start=1)}
+    store.digests.save("members:l1", digests)
+    store.digests.mark_seen("members:l1", KEYS[:3], "l1:8:Active:1")
+    marker = store.digests.marker("l1:8:Active:1")
+    folded = int.from_bytes(digests[KEYS[0]]) ^ int.from_bytes(digests[KEYS[1]]) ^ int.from_bytes(digests[KEYS[2]])
+    assert store.digests.tally("members:l1") == {marker: (3, folded)}
+    store.digests.save("members:l1", {KEYS[1]: b"\x09" * 16})
+    assert store.digests.tally("members:l1") == {marker: (2, folded ^ int.from_bytes(digests[KEYS[1]]))}
 
 
 def test_a_stream_keeps_digests_until_they_are_forgotten(store: StateStore) -> None:

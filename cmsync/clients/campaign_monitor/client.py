@@ -18,7 +18,7 @@ from cmsync.clients.campaign_monitor import records
 from cmsync.clients.campaign_monitor.answers import Shape, json_array, json_object, json_page
 from cmsync.clients.campaign_monitor.auth import ApiKey, Authenticator, OAuth, token_url
 from cmsync.clients.campaign_monitor.errors import BadRequestError, ErrorCode, UnreadableRecordError
-from cmsync.clients.campaign_monitor.paging import PAGE_SIZE, PAGES_AHEAD, iterate_pages
+from cmsync.clients.campaign_monitor.paging import PAGE_SIZE, PAGES_AHEAD, iterate_pages, read_pages
 from cmsync.clients.campaign_monitor.records import (
     Campaign,
     CampaignReport,
@@ -38,6 +38,7 @@ from cmsync.clients.campaign_monitor.records import (
     TrackingEvent,
 )
 from cmsync.clients.campaign_monitor.retry import RetryPolicy
+from cmsync.clients.campaign_monitor.subscriber_pages import SubscriberPage, fingerprint
 from cmsync.clients.campaign_monitor.transport import CallCounts, Transport
 from cmsync.config.model import CampaignMonitorSettings, CmApiKeyAuth
 
@@ -218,6 +219,22 @@ class CampaignMonitorClient:
         first) by default, so the last record read is the next watermark. A subscriber that cannot be read
         goes to ``unreadable`` (raised when it is None). The next pages are read while this one is worked on.
         """
+        pages = self.subscriber_pages(
+            list_id, state, since=since, order_field=order_field, order_direction=order_direction
+        )
+        for page in pages:
+            yield from page.subscribers(unreadable)
+
+    def subscriber_pages(
+        self,
+        list_id: str,
+        state: SubscriberState,
+        *,
+        since: datetime | None = None,
+        order_field: SubscriberOrder = "date",
+        order_direction: Direction = "asc",
+    ) -> Iterator[SubscriberPage]:
+        """``subscribers`` a page at a time, each with the fingerprint of its body."""
         params = {
             "orderfield": order_field,
             "orderdirection": order_direction,
@@ -226,7 +243,21 @@ class CampaignMonitorClient:
         if since is not None:
             params["date"] = records.date_parameter(since)
         path = f"/lists/{_id(list_id)}/{state.value.lower()}.json"
-        return self._records("list_subscribers", path, params, records.subscriber, unreadable, ahead=PAGES_AHEAD)
+        fingerprints: dict[int, bytes] = {}
+
+        def fetch(number: int) -> dict[str, Any]:
+            answer, body = self.transport.read_with_body(
+                "list_subscribers",
+                path,
+                params={**params, "page": str(number), "pagesize": str(self.page_size)},
+                shape=json_page,
+            )
+            fingerprints[number] = fingerprint(body)
+            page: dict[str, Any] = answer
+            return page
+
+        for number, page in enumerate(read_pages(fetch, ahead=PAGES_AHEAD), start=1):
+            yield SubscriberPage(number, fingerprints.pop(number), page.get("Results") or [])
 
     def subscriber(self, list_id: str, email: str) -> Subscriber:
         """One subscriber of a list (``BadRequestError`` code 203 when the email is not on it)."""

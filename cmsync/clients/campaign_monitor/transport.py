@@ -126,6 +126,13 @@ class Transport:
         _response, answer = self._exchange(endpoint, method, path, params, body, shape)
         return answer
 
+    def read_with_body(
+        self, endpoint: str, path: str, *, params: dict[str, str] | None = None, shape: Shape = any_json
+    ) -> tuple[Any, bytes]:
+        """``read`` of a GET, with the body as CM sent it (for a fingerprint of what the answer said)."""
+        response, answer = self._exchange(endpoint, "GET", path, params, None, shape)
+        return answer, response.content
+
     def _exchange(
         self,
         endpoint: str,
