@@ -9,6 +9,9 @@ from collections.abc import Collection, Iterable, Mapping
 
 from cmsync.state.database import Database, execute_in
 
+_TALLY_BATCH = 50_000
+"""Keys ``tally`` reads at once."""
+
 
 def _key_prefix(stream: str) -> str:
     """The start of a key that repeats the stream's own ID (``members:<list>`` → ``<list>:``), or ""."""
@@ -102,26 +105,37 @@ class Digests:
         )
 
     def tally(self, stream: str) -> dict[int, tuple[int, int]]:
-        """Per seen marker of ``stream``: how many keys carry it and the XOR of their digests (as a number)."""
-        with self.database.transaction() as transaction:
-            rows = transaction.execute(
-                "SELECT seen, digest FROM record_digests WHERE stream_id = ? AND seen IS NOT NULL",
-                (self.stream_number(stream),),
-            )
+        """Per seen marker of ``stream``: how many keys carry it and the XOR of their digests (as a number).
+        Read ``_TALLY_BATCH`` keys at a time, so memory stays flat however long the list."""
+        stream_id = self.stream_number(stream)
         tally: dict[int, tuple[int, int]] = {}
-        for marker_id, digest in rows:
-            count, folded = tally.get(marker_id, (0, 0))
-            tally[marker_id] = (count + 1, folded ^ int.from_bytes(digest))
-        return tally
+        after = ""
+        while True:
+            with self.database.transaction() as transaction:
+                rows = transaction.execute(
+                    "SELECT record_key, seen, digest FROM record_digests WHERE stream_id = ? AND record_key > ? "
+                    "ORDER BY record_key LIMIT ?",
+                    (stream_id, after, _TALLY_BATCH),
+                )
+            for _key, marker_id, digest in rows:
+                if marker_id is not None:
+                    count, folded = tally.get(marker_id, (0, 0))
+                    tally[marker_id] = (count + 1, folded ^ int.from_bytes(digest))
+            if len(rows) < _TALLY_BATCH:
+                return tally
+            after = rows[-1][0]
 
     def unseen(self, stream: str, markers: Collection[int]) -> list[str]:
         """Keys of ``stream`` whose seen marker is none of ``markers`` (the pages a full pass found): gone."""
+        found = sorted(markers)
+        among = f"seen NOT IN ({', '.join('?' * len(found))})" if found else "TRUE"
         with self.database.transaction() as transaction:
             rows = transaction.execute(
-                "SELECT record_key, seen FROM record_digests WHERE stream_id = ?", (self.stream_number(stream),)
+                f"SELECT record_key FROM record_digests WHERE stream_id = ? AND (seen IS NULL OR {among})",
+                (self.stream_number(stream), *found),
             )
         prefix = _key_prefix(stream)
-        return sorted(_long(prefix, key) for key, marker_id in rows if marker_id not in markers)
+        return sorted(_long(prefix, row[0]) for row in rows)
 
     def forget_markers(self, prefix: str, keep: Collection[int]) -> None:
         """Forget the seen markers whose name starts with ``prefix``, but those in ``keep``."""

@@ -5,6 +5,7 @@ import pytest
 
 from cmsync.mapping.records import held_digest
 from cmsync.state import StateStore, schema
+from cmsync.state import digests as digests_module
 from tests.workers.conftest import ManualClock
 
 _COMPACT = next(
@@ -36,7 +37,10 @@ def test_a_full_pass_finds_the_keys_it_did_not_see(store: StateStore) -> None:
     assert set(store.digests.get("members:l1", KEYS)) == set(KEYS[:3])
 
 
-def test_a_tally_counts_and_folds_the_digests_of_each_seen_marker(store: StateStore) -> None:
+def test_a_tally_counts_and_folds_the_digests_of_each_seen_marker(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(digests_module, "_TALLY_BATCH", 2)
     digests = {key: bytes([n]) * 16 for n, key in enumerate(KEYS, start=1)}
     store.digests.save("members:l1", digests)
     store.digests.mark_seen("members:l1", KEYS[:3], "l1:8:Active:1")
