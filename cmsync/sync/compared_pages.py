@@ -16,6 +16,7 @@ is gone from CM.
 from dataclasses import dataclass, field
 from datetime import timedelta
 from hashlib import blake2b
+from typing import NamedTuple
 
 from cmsync.clients.campaign_monitor.records import SubscriberState
 from cmsync.clients.campaign_monitor.subscriber_pages import SubscriberPage
@@ -29,6 +30,17 @@ MEMBER_SHAPE = 1
 compared under another shape is compared again. ``tests/sync/test_compared_pages.py`` pins it."""
 _MOST_TOUCHED = 200_000
 """Member keys a pass remembers having compared; past that it compares every later page (memory stays flat)."""
+
+
+class _Compared(NamedTuple):
+    """A page compared in this pass, as it will be kept (its marker by name until the pass ends)."""
+
+    state: str
+    number: int
+    body: bytes
+    members: int
+    named: bool
+    marker: str
 
 
 def shape(list_id: str, offset: timedelta | None) -> bytes:
@@ -55,7 +67,7 @@ class ComparedPages:
     changes: dict[bytes, int]
     pages: list[ListPage] = field(default_factory=list)
     left_alone: int = 0
-    _pending: list[tuple[str, SubscriberPage, bool, str]] = field(default_factory=list)
+    _pending: list[_Compared] = field(default_factory=list)
     _touched: set[str] = field(default_factory=set)
 
     @classmethod
@@ -106,7 +118,9 @@ class ComparedPages:
 
     def compared(self, state: SubscriberState, page: SubscriberPage, keys: list[str], named: bool) -> None:
         """Note that ``page`` was compared (its members' ``keys``; ``named``: one names a record by Id)."""
-        self._pending.append((state.value, page, named, self.marker(state, page)))
+        self._pending.append(
+            _Compared(state.value, page.number, page.fingerprint, len(page.items), named, self.marker(state, page))
+        )
         if len(self._touched) + len(keys) > _MOST_TOUCHED:
             self.usable = False
             self._touched.clear()
@@ -117,12 +131,12 @@ class ComparedPages:
         """Keep the pages of this pass (``built``: per marker, what the writers compared under it); return the
         markers under which members were found."""
         digests = self.store.digests
-        for state, page, named, name in self._pending:
-            marker = digests.marker(name)
+        for page in self._pending:
+            marker = digests.marker(page.marker)
             _count, folded = built.get(marker, (0, 0))
             self.pages.append(
-                ListPage(state, page.number, page.fingerprint, self.shape, self.directory, named, marker,
-                         len(page.items), folded.to_bytes(16))
+                ListPage(page.state, page.number, page.body, self.shape, self.directory, page.named, marker,
+                         page.members, folded.to_bytes(16))
             )  # fmt: skip
         found = {page.marker for page in self.pages}
         self.store.list_pages.replace(self.stream, self.pages)
