@@ -4,7 +4,8 @@ An incremental pass reads each state from its watermark (CM's ``date`` filter: t
 state). A full pass first brings up to date what it knows Salesforce holds for the list (the rows
 changed there since the last full pass, ``holdings``), then reads every member from CM, to catch name and
 custom-field edits the date filter cannot see and edits or deletions made in Salesforce: it writes what
-differs and deletes rows of members CM no longer has. The digest of what Salesforce holds is
+differs and deletes rows of members CM no longer has. A page that is as at the last full pass, with
+nothing it depends on changed since, is left alone (``compared_pages``). The digest of what Salesforce holds is
 kept once per member, whichever state it was read under, so a member that changed state and back is
 written again. cm2sf mappings update the linked records. A state's Bulk job runs while the next state
 is read; the jobs of one list run one after another, so a member read under two states ends as the later.
