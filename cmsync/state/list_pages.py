@@ -3,8 +3,8 @@ that is as it was (DESIGN.md §4, "Pages left alone").
 
 A page is kept with the fingerprint of its body as CM sent it, the fingerprint of everything else that
 shaped its records (``shape``), the directory version it was linked against (and whether a member named a
-record by Id), the seen marker its members' digests were given, how many members it had and the XOR of
-the digests built from them.
+record by Id), the seen marker its members' digests were given, how many members it had, the XOR of the
+digests built from them and the latest change of state among them (where its state's watermark may move).
 """
 
 from collections.abc import Callable, Iterable
@@ -28,6 +28,7 @@ class ListPage(NamedTuple):
     marker: int
     members: int
     held: bytes
+    latest: str | None
 
 
 class ListPages:
@@ -41,14 +42,14 @@ class ListPages:
         """The pages the last full pass of ``stream`` compared, by state and page number."""
         with self.database.transaction() as transaction:
             rows = transaction.execute(
-                "SELECT state, page, body, shape, directory, named, marker, members, held FROM list_pages "
+                "SELECT state, page, body, shape, directory, named, marker, members, held, latest FROM list_pages "
                 "WHERE stream_id = ?",
                 (self._stream_id(stream),),
             )
         pages = (
             ListPage(str(state), int(page), bytes(body), bytes(shape), int(directory), bool(named), int(marker),
-                     int(members), bytes(held))
-            for state, page, body, shape, directory, named, marker, members, held in rows
+                     int(members), bytes(held), latest)
+            for state, page, body, shape, directory, named, marker, members, held, latest in rows
         )  # fmt: skip
         return {(page.state, page.number): page for page in pages}
 
@@ -58,10 +59,10 @@ class ListPages:
         with self.database.transaction() as transaction:
             transaction.execute("DELETE FROM list_pages WHERE stream_id = ?", (stream_id,))
             transaction.execute_many(
-                "INSERT INTO list_pages (stream_id, state, page, body, shape, directory, named, marker, members, held) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO list_pages (stream_id, state, page, body, shape, directory, named, marker, members, held, "
+                "latest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(stream_id, page.state, page.number, page.body, page.shape, page.directory, int(page.named),
-                  page.marker, page.members, page.held) for page in pages],
+                  page.marker, page.members, page.held, page.latest) for page in pages],
             )  # fmt: skip
 
     def oldest_directory(self) -> int | None:

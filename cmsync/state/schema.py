@@ -185,6 +185,7 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
             marker BIGINT NOT NULL,
             members INTEGER NOT NULL,
             held {binary} NOT NULL,
+            latest TEXT,
             PRIMARY KEY (stream_id, state, page)
         )""",
         """CREATE TABLE directory_changes (

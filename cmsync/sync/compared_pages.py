@@ -41,6 +41,7 @@ class _Compared(NamedTuple):
     members: int
     named: bool
     marker: str
+    latest: str | None
 
 
 def shape(list_id: str, offset: timedelta | None) -> bytes:
@@ -97,8 +98,8 @@ class ComparedPages:
         """The seen marker the members of ``page`` are compared under in this pass."""
         return f"{self.list_id}:{self.run_id}:{state.value}:{page.number}"
 
-    def unchanged(self, state: SubscriberState, page: SubscriberPage) -> bool:
-        """True when ``page`` may be left alone (then it is kept as it was)."""
+    def unchanged(self, state: SubscriberState, page: SubscriberPage) -> ListPage | None:
+        """The page as kept when ``page`` may be left alone (then it is kept as it was), else None."""
         kept = self.kept.get((state.value, page.number))
         if (
             not self.usable
@@ -106,20 +107,23 @@ class ComparedPages:
             or kept.body != page.fingerprint
             or kept.shape != self.shape
             or kept.directory < self.reloaded
-            or kept.members != len(page.items)
+            or kept.members != page.records
             or self.tally.get(kept.marker, (0, 0)) != (kept.members, int.from_bytes(kept.held))
             or self._relinked(kept, page)
             or (self._touched and any(key in self._touched for key in self._keys(page)))
         ):
-            return False
+            return None
         self.pages.append(kept)
         self.left_alone += 1
-        return True
+        return kept
 
-    def compared(self, state: SubscriberState, page: SubscriberPage, keys: list[str], named: bool) -> None:
-        """Note that ``page`` was compared (its members' ``keys``; ``named``: one names a record by Id)."""
+    def compared(
+        self, state: SubscriberState, page: SubscriberPage, keys: list[str], named: bool, latest: str | None
+    ) -> None:
+        """Note that ``page`` was compared (its members' ``keys``; ``named``: one names a record by Id; the
+        latest change of state among them)."""
         self._pending.append(
-            _Compared(state.value, page.number, page.fingerprint, len(page.items), named, self.marker(state, page))
+            _Compared(state.value, page.number, page.fingerprint, page.records, named, self.marker(state, page), latest)
         )
         if len(self._touched) + len(keys) > _MOST_TOUCHED:
             self.usable = False
@@ -136,7 +140,7 @@ class ComparedPages:
             _count, folded = built.get(marker, (0, 0))
             self.pages.append(
                 ListPage(page.state, page.number, page.body, self.shape, self.directory, page.named, marker,
-                         page.members, folded.to_bytes(16))
+                         page.members, folded.to_bytes(16), page.latest)
             )  # fmt: skip
         found = {page.marker for page in self.pages}
         self.store.list_pages.replace(self.stream, self.pages)

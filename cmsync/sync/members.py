@@ -14,10 +14,8 @@ is read; the jobs of one list run one after another, so a member read under two 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from cmsync.clients.campaign_monitor import records as cm_records
 from cmsync.clients.campaign_monitor.errors import CampaignMonitorError, ErrorCode
 from cmsync.clients.campaign_monitor.records import Subscriber, SubscriberState
-from cmsync.clients.campaign_monitor.subscriber_pages import SubscriberPage
 from cmsync.clients.salesforce.soql import literal_list
 from cmsync.config.subscriptions import FieldMapping
 from cmsync.logs import get_logger
@@ -96,15 +94,16 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
         if retry.current.get(state):
             compare.members(retry.current[state])
         for page in systems.campaign_monitor.subscriber_pages(list_id, state, since=since):
-            if pages is not None and pages.unchanged(state, page):
-                writer.left_alone(len(page.items))
-                compare.passed(page)
+            kept = pages.unchanged(state, page) if pages is not None else None
+            if kept is not None:
+                writer.left_alone(kept.members)
+                compare.passed(kept.latest)
                 continue
             if pages is not None:
                 writer.begin_page(pages.marker(state, page))
-            keys, named = compare.members(page.subscribers(unreadable.reject))
+            keys, named, latest = compare.members(page.subscribers(unreadable.reject))
             if pages is not None:
-                pages.compared(state, page, keys, named)
+                pages.compared(state, page, keys, named, latest)
         if previous is not None:
             previous.wait()
         writer.send()
@@ -149,9 +148,9 @@ class _PageComparison:
     unreadable: UnreadableRecords
     latest: str | None = None
 
-    def members(self, page: list[Subscriber]) -> tuple[list[str], bool]:
-        """Queue ``page``'s members (and their cm2sf updates); return their keys and whether one names a
-        record by Id."""
+    def members(self, page: list[Subscriber]) -> tuple[list[str], bool, str | None]:
+        """Queue ``page``'s members (and their cm2sf updates); return their keys, whether one names a record
+        by Id and the latest change of state among them."""
         list_id, store, writer, mappings = self.list_id, self.systems.store, self.writer, self.mappings
         keys = [records.member_key(list_id, subscriber.email) for subscriber in page]
         self.unreadable.readable(keys)
@@ -163,6 +162,7 @@ class _PageComparison:
             read_fields(self.systems.salesforce.query, links, mapped_fields(mappings))
         updates: dict[str, list[dict[str, object]]] = {name: [] for name in LINK_FIELDS}
         latest = self.latest
+        newest: str | None = None
         for subscriber, fields, named in zip(page, values, named_ids, strict=True):
             matches = links.for_subscriber(subscriber.email, named)
             record = records.member_record(subscriber, list_id, self.offset, fields)
@@ -171,21 +171,20 @@ class _PageComparison:
                 record[link_field] = match.id if match else None
             position = subscriber.date.isoformat(sep=" ")
             latest = max(latest or position, position)
+            newest = max(newest or position, position)
             writer.add(record, latest)
             if mappings:
                 for object_name, update in field_updates(mappings, fields, matches).items():
                     updates[object_name].append(update)
         self.latest = latest
         _write_mapped_fields(self.systems, self.run_id, list_id, updates)
-        return keys, any(named_ids)
+        return keys, any(named_ids), newest
 
-    def passed(self, page: SubscriberPage) -> None:
-        """Follow the watermark past a page left alone (ordered by date: its last member is its latest)."""
-        if not page.items:
-            return
-        position = cm_records.subscriber(page.items[-1]).date.isoformat(sep=" ")
-        self.latest = max(self.latest or position, position)
-        self.writer.advance(self.latest)
+    def passed(self, latest: str | None) -> None:
+        """Follow the watermark past a page left alone, whose latest change of state was ``latest``."""
+        if latest is not None:
+            self.latest = max(self.latest or latest, latest)
+            self.writer.advance(self.latest)
 
 
 @dataclass

@@ -5,6 +5,7 @@ caller gets there, so memory stays flat however long the list. Every call goes t
 (timeouts, retries, token refresh, typed errors, metrics per endpoint class).
 """
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from functools import partial
@@ -38,7 +39,7 @@ from cmsync.clients.campaign_monitor.records import (
     TrackingEvent,
 )
 from cmsync.clients.campaign_monitor.retry import RetryPolicy
-from cmsync.clients.campaign_monitor.subscriber_pages import SubscriberPage, fingerprint
+from cmsync.clients.campaign_monitor.subscriber_pages import SubscriberPage, fingerprint, page_problem, running_counts
 from cmsync.clients.campaign_monitor.transport import CallCounts, Transport
 from cmsync.config.model import CampaignMonitorSettings, CmApiKeyAuth
 
@@ -62,6 +63,19 @@ def _subscriber_body(subscriber: SubscriberDetails, resubscribe: bool, restart_j
         "Resubscribe": resubscribe,
         "RestartSubscriptionBasedAutoresponders": restart_journeys,
     }
+
+
+def _results(body: bytes, checked: Callable[[], list[Any]]) -> list[Any]:
+    """The ``Results`` of a page's body, or the page read again through ``checked`` when the body is not a page."""
+    try:
+        page = json.loads(body)
+    except ValueError:
+        return checked()
+    return list(page["Results"]) if json_page(page) is None else checked()
+
+
+def _said(page: SubscriberPage) -> tuple[int, int]:
+    return page.records, page.pages
 
 
 class CampaignMonitorClient:
@@ -234,7 +248,7 @@ class CampaignMonitorClient:
         order_field: SubscriberOrder = "date",
         order_direction: Direction = "asc",
     ) -> Iterator[SubscriberPage]:
-        """``subscribers`` a page at a time, each with the fingerprint of its body."""
+        """``subscribers`` a page at a time, each with the fingerprint of its body, parsed only when asked."""
         params = {
             "orderfield": order_field,
             "orderdirection": order_direction,
@@ -243,21 +257,21 @@ class CampaignMonitorClient:
         if since is not None:
             params["date"] = records.date_parameter(since)
         path = f"/lists/{_id(list_id)}/{state.value.lower()}.json"
-        fingerprints: dict[int, bytes] = {}
 
-        def fetch(number: int) -> dict[str, Any]:
-            answer, body = self.transport.read_with_body(
-                "list_subscribers",
-                path,
-                params={**params, "page": str(number), "pagesize": str(self.page_size)},
-                shape=json_page,
+        def checked(paged: dict[str, str]) -> list[Any]:
+            """A page's records read the way every read is checked (and retried when the body is not a page)."""
+            page: dict[str, Any] = self._get("list_subscribers", path, paged, shape=json_page)
+            return list(page["Results"])
+
+        def fetch(number: int) -> SubscriberPage:
+            paged = {**params, "page": str(number), "pagesize": str(self.page_size)}
+            body = self.transport.read_body("list_subscribers", path, page_problem, params=paged)
+            records_on_page, pages = running_counts(body) or (0, 0)
+            return SubscriberPage(
+                number, fingerprint(body), records_on_page, pages, partial(_results, body, partial(checked, paged))
             )
-            fingerprints[number] = fingerprint(body)
-            page: dict[str, Any] = answer
-            return page
 
-        for number, page in enumerate(read_pages(fetch, ahead=PAGES_AHEAD), start=1):
-            yield SubscriberPage(number, fingerprints.pop(number), page.get("Results") or [])
+        return read_pages(fetch, _said, ahead=PAGES_AHEAD)
 
     def subscriber(self, list_id: str, email: str) -> Subscriber:
         """One subscriber of a list (``BadRequestError`` code 203 when the email is not on it)."""

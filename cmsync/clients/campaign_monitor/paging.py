@@ -5,10 +5,12 @@ handed out in page order), so CM's latency overlaps the caller's work and memory
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 Page = dict[str, Any]
 """A page as CM answers it: an object with ``Results`` and ``NumberOfPages``."""
+Fetched = TypeVar("Fetched")
+"""A page as a reader fetches it: parsed, or its body with what it says of the list's size."""
 PAGE_SIZE = 1000
 """CM's largest page, so a sync makes as few calls as it can."""
 PAGES_AHEAD = 4
@@ -20,46 +22,54 @@ these reads; a 429 still waits for ``X-RateLimit-Reset``) and a few thousand rec
 def iterate_pages(fetch_page: Callable[[int], Page], *, ahead: int = 0) -> Iterator[dict[str, Any]]:
     """The ``Results`` of page 1, 2, … until ``NumberOfPages`` (or an empty page). With ``ahead``, up to
     that many of the next pages are fetched on threads while the caller reads this one."""
-    for page in read_pages(fetch_page, ahead=ahead):
+    for page in read_pages(fetch_page, page_counts, ahead=ahead):
         yield from page.get("Results") or []
 
 
-def read_pages(fetch_page: Callable[[int], Page], *, ahead: int = 0) -> Iterator[Page]:
-    """Page 1, 2, … whole, until ``NumberOfPages`` (or an empty page), read ahead as ``iterate_pages``."""
+def page_counts(page: Page) -> tuple[int, int]:
+    """A page's records and the list's number of pages, as a parsed page says them."""
+    return len(page.get("Results") or []), int(page.get("NumberOfPages") or 0)
+
+
+def read_pages(
+    fetch_page: Callable[[int], Fetched], counts: Callable[[Fetched], tuple[int, int]], *, ahead: int = 0
+) -> Iterator[Fetched]:
+    """Page 1, 2, … whole, as ``fetch_page`` gives them, until the number of pages ``counts`` tells (or an
+    empty page), read ahead as ``iterate_pages``."""
     if ahead:
-        yield from _read_ahead(fetch_page, ahead)
+        yield from _read_ahead(fetch_page, counts, ahead)
         return
     number = 1
     while True:
         page = fetch_page(number)
         yield page
-        if _last(page, number):
+        if _last(counts(page), number):
             return
         number += 1
 
 
-def _pages(page: Page) -> int:
-    return int(page.get("NumberOfPages") or 0)
+def _last(counts: tuple[int, int], number: int) -> bool:
+    records, pages = counts
+    return not records or number >= pages
 
 
-def _last(page: Page, number: int) -> bool:
-    return not page.get("Results") or number >= _pages(page)
-
-
-def _read_ahead(fetch_page: Callable[[int], Page], ahead: int) -> Iterator[Page]:
+def _read_ahead(
+    fetch_page: Callable[[int], Fetched], counts: Callable[[Fetched], tuple[int, int]], ahead: int
+) -> Iterator[Fetched]:
     """Page 1 tells how many pages there are; then the next ``ahead`` pages are always in flight."""
     reader = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="cm-page")
-    coming: deque[Future[Page]] = deque()
+    coming: deque[Future[Fetched]] = deque()
     try:
         page = reader.submit(fetch_page, 1).result()
-        number, requested, total = 1, 1, _pages(page)
+        number, requested, total = 1, 1, 0
         while True:
-            total = max(total, _pages(page))
-            while len(coming) < ahead and requested < total and not _last(page, number):
+            said = counts(page)
+            total = max(total, said[1])
+            while len(coming) < ahead and requested < total and not _last(said, number):
                 requested += 1
                 coming.append(reader.submit(fetch_page, requested))
             yield page
-            if _last(page, number) or not coming:
+            if _last(said, number) or not coming:
                 return
             page = coming.popleft().result()
             number += 1

@@ -62,13 +62,51 @@ def _number_after(body: bytes, position: int) -> int | None:
     return position if position > start else None
 
 
+def running_counts(body: bytes) -> tuple[int, int] | None:
+    """``RecordsOnThisPage`` and ``NumberOfPages`` as a page's body says them, read without parsing it; None
+    when it does not say both."""
+    said = [_last_number(body, name) for name in (b'"RecordsOnThisPage"', b'"NumberOfPages"')]
+    return None if None in said else (said[0] or 0, said[1] or 0)
+
+
+def page_problem(body: bytes) -> str | None:
+    """Why ``body`` is not a whole page (a JSON object saying its counts), or None; checked without parsing."""
+    text = body.strip()
+    if not (text.startswith(b"{") and text.endswith(b"}")):
+        return f"the body is not JSON (a page is an object; {len(body)} bytes)"
+    if running_counts(body) is None:
+        return "expected a page that says RecordsOnThisPage and NumberOfPages"
+    return None
+
+
+def _last_number(body: bytes, name: bytes) -> int | None:
+    spans = list(_members(body, name))
+    if not spans:
+        return None
+    begin, end = spans[-1]
+    digits = body[begin + len(name) : end].lstrip(_SPACE + b":")
+    return int(digits)
+
+
 @dataclass
 class SubscriberPage:
-    """One page of a list's subscribers in one state: its number, fingerprint and records as CM sent them."""
+    """One page of a list's subscribers in one state: its number, fingerprint, number of records and the
+    list's number of pages it said, and its records as CM sent them (parsed when first asked for: a page
+    left alone never is)."""
 
     number: int
     fingerprint: bytes
-    items: list[Any]
+    records: int
+    pages: int
+    read: Callable[[], list[Any]]
+    _items: list[Any] | None = None
+
+    @property
+    def items(self) -> list[Any]:
+        """The page's records as CM sent them."""
+        if self._items is None:
+            self._items = self.read()
+        return self._items
 
     def subscribers(self, unreadable: Callable[[UnreadableRecordError], None] | None) -> list[Subscriber]:
         """The page's subscribers; one that cannot be read goes to ``unreadable`` (the rest are still read),

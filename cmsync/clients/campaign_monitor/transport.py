@@ -4,6 +4,7 @@ and counts of calls and errors per endpoint class (Prometheus and in-process).""
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from cmsync.redaction import REDACTOR
 SYSTEM = "campaign_monitor"
 TOKEN_ENDPOINT = "oauth_token"
 _log = get_logger(__name__)
+BodyCheck = Callable[[bytes], str | None]
+"""Why a body read without parsing it is not the answer expected, or None."""
 
 
 class CallCounts:
@@ -126,12 +129,11 @@ class Transport:
         _response, answer = self._exchange(endpoint, method, path, params, body, shape)
         return answer
 
-    def read_with_body(
-        self, endpoint: str, path: str, *, params: dict[str, str] | None = None, shape: Shape = any_json
-    ) -> tuple[Any, bytes]:
-        """``read`` of a GET, with the body as CM sent it (for a fingerprint of what the answer said)."""
-        response, answer = self._exchange(endpoint, "GET", path, params, None, shape)
-        return answer, response.content
+    def read_body(self, endpoint: str, path: str, check: BodyCheck, *, params: dict[str, str] | None = None) -> bytes:
+        """The body of a GET as CM sent it, not parsed (the caller parses it when it needs to); a body that
+        ``check`` finds wrong is retried like a 5xx, then raised as ``BadResponseError``."""
+        response, _answer = self._exchange(endpoint, "GET", path, params, None, None, check)
+        return response.content
 
     def _exchange(
         self,
@@ -141,6 +143,7 @@ class Transport:
         params: dict[str, str] | None,
         body: Any,
         shape: Shape | None,
+        check: BodyCheck | None = None,
     ) -> tuple[requests.Response, Any]:
         url = f"{self.base_url}{path}"
         retries = Retries(self.retry, SYSTEM, endpoint)
@@ -190,10 +193,10 @@ class Transport:
             if status >= 400:
                 self._count(endpoint, "error", started)
                 raise self._error(response, endpoint)
-            if shape is None:
-                self._count(endpoint, "ok", started)
-                return response, None
-            answer, problem = parsed_answer(response, shape)
+            if shape is not None:
+                answer, problem = parsed_answer(response, shape)
+            else:
+                answer, problem = None, check(response.content) if check is not None else None
             if problem is None:
                 self._count(endpoint, "ok", started)
                 return response, answer
