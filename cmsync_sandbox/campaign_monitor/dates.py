@@ -14,6 +14,7 @@ from cmsync_sandbox.campaign_monitor.errors import ApiError
 
 MINUTE = 60
 DAY = 24 * 60 * MINUTE
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATE_PARAMETER = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
 
@@ -51,9 +52,6 @@ def format_date(instant: int, utc_offset_minutes: int) -> str:
     """
     day, second = divmod(instant + utc_offset_minutes * MINUTE, DAY)
     return f"{_day_text(day)} {_time_of_day_text(second)}"
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @lru_cache(maxsize=1 << 12)

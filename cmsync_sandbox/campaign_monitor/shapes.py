@@ -1,7 +1,8 @@
 """The JSON shapes CM answers with, field for field, built from the emulator's records.
 
-Subscriber pages are also written straight to JSON text (``subscriber_text``, ``paged_text``), the same
-bytes ``json.dumps(..., ensure_ascii=False)`` gives for the shapes, at a tenth of the cost.
+Subscriber pages, the largest answers, are also written straight to JSON text (``subscriber_text``,
+``paged_text``): the bytes ``json.dumps(..., ensure_ascii=False)`` gives for the shapes, for a fraction of the
+cost, and each record's text is kept for the next page that shows it.
 """
 
 import json
