@@ -153,7 +153,8 @@ def _written(
     offset: int,
     with_consent: bool,
 ) -> bytes:
-    """Most subscribers never changed state, so their ``Date`` is their ``ListJoinedDate``: it is written once."""
+    """One subscriber's JSON text from its values. Dates hold nothing to escape; most subscribers never changed
+    state, so their ``Date`` is their ``ListJoinedDate`` and is written once."""
     date_text = format_date(date, offset)
     joined_text = date_text if joined == date else format_date(joined, offset)
     consent_text = f', "ConsentToTrack": {encode_basestring(consent)}' if with_consent else ""
