@@ -31,7 +31,11 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+    """``body`` as JSON; ``bytes`` are JSON text already."""
+    if isinstance(body, bytes):
+        data = body
+    else:
+        data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
     return Response(data, status=status, headers=headers, content_type="application/json; charset=utf-8")
 
 

@@ -14,6 +14,7 @@ from cmsync_sandbox.campaign_monitor.errors import ApiError
 
 MINUTE = 60
 DAY = 24 * 60 * MINUTE
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATE_PARAMETER = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
 
@@ -43,11 +44,24 @@ class Clock:
             self._offset = 0
 
 
-@lru_cache(maxsize=1 << 16)
 def format_date(instant: int, utc_offset_minutes: int) -> str:
-    """CM's date text for ``instant`` in a zone ``utc_offset_minutes`` east of UTC."""
-    moment = datetime.fromtimestamp(instant, UTC) + timedelta(minutes=utc_offset_minutes)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    """CM's date text for ``instant`` in a zone ``utc_offset_minutes`` east of UTC.
+
+    Written as a day and a time of day, each from a small cache: a page of 1000 subscribers holds ~2000
+    different instants, which a cache of whole dates would mostly miss on a first read.
+    """
+    day, second = divmod(instant + utc_offset_minutes * MINUTE, DAY)
+    return f"{_day_text(day)} {_time_of_day_text(second)}"
+
+
+@lru_cache(maxsize=1 << 12)
+def _day_text(day: int) -> str:
+    return (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%d")
+
+
+@lru_cache(maxsize=DAY)
+def _time_of_day_text(second: int) -> str:
+    return f"{second // 3600:02d}:{second // MINUTE % 60:02d}:{second % MINUTE:02d}"
 
 
 def parse_date(text: str, utc_offset_minutes: int, error_code: int = 5) -> int | None:

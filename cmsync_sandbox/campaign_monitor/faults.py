@@ -8,6 +8,7 @@ next N calls of the endpoints whose name holds a given text. Corrupt records are
 whose fields are changed or removed in every answer that holds them, as a data fault in CM would be.
 """
 
+import json
 import math
 import random
 import threading
@@ -143,11 +144,14 @@ class Faults:
                 )
 
     def patched(self, body: Any) -> Any:
-        """An answer with the corrupt records in it changed (records are found by their ``EmailAddress``)."""
+        """An answer with the corrupt records in it changed (records are found by their ``EmailAddress``);
+        an answer written as JSON text (``bytes``) is read back to change it."""
         with self._lock:
             patches = dict(self._patches)
         if not patches:
             return body
+        if isinstance(body, bytes):
+            body = json.loads(body)
         items = body.get("Results") if isinstance(body, dict) and isinstance(body.get("Results"), list) else None
         if items is not None:
             return {**body, "Results": [_patch(item, patches) for item in items]}

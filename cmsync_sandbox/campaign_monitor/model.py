@@ -31,6 +31,10 @@ class Subscriber:
     fields: tuple[tuple[str, str], ...] = ()
     reads_with: str = ""
     consent: str = "Yes"
+    text: bytes = field(default=b"", repr=False)
+    """The record's JSON text as a page last showed it (``shapes.subscriber_text``)."""
+    text_of: tuple[object, ...] = field(default=(), repr=False)
+    """The values ``text`` was written from; it is written again when they differ."""
 
 
 @dataclass(eq=False)

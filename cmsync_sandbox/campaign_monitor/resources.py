@@ -1,4 +1,5 @@
-"""The Campaign Monitor API v3.3 resources: one handler per endpoint, each answering ``(status, body)``.
+"""The Campaign Monitor API v3.3 resources: one handler per endpoint, each answering ``(status, body)``;
+the body is a JSON value, or ``bytes`` already JSON text (subscriber pages, the largest answers).
 
 The app (``app.py``) matches a call to its route, signs it in and injects faults around these handlers.
 """
@@ -184,10 +185,10 @@ class Resources:
             records, start = mailing_list.views[state_name].select(page.field, since)
             chosen = page_of(records, start, page.number, page.size, page.descending)
             with_consent = flag(params.get("includetrackingpreference", ""))
-            results = [shapes.subscriber(record, offset, with_consent) for record in chosen]
+            texts = [shapes.subscriber_text(record, offset, with_consent) for record in chosen]
             total = len(records) - start
-        return 200, shapes.paged(
-            results,
+        return 200, shapes.paged_text(
+            texts,
             ordered_by=page.field,
             direction=page.direction,
             number=page.number,
