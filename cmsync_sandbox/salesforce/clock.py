@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 class ServerClock:
     """Wall-clock time plus an offset that only grows until ``reset()``."""
 
-    def __init__(self) -> None:
-        self._offset = 0.0
+    def __init__(self, offset: float = 0.0) -> None:
+        self._offset = offset
         self._lock = threading.Lock()
 
     def seconds(self) -> float:

@@ -133,10 +133,15 @@ class Org:
             | self._fault_defaults
         )
 
-    def seed(self, plan: SeedPlan) -> SeedReport:
-        """Accounts, Contacts and Leads overlapping the given people (see ``SeedPlan``), written by a person."""
+    def seed(self, plan: SeedPlan, *, ago: float = 0.0) -> SeedReport:
+        """Accounts, Contacts and Leads overlapping the given people (see ``SeedPlan``), written by a person,
+        stamped ``ago`` seconds before now (an org's records are older than the sync that first reads them)."""
         with self.store.lock:
-            report = seed(self.store, self.writer, plan, self.admin_user_id)
+            clock, self.store.clock = self.store.clock, Clock(ServerClock(-ago)) if ago else self.store.clock
+            try:
+                report = seed(self.store, self.writer, plan, self.admin_user_id)
+            finally:
+                self.store.clock = clock
             if self.store.count() >= FREEZE_FROM:
                 gc.freeze()
             return report
