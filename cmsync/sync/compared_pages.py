@@ -29,7 +29,8 @@ MEMBER_SHAPE = 1
 """Raise when the record built from the same CM member changes (fields, their spelling, the digest): a page
 compared under another shape is compared again. ``tests/sync/test_compared_pages.py`` pins it."""
 _MOST_TOUCHED = 200_000
-"""Member keys a pass remembers having compared; past that it compares every later page (memory stays flat)."""
+"""Member keys a pass remembers having compared (only while a kept page may still be left alone); past that
+it compares every later page (memory stays flat)."""
 
 
 class _Compared(NamedTuple):
@@ -125,10 +126,12 @@ class ComparedPages:
         self._pending.append(
             _Compared(state.value, page.number, page.fingerprint, page.records, named, self.marker(state, page), latest)
         )
+        if not (self.usable and self.kept):
+            return
         if len(self._touched) + len(keys) > _MOST_TOUCHED:
             self.usable = False
             self._touched.clear()
-        elif self.usable:
+        else:
             self._touched.update(keys)
 
     def close(self, built: dict[int, tuple[int, int]]) -> set[int]:
