@@ -84,6 +84,21 @@ def test_a_changed_email_moves_and_removed_records_go(store: StateStore) -> None
     assert _links(store, "lead@example.com") == {}
 
 
+def test_a_catch_up_notes_the_emails_whose_holders_it_changed(store: StateStore) -> None:
+    store.directory.save("Contact", [(FIRST, "Ann@example.com", "2026-11-01T08:00:00.000Z")], version=1)
+    store.directory.save("Contact", [(TIED, "", "2026-11-01T08:00:00.000Z")], version=1)
+    assert store.directory.changes_since(0) == {email_digest("ann@example.com"): 1, b"": 1}
+    store.directory.save("Contact", [(FIRST, "ann@example.com", "2026-11-01T08:00:00.000Z")], version=2)
+    assert store.directory.changes_since(1) == {}, "an entry read again as it was changes nothing"
+    store.directory.save("Contact", [(FIRST, "bo@example.com", "2026-11-02T08:00:00.000Z")], version=3)
+    assert store.directory.changes_since(2) == {email_digest("ann@example.com"): 3, email_digest("bo@example.com"): 3}
+    store.directory.save("Lead", [(LEAD, "cy@example.com", "2026-11-02T08:00:00.000Z")])
+    store.directory.forget("Contact", [FIRST, LEAD], version=4)
+    assert store.directory.changes_since(3) == {email_digest("bo@example.com"): 4}, "only the Contact's removal"
+    store.directory.forget_changes(3)
+    assert store.directory.changes_since(0) == {email_digest("bo@example.com"): 4}
+
+
 def test_of_an_id_saved_twice_at_once_the_later_wins(store: StateStore) -> None:
     assert email_digest("ann@example.com") < email_digest("bo@example.com")
     store.directory.save(

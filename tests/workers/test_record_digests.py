@@ -85,3 +85,13 @@ def test_an_older_store_drops_the_sync_digests_and_keeps_the_rest(
     store.digests.save("members:l1", {KEYS[0]: b"\x03" * 16})
     assert store.digests.get("members:l1", [KEYS[0]]) == {KEYS[0]: b"\x03" * 16}
     store.close()
+
+
+def test_markers_of_a_list_that_no_page_holds_are_forgotten(store: StateStore) -> None:
+    names = ["l1:4:Active:1", "l1:4:Active:2", "l12:4:Active:1", "run:3"]
+    numbers = {name: store.digests.marker(name) for name in names}
+    store.digests.forget_markers("l1:", {numbers["l1:4:Active:2"]})
+    with store.database.transaction() as transaction:
+        kept = {row[0] for row in transaction.execute("SELECT name FROM digest_markers")}
+    assert kept == {"l1:4:Active:2", "l12:4:Active:1", "run:3"}
+    assert store.digests.marker("l1:4:Active:1") not in numbers.values(), "a forgotten marker is numbered anew"
