@@ -53,8 +53,9 @@ BULK_JOB_CALLS = 4
 BULK_QUERY_CALLS = 3
 """create, one status poll, results: the first run's load of the Contact and Lead directory."""
 SEEDED_AGO = 86_400.0
-"""Seconds before the first sync the org's Contacts and Leads were last changed (an org's records are older
-than the sync; seeded at the sync's minute, every one would be in the directory's overlap on the next run)."""
+"""Seconds before the first sync the org's Contacts and Leads were last changed, but a Contact and a Lead
+edited just before it: an org in use. (Seeded in one minute, every one would be in the directory's overlap
+of a minute before the newest change, and the next run would read the whole directory again.)"""
 PURGE_CALLS = 3
 """The tracking purge after each run: how many records are past ``days_to_keep``, of how many, the oldest kept."""
 MEASURED = """
@@ -122,6 +123,8 @@ def measure(members: int, latency: float, callgrind: bool) -> Figures:
     emails = [m.email for ml in cm.state.lists.values() for m in ml.members.values()]
     sf = SalesforceEmulator(bulk_step_seconds=BULK_STEP, bulk_chunk_size=BULK_CHUNK)
     sf.seed(SeedPlan(emails=emails, share=0.5, lead_share=0.3, both_share=0.1, duplicate_share=0.05), ago=SEEDED_AGO)
+    sf.create("Contact", {"LastName": "Recently Edited", "Email": "recently.edited@example.org"})
+    sf.create("Lead", {"LastName": "Recently Edited", "Company": "Bench", "Email": "recently.edited@example.org"})
     cm_server, sf_server = cm.serve().start(), sf.serve().start()
     cm.calls.clear()
     sf.calls.clear()
