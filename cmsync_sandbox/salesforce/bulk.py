@@ -10,10 +10,13 @@ The endpoints are in ``bulk_resources``.
 """
 
 import csv
+import gc
 import io
 import queue
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +33,19 @@ TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
 RECORDS_PER_BATCH = 10_000
 RECORDS_PER_TRANSACTION = 200
 """Salesforce saves a job's records 200 at a time, each 200 in one transaction sharing one SystemModstamp."""
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a chunk is written: its rows allocate a few objects each, and a
+    collection among them would walk every record the org holds; the collector runs again after it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _job_not_found() -> ApiError:
@@ -256,7 +272,8 @@ class BulkJobs:
         job.move("InProgress")
         table = self.store.table(job.object)
         assert table is not None
-        rows = self._rows(job)
+        with _collection_paused():
+            rows = self._rows(job)
         if rows is None:
             return
         job.header, body = rows[0], rows[1:]
@@ -278,7 +295,7 @@ class BulkJobs:
                 job.unprocessed = body[start:]
                 return
             began = time.monotonic()
-            with self.store.lock:
+            with self.store.lock, _collection_paused():
                 self.store.origin = job.origin
                 end = min(start + self.chunk_size, len(body))
                 for first in range(start, end, RECORDS_PER_TRANSACTION):

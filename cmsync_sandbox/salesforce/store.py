@@ -55,7 +55,7 @@ class Clock:
                 self.released()
 
 
-def _folds(definition: Field) -> bool:
+def folds(definition: Field) -> bool:
     """Whether a field's values are indexed case-insensitively (any but a case-sensitive field or the Id)."""
     return not definition.case_sensitive and definition.type != FieldType.ID
 
@@ -66,11 +66,6 @@ def _folded(value: Any) -> Any:
         lowered = value.lower()
         return value if lowered == value else lowered
     return value
-
-
-def index_key(definition: Field, value: Any) -> Any:
-    """The key a value is indexed under: case-insensitive unless the field is case-sensitive."""
-    return _folded(value) if _folds(definition) else value
 
 
 class Table:
@@ -90,16 +85,18 @@ class Table:
         self.blank: Row = [definition.default for definition in self.fields]
         """A new record's row before its values: every field's default."""
         self.keyed = [
-            (self.unique[name], self.slot[name], _folds(definition))
+            (self.unique[name], self.slot[name], folds(definition))
             for name, definition in ((f.name, f) for f in self.fields if f.name in self.unique)
         ]
         """Each unique index with its field's slot and whether it folds case."""
         self.grouped = [
-            (self.indexed[name], self.slot[name], _folds(definition))
+            (self.indexed[name], self.slot[name], folds(definition))
             for name, definition in ((f.name, f) for f in self.fields if f.name in self.indexed)
         ]
         """Each index of a field that is not unique, with its slot and whether it folds case."""
         self.indexed_names = frozenset(self.unique) | frozenset(self.indexed)
+        self.folding = {definition.name: folds(definition) for definition in self.fields}
+        """Whether each field's values are indexed case-insensitively."""
         name_field = sobject.field("Name")
         self.name_field = name_field if name_field is not None and name_field.stored else None
         """The Name field the server fills in when a new record has none (an auto-number, or the Id)."""
@@ -119,8 +116,7 @@ class Table:
 
     def lookup(self, name: str, value: Any) -> list[str]:
         """Live records whose indexed field ``name`` equals ``value`` (case rules of the field)."""
-        definition = self.fields[self.slot[name]]
-        key = index_key(definition, value)
+        key = _folded(value) if self.folding[name] else value
         if name in self.unique:
             found = self.unique[name].get(key)
             return [found] if found else []
@@ -294,9 +290,10 @@ class RecordStore:
         journal.log_lengths.setdefault(table.sobject.name, len(table.delete_log))
 
     def _check_unique(self, table: Table, values: dict[str, Any], record_id: str | None) -> None:
-        for name in table.unique:
-            if name in values and values[name] is not None:
-                owner = table.unique[name].get(index_key(table.fields[table.slot[name]], values[name]))
+        for name, index in table.unique.items():
+            value = values.get(name)
+            if value is not None:
+                owner = index.get(_folded(value) if table.folding[name] else value)
                 if owner is not None and owner != record_id:
                     raise RecordError(
                         Problem(

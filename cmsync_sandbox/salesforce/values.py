@@ -169,12 +169,23 @@ def csv_reader(field: Field) -> Callable[[str], Any]:
                 ) from None
 
         return read_datetime
-    if field.type in TEXT_TYPES:
+    if field.type in TEXT_TYPES and field.type not in (FieldType.EMAIL, FieldType.PICKLIST):
+        length = field.length
 
         def read_text(text: str) -> str | None:
-            return None if text == "#N/A" else _checked_text(field, text)
+            if text == "#N/A":
+                return None
+            if length and (len(text) > length or not text.isascii()):
+                return _checked_text(field, text)  # maybe too long: the full check says
+            return text
 
         return read_text
+    if field.type in TEXT_TYPES:
+
+        def read_checked_text(text: str) -> str | None:
+            return None if text == "#N/A" else _checked_text(field, text)
+
+        return read_checked_text
     return partial(from_csv, field)
 
 

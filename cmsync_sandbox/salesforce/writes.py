@@ -15,7 +15,7 @@ from cmsync_sandbox.salesforce.errors import ApiError, Problem, RecordError
 from cmsync_sandbox.salesforce.faults import Faults
 from cmsync_sandbox.salesforce.ids import normalize_id
 from cmsync_sandbox.salesforce.schema import Field, FieldType
-from cmsync_sandbox.salesforce.store import RecordStore, Table, index_key
+from cmsync_sandbox.salesforce.store import RecordStore, Table, folds
 from cmsync_sandbox.salesforce.values import WrongTypeError, csv_reader, from_csv, from_json
 
 ROLLED_BACK = Problem(
@@ -205,7 +205,10 @@ class Writer:
         self, table: Table, record_id: Any, columns: "Columns", cells: Sequence[Any], user_id: str
     ) -> Outcome:
         """``update`` of a record given as ``cells`` under ``columns`` made for updating."""
-        normalized = normalize_id(record_id) if isinstance(record_id, str) else None
+        if isinstance(record_id, str) and record_id in table.rows:
+            normalized: str | None = record_id  # an Id as the store keeps it: 18 characters of this object
+        else:
+            normalized = normalize_id(record_id) if isinstance(record_id, str) else None
         if not record_id:
             raise RecordError(Problem("MISSING_ARGUMENT", "Id not specified in an update call"))
         if normalized is None:
@@ -317,6 +320,14 @@ class Columns:
         self.required = [
             definition.name for definition in table.fields if definition.required and definition.default is None
         ]
+        self.cell_writes: list[tuple[str, Callable[[str], Any]]] | None = None
+        """For CSV cells that are all values or parents named with their key field (a Bulk job's usual
+        header): where each cell is stored and how it is read, so that a row needs no other step."""
+        if csv and all(kind == _VALUE or (kind == _PARENT and how and key) for kind, _, how, key in self.steps):
+            self.cell_writes = [
+                (name, how) if kind == _VALUE else (how.name, partial(writer._parent_by_external_id, how, key))
+                for kind, name, how, key in self.steps
+            ]
 
     def _step(self, name: str) -> tuple[int, str, Any, str]:
         """What to do with the column ``name``: its kind, the name it is stored or reported under, how (a
@@ -342,6 +353,11 @@ class Columns:
         csv = self.csv
         values: dict[str, Any] = {}
         read_only: list[str] = []
+        if self.cell_writes is not None:
+            for (name, read), raw in zip(self.cell_writes, cells, strict=True):
+                if raw != "":
+                    values[name] = read(raw)
+            return self._completed(values)
         for (kind, name, how, key_field), raw in zip(self.steps, cells, strict=True):
             if kind == _VALUE:
                 if not (csv and raw == ""):
@@ -363,6 +379,10 @@ class Columns:
                     tuple(read_only),
                 )
             )
+        return self._completed(values)
+
+    def _completed(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` once every required field has one (REQUIRED_FIELD_MISSING otherwise)."""
         missing = [
             name for name in self.required if (values.get(name) is None if self.creating or name in values else False)
         ]
@@ -425,8 +445,12 @@ def _run(step: Callable[[], Outcome] | Problem) -> Outcome:
 
 def duplicate_keys(key: Field, values: Sequence[Any]) -> set[int]:
     """Positions of records whose upsert key appears more than once in the same batch."""
-    seen: dict[Any, list[int]] = {}
+    first: dict[Any, int] = {}
+    duplicates: set[int] = set()
+    folding = folds(key)
     for position, value in enumerate(values):
         if value is not None and value != "":
-            seen.setdefault(index_key(key, value), []).append(position)
-    return {position for positions in seen.values() if len(positions) > 1 for position in positions}
+            earlier = first.setdefault(value.lower() if folding and isinstance(value, str) else value, position)
+            if earlier != position:
+                duplicates.update((earlier, position))
+    return duplicates
