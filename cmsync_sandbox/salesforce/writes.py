@@ -90,36 +90,51 @@ class Writer:
 
     def _parent_by_external_id(self, definition: Field, key_field: str, value: Any) -> str | None:
         """Resolve ``CM_List__r: {CM_List_ID__c: ...}`` to the parent's Id."""
+        return self._parent_reader(definition, key_field)(value)
+
+    def _parent_reader(self, definition: Field, key_field: str) -> Callable[[Any], str | None]:
+        """``_parent_by_external_id`` of one reference by one key field, the parent and its key looked up once."""
         assert definition.reference_to is not None
         parent = self.store.table(definition.reference_to)
         assert parent is not None
         key = parent.sobject.field(key_field)
         if key is None or not (key.external_id or key.name == "Id"):
-            raise RecordError(
-                Problem(
-                    "INVALID_FIELD",
-                    f"{key_field} is not an External ID or Id field of {parent.sobject.name}",
-                    (definition.name,),
+            problem = Problem(
+                "INVALID_FIELD",
+                f"{key_field} is not an External ID or Id field of {parent.sobject.name}",
+                (definition.name,),
+            )
+
+            def refuse(_value: Any) -> str | None:
+                raise RecordError(problem)
+
+            return refuse
+        by_id = key.name == "Id"
+
+        def read(value: Any) -> str | None:
+            if value is None or value == "":
+                return None
+            if by_id:
+                return self._reference(definition, str(value))
+            matches = parent.lookup(key.name, from_json(key, value))
+            if not matches:
+                raise RecordError(
+                    Problem(
+                        "INVALID_FIELD",
+                        f"Foreign key external ID: {value} not found for field {key.name} in entity "
+                        f"{parent.sobject.name}",
+                        (definition.name,),
+                    )
                 )
-            )
-        if value is None or value == "":
-            return None
-        if key.name == "Id":
-            return self._reference(definition, str(value))
-        matches = parent.lookup(key.name, from_json(key, value))
-        if not matches:
-            raise RecordError(
-                Problem(
-                    "INVALID_FIELD",
-                    f"Foreign key external ID: {value} not found for field {key.name} in entity {parent.sobject.name}",
-                    (definition.name,),
+            if len(matches) > 1:
+                raise RecordError(
+                    Problem(
+                        "DUPLICATE_EXTERNAL_ID", "More than 1 record found for External ID field", (definition.name,)
+                    )
                 )
-            )
-        if len(matches) > 1:
-            raise RecordError(
-                Problem("DUPLICATE_EXTERNAL_ID", "More than 1 record found for External ID field", (definition.name,))
-            )
-        return matches[0]
+            return matches[0]
+
+        return read
 
     def _convert(self, definition: Field, value: Any, *, csv: bool) -> Any:
         if csv:
@@ -325,7 +340,7 @@ class Columns:
         header): where each cell is stored and how it is read, so that a row needs no other step."""
         if csv and all(kind == _VALUE or (kind == _PARENT and how and key) for kind, _, how, key in self.steps):
             self.cell_writes = [
-                (name, how) if kind == _VALUE else (how.name, partial(writer._parent_by_external_id, how, key))
+                (name, how) if kind == _VALUE else (how.name, writer._parent_reader(how, key))
                 for kind, name, how, key in self.steps
             ]
 
