@@ -154,6 +154,17 @@ def from_csv(field: Field, text: str) -> Any:
         ) from None
 
 
+def json_reader(field: Field) -> Callable[[Any], Any]:
+    """``from_json`` for one field with its type looked at once (a text is only checked, as from_json does)."""
+    if field.type in TEXT_TYPES:
+
+        def read_text(value: Any) -> Any:
+            return _checked_text(field, value) if type(value) is str else from_json(field, value)
+
+        return read_text
+    return partial(from_json, field)
+
+
 def csv_reader(field: Field) -> Callable[[str], Any]:
     """``from_csv`` for one field with its type looked at once: what a Bulk job applies to each of its cells."""
     if field.type == FieldType.DATETIME:

@@ -16,7 +16,7 @@ from cmsync_sandbox.salesforce.faults import Faults
 from cmsync_sandbox.salesforce.ids import normalize_id
 from cmsync_sandbox.salesforce.schema import Field, FieldType
 from cmsync_sandbox.salesforce.store import RecordStore, Table, folds
-from cmsync_sandbox.salesforce.values import WrongTypeError, csv_reader, from_csv, from_json
+from cmsync_sandbox.salesforce.values import WrongTypeError, csv_reader, from_csv, from_json, json_reader
 
 ROLLED_BACK = Problem(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -110,13 +110,14 @@ class Writer:
 
             return refuse
         by_id = key.name == "Id"
+        convert = json_reader(key)
 
         def read(value: Any) -> str | None:
             if value is None or value == "":
                 return None
             if by_id:
                 return self._reference(definition, str(value))
-            matches = parent.lookup(key.name, from_json(key, value))
+            matches = parent.lookup(key.name, convert(value))
             if not matches:
                 raise RecordError(
                     Problem(
@@ -258,9 +259,9 @@ class Writer:
     def upsert_cells(self, table: Table, key: Field, header: "Header", cells: Sequence[str], user_id: str) -> Outcome:
         """``upsert`` of one CSV row under ``header`` by the External ID field ``key``."""
         raw = cells[header.key_column] if header.key_column is not None else None
-        if key.name == "Id" or raw is None or raw == "":
+        if key.name == "Id" or raw is None or raw == "" or header.read_key is None:
             return self.upsert(table, key, dict(zip(header.names, cells, strict=True)), user_id, csv=True)
-        match = self._match(table, key, from_csv(key, raw))
+        match = self._match(table, key, header.read_key(raw))
         if match is None:
             return self.insert_cells(table, header.creating, cells, user_id)
         return self.update_cells(table, match, header.updating, cells, user_id)
@@ -398,9 +399,10 @@ class Columns:
 
     def _completed(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` once every required field has one (REQUIRED_FIELD_MISSING otherwise)."""
-        missing = [
-            name for name in self.required if (values.get(name) is None if self.creating or name in values else False)
-        ]
+        if self.creating:
+            missing = [name for name in self.required if values.get(name) is None]
+        else:
+            missing = [name for name in self.required if name in values and values[name] is None]
         if missing:
             raise RecordError(
                 Problem(
@@ -437,6 +439,8 @@ class Header:
         self.updating = writer.columns(table, self.names, creating=False, csv=True)
         self.key_column: int | None = None
         """Where the upsert key is among ``names``: its exact name, else its name in another case."""
+        self.read_key = None if key is None else csv_reader(key)
+        """The upsert key's stored value from its CSV cell."""
         if key is not None:
             lowered = [name.lower() for name in self.names]
             if key.name in last:
