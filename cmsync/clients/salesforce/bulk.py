@@ -239,7 +239,7 @@ class BulkRunner:
             idempotent=False,
         )
         closed = self.client.call("bulk_job", "PATCH", job_path, json={"state": "UploadComplete"})
-        info = self._wait(job_path, "bulk_job", rows, sobject, _stamp(closed.json() if closed.content else {}))
+        info = self._wait(job_path, "bulk_job", rows, sobject, _closed_at(closed))
         _log.info(
             "salesforce bulk job finished",
             job=job["id"],
@@ -346,6 +346,15 @@ class BulkRunner:
                 yield from csv.DictReader(_text_lines(response))
             if not locator or locator == "null":
                 return
+
+
+def _closed_at(response: requests.Response) -> datetime | None:
+    """When the server closed a job, from its answer to the close (None when the answer does not say)."""
+    try:
+        info = response.json()
+    except ValueError:
+        return None
+    return _stamp(info) if isinstance(info, dict) else None
 
 
 def _stamp(info: Mapping[str, Any]) -> datetime | None:
