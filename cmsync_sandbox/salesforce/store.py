@@ -329,7 +329,7 @@ class RecordStore:
         self._remember(table, record_id)
         table.rows[record_id] = row
         table._index(record_id, row)
-        table._touch(record_id)
+        table.modstamp_order[record_id] = None  # a new Id: the newest stamp
         if self._reports(table):
             created = {table.fields[position].name: value for position, value in enumerate(row) if value is not None}
             self._save(table, record_id, "CREATE", created, ())

@@ -191,6 +191,16 @@ def csv_reader(field: Field) -> Callable[[str], Any]:
             return text
 
         return read_text
+    if field.type == FieldType.PICKLIST and field.restricted:
+        allowed = frozenset(value for value in field.picklist if not field.length or _length(value) <= field.length)
+        """The values that pass every check, so a cell holding one needs no other."""
+
+        def read_choice(text: str) -> str | None:
+            if text == "#N/A":
+                return None
+            return text if text in allowed else _checked_text(field, text)
+
+        return read_choice
     if field.type in TEXT_TYPES:
 
         def read_checked_text(text: str) -> str | None:
