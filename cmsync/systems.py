@@ -25,12 +25,14 @@ class Systems:
 
     @classmethod
     def from_settings(cls, settings: Settings, store: StateStore | None = None) -> "Systems":
-        """Open the state store (unless given) and build both clients from ``settings``."""
+        """Open the state store (unless given) and build both clients from ``settings``; the Salesforce
+        client keeps its Bulk ingest paces in the store."""
+        store = store or StateStore.open(settings.state.url.get_secret_value())
         return cls(
             settings,
-            store or StateStore.open(settings.state.url.get_secret_value()),
+            store,
             CampaignMonitorClient.from_settings(settings.campaign_monitor),
-            SalesforceClient.from_settings(settings.salesforce),
+            SalesforceClient.from_settings(settings.salesforce, paces=store.facts.bulk_pace),
         )
 
     def close(self) -> None:

@@ -105,6 +105,11 @@ class Facts:
         """The digest of ``source_id``'s event counts when its events were last read."""
         return Fact(self._table, f"tracking_digest:{source_id}")
 
+    def bulk_pace(self, object_name: str) -> Fact[float]:
+        """Seconds per row the last Bulk ingest job of Salesforce object ``object_name`` took, so that a new
+        process polls its first job when it is likely done."""
+        return Fact(self._table, f"bulk_pace:{object_name}")
+
     def directory_mark(self, object_name: str) -> Fact[Json]:
         """How far the directory of ``object_name`` (Contact or Lead) is up to date."""
         return Fact(self._table, f"directory:{object_name}")

@@ -10,10 +10,13 @@ The endpoints are in ``bulk_resources``.
 """
 
 import csv
+import gc
 import io
 import queue
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +26,26 @@ from cmsync_sandbox.salesforce.query import CompiledQuery, QueryEngine
 from cmsync_sandbox.salesforce.schema import Field
 from cmsync_sandbox.salesforce.store import RecordStore, Table
 from cmsync_sandbox.salesforce.values import format_datetime, now_ms
-from cmsync_sandbox.salesforce.writes import Outcome, Writer, duplicate_keys
+from cmsync_sandbox.salesforce.writes import Header, Outcome, Writer, duplicate_keys
 
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
 RECORDS_PER_BATCH = 10_000
 RECORDS_PER_TRANSACTION = 200
 """Salesforce saves a job's records 200 at a time, each 200 in one transaction sharing one SystemModstamp."""
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a chunk is written: its rows allocate a few objects each, and a
+    collection among them would walk every record the org holds; the collector runs again after it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _job_not_found() -> ApiError:
@@ -256,7 +272,8 @@ class BulkJobs:
         job.move("InProgress")
         table = self.store.table(job.object)
         assert table is not None
-        rows = self._rows(job)
+        with _collection_paused():
+            rows = self._rows(job)
         if rows is None:
             return
         job.header, body = rows[0], rows[1:]
@@ -268,48 +285,53 @@ class BulkJobs:
         key = (
             table.sobject.field(job.external_id_field) if job.operation == "upsert" and job.external_id_field else None
         )
+        header = Header(self.writer, table, job.header, key)
         duplicates: set[int] = set()
-        if key is not None:
-            column = [name.lower() for name in job.header].index(key.name.lower())
+        if key is not None and header.key_column is not None:
+            column = header.key_column if header.picks is None else header.picks[header.key_column]
             duplicates = duplicate_keys(key, [row[column] if column < len(row) else None for row in body])
         for start in range(0, len(body), self.chunk_size):
             if job.state == "Aborted":
                 job.unprocessed = body[start:]
                 return
             began = time.monotonic()
-            with self.store.lock:
+            with self.store.lock, _collection_paused():
                 self.store.origin = job.origin
                 end = min(start + self.chunk_size, len(body))
                 for first in range(start, end, RECORDS_PER_TRANSACTION):
                     with self.store.clock.held():
                         for position in range(first, min(first + RECORDS_PER_TRANSACTION, end)):
-                            self._ingest_row(job, table, key, body[position], position in duplicates)
+                            self._ingest_row(job, table, key, header, body[position], position in duplicates)
             if start + self.chunk_size < len(body):
                 self._pause(began)
         if job.state != "Aborted":
             job.move("JobComplete")
 
-    def _ingest_row(self, job: IngestJob, table: Table, key: Field | None, row: list[str], duplicate: bool) -> None:
+    def _ingest_row(
+        self, job: IngestJob, table: Table, key: Field | None, header: Header, row: list[str], duplicate: bool
+    ) -> None:
         writer, user = self.writer, job.created_by
         given_id = row[job.id_column] if job.id_column is not None and job.id_column < len(row) else ""
         try:
             if len(row) != len(job.header):
                 raise RecordError(Problem("INVALID_FIELD", "the row has a different number of columns than the header"))
-            payload = dict(zip(job.header, row, strict=True))
-            if duplicate and key is not None:
+            cells = header.cells(row)
+            if duplicate and key is not None and header.key_column is not None:
                 raise RecordError(
                     Problem(
-                        "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {payload[key.name]}", (key.name,)
+                        "DUPLICATE_EXTERNAL_ID",
+                        f"Duplicate external id specified: {cells[header.key_column]}",
+                        (key.name,),
                     )
                 )
             outcome: Outcome
             if job.operation == "insert":
-                outcome = writer.insert(table, payload, user, csv=True)
+                outcome = writer.insert_cells(table, header.creating, cells, user)
             elif job.operation == "update":
-                outcome = writer.update(table, given_id, payload, user, csv=True)
+                outcome = writer.update_cells(table, given_id, header.updating, cells, user)
             elif job.operation == "upsert":
                 assert key is not None
-                outcome = writer.upsert(table, key, payload, user, csv=True)
+                outcome = writer.upsert_cells(table, key, header, cells, user)
             else:
                 outcome = writer.delete(given_id, user, table=table, hard=job.operation == "hardDelete")
         except RecordError as rejected:

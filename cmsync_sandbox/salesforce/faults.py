@@ -34,7 +34,10 @@ class Faults:
             return rate > 0 and self._random.random() < rate
 
     def take_lock(self) -> bool:
-        """Whether this record write fails with UNABLE_TO_LOCK_ROW."""
+        """Whether this record write fails with UNABLE_TO_LOCK_ROW (read without the lock while no lock fault
+        is set, as for every record of a big write: a fault set meanwhile strikes from the next record)."""
+        if not (self.lock_next or self.lock_rate):
+            return False
         return self._strike(self.lock_rate, "lock_next")
 
     def take_unavailable(self) -> bool:

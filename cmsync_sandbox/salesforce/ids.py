@@ -6,6 +6,10 @@ import string
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _CHECKSUM_ALPHABET = string.ascii_uppercase + "012345"
 _ID_CHARACTERS = frozenset(BASE62)
+_UPPER_BITS = str.maketrans({char: "1" if "A" <= char <= "Z" else "0" for char in BASE62})
+"""An Id's characters as bits, 1 for upper case: what the checksum encodes."""
+_CHUNK_LETTER = {format(bits, "05b")[::-1]: _CHECKSUM_ALPHABET[bits] for bits in range(32)}
+"""Five characters' bits (the first character's first) → their checksum letter."""
 INSTANCE = "5g"
 """The two instance characters after the key prefix, as on a real pod."""
 
@@ -20,14 +24,8 @@ def _base62(number: int, width: int) -> str:
 
 def checksum(id15: str) -> str:
     """The 3-character suffix that encodes which of the 15 characters are upper case."""
-    suffix = ""
-    for chunk in range(3):
-        bits = 0
-        for position, char in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
-            if "A" <= char <= "Z":
-                bits |= 1 << position
-        suffix += _CHECKSUM_ALPHABET[bits]
-    return suffix
+    bits = id15.translate(_UPPER_BITS)
+    return _CHUNK_LETTER[bits[0:5]] + _CHUNK_LETTER[bits[5:10]] + _CHUNK_LETTER[bits[10:15]]
 
 
 def make_id(key_prefix: str, number: int) -> str:

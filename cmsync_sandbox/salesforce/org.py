@@ -53,7 +53,7 @@ class Org:
         self.clock = ServerClock()
         self.store = RecordStore(self.schema, self.clock)
         self.events = EventBus(self.schema, self.clock)
-        self.store.committed = self.events.commit
+        self.store.listen(self.events.commit, frozenset(self.events.schemas))
         self.integration_username = integration_username
         self._fault_defaults = {"token_ttl": token_ttl, "daily_api_limit": daily_api_limit}
         self.faults = Faults(token_ttl=token_ttl, daily_api_limit=daily_api_limit)

@@ -84,20 +84,20 @@ class SObjectType:
     key_prefix: str
     custom: bool
     fields: dict[str, Field] = field(default_factory=dict)
+    relationships: dict[str, Field] = field(default_factory=dict)
+    """Reference fields by lower-case relationship name; the first field to take a name keeps it."""
 
     def add(self, definition: Field) -> None:
         self.fields[definition.name.lower()] = definition
+        if definition.relationship_name:
+            self.relationships.setdefault(definition.relationship_name.lower(), definition)
 
     def field(self, name: str) -> Field | None:
         return self.fields.get(name.lower())
 
     def relationship(self, name: str) -> Field | None:
         """The reference field whose relationship name is ``name`` (``Account`` or ``CM_List__r``)."""
-        lowered = name.lower()
-        for definition in self.fields.values():
-            if definition.relationship_name and definition.relationship_name.lower() == lowered:
-                return definition
-        return None
+        return self.relationships.get(name.lower())
 
     def stored_fields(self) -> list[Field]:
         return [definition for definition in self.fields.values() if definition.stored]
@@ -108,16 +108,18 @@ class Schema:
     """Every object of the org, by case-insensitive name and by key prefix."""
 
     objects: dict[str, SObjectType] = field(default_factory=dict)
+    prefixes: dict[str, SObjectType] = field(default_factory=dict)
+    """Objects by key prefix; the first object to take a prefix keeps it."""
 
     def add(self, sobject: SObjectType) -> None:
         self.objects[sobject.name.lower()] = sobject
+        self.prefixes.setdefault(sobject.key_prefix, sobject)
 
     def get(self, name: str) -> SObjectType | None:
         return self.objects.get(name.lower())
 
     def by_prefix(self, record_id: str) -> SObjectType | None:
-        prefix = record_id[:3]
-        return next((sobject for sobject in self.objects.values() if sobject.key_prefix == prefix), None)
+        return self.prefixes.get(record_id[:3])
 
     def __iter__(self) -> Iterator[SObjectType]:
         return iter(self.objects.values())

@@ -55,11 +55,16 @@ class Clock:
                 self.released()
 
 
-def index_key(definition: Field, value: Any) -> Any:
-    """The key a value is indexed under: case-insensitive unless the field is case-sensitive."""
-    if isinstance(value, str) and not definition.case_sensitive and definition.type != FieldType.ID:
+def folds(definition: Field) -> bool:
+    """Whether a field's values are indexed case-insensitively (any but a case-sensitive field or the Id)."""
+    return not definition.case_sensitive and definition.type != FieldType.ID
+
+
+def _folded(value: Any) -> Any:
+    """A text in lower case (the stored string itself when it already is), anything else as it is."""
+    if isinstance(value, str):
         lowered = value.lower()
-        return value if lowered == value else lowered  # share the stored string when it is already lower case
+        return value if lowered == value else lowered
     return value
 
 
@@ -77,6 +82,24 @@ class Table:
             for f in self.fields
             if f.indexed and not f.unique and f.type not in (FieldType.ID, FieldType.DATETIME)
         }
+        self.blank: Row = [definition.default for definition in self.fields]
+        """A new record's row before its values: every field's default."""
+        self.keyed = [
+            (self.unique[name], self.slot[name], folds(definition))
+            for name, definition in ((f.name, f) for f in self.fields if f.name in self.unique)
+        ]
+        """Each unique index with its field's slot and whether it folds case."""
+        self.grouped = [
+            (self.indexed[name], self.slot[name], folds(definition))
+            for name, definition in ((f.name, f) for f in self.fields if f.name in self.indexed)
+        ]
+        """Each index of a field that is not unique, with its slot and whether it folds case."""
+        self.indexed_names = frozenset(self.unique) | frozenset(self.indexed)
+        self.folding = {definition.name: folds(definition) for definition in self.fields}
+        """Whether each field's values are indexed case-insensitively."""
+        name_field = sobject.field("Name")
+        self.name_field = name_field if name_field is not None and name_field.stored else None
+        """The Name field the server fills in when a new record has none (an auto-number, or the Id)."""
         self.modstamp_order: dict[str, None] = {}
         self.modstamp_sorted = True
         self.recycle_bin: dict[str, None] = {}
@@ -93,8 +116,7 @@ class Table:
 
     def lookup(self, name: str, value: Any) -> list[str]:
         """Live records whose indexed field ``name`` equals ``value`` (case rules of the field)."""
-        definition = self.fields[self.slot[name]]
-        key = index_key(definition, value)
+        key = _folded(value) if self.folding[name] else value
         if name in self.unique:
             found = self.unique[name].get(key)
             return [found] if found else []
@@ -104,15 +126,15 @@ class Table:
         return [entry] if isinstance(entry, str) else sorted(entry)
 
     def _index(self, record_id: str, row: Row) -> None:
-        for name, index in self.unique.items():
-            value = row[self.slot[name]]
+        for index, slot, folds in self.keyed:
+            value = row[slot]
             if value is not None:
-                index[index_key(self.fields[self.slot[name]], value)] = record_id
-        for name, multi in self.indexed.items():
-            value = row[self.slot[name]]
+                index[_folded(value) if folds else value] = record_id
+        for multi, slot, folds in self.grouped:
+            value = row[slot]
             if value is None:
                 continue
-            key = index_key(self.fields[self.slot[name]], value)
+            key = _folded(value) if folds else value
             entry = multi.get(key)
             if entry is None:
                 multi[key] = record_id
@@ -122,15 +144,15 @@ class Table:
                 entry.add(record_id)
 
     def _unindex(self, record_id: str, row: Row) -> None:
-        for name, index in self.unique.items():
-            value = row[self.slot[name]]
+        for index, slot, folds in self.keyed:
+            value = row[slot]
             if value is not None:
-                index.pop(index_key(self.fields[self.slot[name]], value), None)
-        for name, multi in self.indexed.items():
-            value = row[self.slot[name]]
+                index.pop(_folded(value) if folds else value, None)
+        for multi, slot, folds in self.grouped:
+            value = row[slot]
             if value is None:
                 continue
-            key = index_key(self.fields[self.slot[name]], value)
+            key = _folded(value) if folds else value
             entry = multi.get(key)
             if entry == record_id:
                 del multi[key]
@@ -195,8 +217,8 @@ class RecordStore:
     def __init__(self, schema: Schema, source: ServerClock | None = None) -> None:
         self.schema = schema
         self.lock = threading.RLock()
-        self.committed: Callable[[list[SavedChange]], None] = lambda _changes: None
-        """Receives the changes of each committed transaction (the change events' source)."""
+        self._committed: Callable[[list[SavedChange]], None] = lambda _changes: None
+        self._reported: frozenset[str] = frozenset()
         self._saved: list[SavedChange] = []
         self.origin = ""
         """Who writes now, as ``changeOrigin`` names it (set by the API serving the write; empty for a person)."""
@@ -215,13 +237,23 @@ class RecordStore:
         self._clock = clock
         clock.released = self._commit
 
+    def listen(self, receiver: Callable[[list[SavedChange]], None], objects: frozenset[str]) -> None:
+        """Give ``receiver`` the changes to ``objects`` of each committed transaction (the change events'
+        source); changes to other objects are not kept."""
+        self._committed, self._reported = receiver, objects
+
     def _commit(self) -> None:
         saved, self._saved = self._saved, []
         if saved:
-            self.committed(saved)
+            self._committed(saved)
+
+    def _reports(self, table: Table) -> bool:
+        return table.sobject.name in self._reported
 
     def _save(self, table: Table, record_id: str, kind: str, values: dict[str, Any], nulled: tuple[str, ...]) -> None:
         """Note a write for the change events; a write outside a held instant is a transaction of its own."""
+        if not self._reports(table):
+            return
         row = table.rows[record_id]
         reported = tuple((name, value) for name, value in values.items() if name not in _UNREPORTED)
         self._saved.append(
@@ -258,9 +290,10 @@ class RecordStore:
         journal.log_lengths.setdefault(table.sobject.name, len(table.delete_log))
 
     def _check_unique(self, table: Table, values: dict[str, Any], record_id: str | None) -> None:
-        for name in table.unique:
-            if name in values and values[name] is not None:
-                owner = table.unique[name].get(index_key(table.fields[table.slot[name]], values[name]))
+        for name, index in table.unique.items():
+            value = values.get(name)
+            if value is not None:
+                owner = index.get(_folded(value) if table.folding[name] else value)
                 if owner is not None and owner != record_id:
                     raise RecordError(
                         Problem(
@@ -276,35 +309,30 @@ class RecordStore:
         table.counter += 1
         record_id = make_id(table.sobject.key_prefix, table.counter)
         stamp = self.clock.now() if at is None else at
-        row: Row = [None] * len(table.fields)
-        for position, definition in enumerate(table.fields):
-            if definition.default is not None:
-                row[position] = definition.default
+        row: Row = table.blank.copy()
+        slot = table.slot
         for name, value in values.items():
-            row[table.slot[name]] = value
-        row[table.slot["Id"]] = record_id
-        row[table.slot["IsDeleted"]] = False
-        for name in ("CreatedDate", "LastModifiedDate", "SystemModstamp"):
-            row[table.slot[name]] = stamp
-        for name in ("CreatedById", "LastModifiedById"):
-            row[table.slot[name]] = user_id
-        if "OwnerId" in table.slot and row[table.slot["OwnerId"]] is None:
-            row[table.slot["OwnerId"]] = user_id
-        name_field = table.sobject.field("Name")
-        if name_field is not None and name_field.stored and row[table.slot["Name"]] is None:
+            row[slot[name]] = value
+        row[slot["Id"]] = record_id
+        row[slot["IsDeleted"]] = False
+        row[slot["CreatedDate"]] = row[slot["LastModifiedDate"]] = row[slot["SystemModstamp"]] = stamp
+        row[slot["CreatedById"]] = row[slot["LastModifiedById"]] = user_id
+        if "OwnerId" in slot and row[slot["OwnerId"]] is None:
+            row[slot["OwnerId"]] = user_id
+        name_field = table.name_field
+        if name_field is not None and row[slot["Name"]] is None:
             if name_field.auto_number:
                 table.auto_number += 1
-                row[table.slot["Name"]] = _auto_number(name_field.auto_number, table.auto_number)
+                row[slot["Name"]] = _auto_number(name_field.auto_number, table.auto_number)
             else:
-                row[table.slot["Name"]] = record_id
+                row[slot["Name"]] = record_id
         self._remember(table, record_id)
         table.rows[record_id] = row
         table._index(record_id, row)
-        table._touch(record_id)
-        created = {definition.name: row[position] for position, definition in enumerate(table.fields)}
-        self._save(
-            table, record_id, "CREATE", {name: value for name, value in created.items() if value is not None}, ()
-        )
+        table.modstamp_order[record_id] = None  # a new Id: the newest stamp
+        if self._reports(table):
+            created = {table.fields[position].name: value for position, value in enumerate(row) if value is not None}
+            self._save(table, record_id, "CREATE", created, ())
         return record_id
 
     def update(self, table: Table, record_id: str, values: dict[str, Any], user_id: str) -> None:
@@ -314,19 +342,23 @@ class RecordStore:
             raise RecordError(Problem("ENTITY_IS_DELETED", "entity is deleted"))
         self._check_unique(table, values, record_id)
         self._remember(table, record_id)
-        table._unindex(record_id, row)
-        changed = {name: value for name, value in values.items() if row[table.slot[name]] != value}
+        slot = table.slot
+        changed = {name: value for name, value in values.items() if row[slot[name]] != value}
+        reindexed = not table.indexed_names.isdisjoint(changed)
+        if reindexed:
+            table._unindex(record_id, row)
         for name, value in values.items():
-            row[table.slot[name]] = value
+            row[slot[name]] = value
         stamp = self.clock.now()
-        row[table.slot["LastModifiedDate"]] = stamp
-        row[table.slot["SystemModstamp"]] = stamp
-        row[table.slot["LastModifiedById"]] = user_id
-        table._index(record_id, row)
+        row[slot["LastModifiedDate"]] = row[slot["SystemModstamp"]] = stamp
+        row[slot["LastModifiedById"]] = user_id
+        if reindexed:
+            table._index(record_id, row)
         table._touch(record_id)
-        nulled = tuple(name for name, value in changed.items() if value is None)
-        changed.update(LastModifiedDate=stamp, LastModifiedById=user_id)
-        self._save(table, record_id, "UPDATE", changed, nulled)
+        if self._reports(table):
+            nulled = tuple(name for name, value in changed.items() if value is None)
+            changed.update(LastModifiedDate=stamp, LastModifiedById=user_id)
+            self._save(table, record_id, "UPDATE", changed, nulled)
 
     def delete(self, table: Table, record_id: str, user_id: str, *, hard: bool = False) -> None:
         """Move a record to the recycle bin (or drop it for good), logging the delete for getDeleted."""

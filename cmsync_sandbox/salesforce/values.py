@@ -7,7 +7,9 @@ epoch (UTC), which order correctly as they are.
 
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 from cmsync_sandbox.salesforce.errors import Problem, RecordError
@@ -150,6 +152,62 @@ def from_csv(field: Field, text: str) -> Any:
         raise _reject(
             "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{field.label}: value not of required type: {error.value}", field
         ) from None
+
+
+def json_reader(field: Field) -> Callable[[Any], Any]:
+    """``from_json`` for one field with its type looked at once (a text is only checked, as from_json does)."""
+    if field.type in TEXT_TYPES:
+
+        def read_text(value: Any) -> Any:
+            return _checked_text(field, value) if type(value) is str else from_json(field, value)
+
+        return read_text
+    return partial(from_json, field)
+
+
+def csv_reader(field: Field) -> Callable[[str], Any]:
+    """``from_csv`` for one field with its type looked at once: what a Bulk job applies to each of its cells."""
+    if field.type == FieldType.DATETIME:
+
+        def read_datetime(text: str) -> int | None:
+            if text == "#N/A":
+                return None
+            try:
+                return parse_datetime(text)
+            except ValueError:
+                raise _reject(
+                    "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{field.label}: value not of required type: {text}", field
+                ) from None
+
+        return read_datetime
+    if field.type in TEXT_TYPES and field.type not in (FieldType.EMAIL, FieldType.PICKLIST):
+        length = field.length
+
+        def read_text(text: str) -> str | None:
+            if text == "#N/A":
+                return None
+            if length and (len(text) > length or not text.isascii()):
+                return _checked_text(field, text)  # maybe too long: the full check says
+            return text
+
+        return read_text
+    if field.type == FieldType.PICKLIST and field.restricted:
+        allowed = frozenset(value for value in field.picklist if not field.length or _length(value) <= field.length)
+        """The values that pass every check, so a cell holding one needs no other."""
+
+        def read_choice(text: str) -> str | None:
+            if text == "#N/A":
+                return None
+            return text if text in allowed else _checked_text(field, text)
+
+        return read_choice
+    if field.type in TEXT_TYPES:
+
+        def read_checked_text(text: str) -> str | None:
+            return None if text == "#N/A" else _checked_text(field, text)
+
+        return read_checked_text
+    return partial(from_csv, field)
 
 
 def to_json(field: Field, stored: Any) -> Any:

@@ -237,6 +237,31 @@ def test_a_wrong_line_ending_fails_the_job(server, token):
     assert info["errorMessage"] == "InvalidBatch : LineEnding is invalid on user data. Current LineEnding setting is LF"
 
 
+def test_an_upsert_key_named_in_another_case_still_finds_duplicates_in_the_job(server, token, emulator):
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"{server.url}/services/data/v61.0/jobs/ingest"
+    spec = {"object": "CM_List_Member__c", "operation": "upsert", "externalIdFieldName": "CM_Member_Key__c"}
+    job = requests.post(base, json=spec, headers=headers, timeout=10).json()
+    rows = ["cm_member_key__c,CM_Email__c,CM_State__c", "l:a,a@example.com,Active", "l:b,b@example.com,Active"]
+    data = "\n".join([*rows, "L:A,a@example.com,Active", ""])
+    requests.put(
+        f"{base}/{job['id']}/batches", data=data.encode(), headers={**headers, "Content-Type": "text/csv"}, timeout=10
+    )
+    requests.patch(f"{base}/{job['id']}", json={"state": "UploadComplete"}, headers=headers, timeout=10)
+    wait_until(
+        lambda: requests.get(f"{base}/{job['id']}", headers=headers, timeout=10).json()["state"] == "JobComplete",
+        "the job complete",
+    )
+    failures = list(
+        csv.reader(io.StringIO(requests.get(f"{base}/{job['id']}/failedResults/", headers=headers, timeout=10).text))
+    )
+    assert sorted((row[1], row[2]) for row in failures[1:]) == [
+        ("DUPLICATE_EXTERNAL_ID:Duplicate external id specified: L:A:CM_Member_Key__c --", "L:A"),
+        ("DUPLICATE_EXTERNAL_ID:Duplicate external id specified: l:a:CM_Member_Key__c --", "l:a"),
+    ]
+    assert [record["CM_Member_Key__c"] for record in emulator.records("CM_List_Member__c")] == ["l:b"]
+
+
 def test_query_jobs_page_with_sforce_locator_until_null(slow_org):
     org, server = slow_org
     org.reset()

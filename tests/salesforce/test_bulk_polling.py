@@ -6,6 +6,7 @@ import re
 import pytest
 
 from cmsync.clients.salesforce import PollPolicy
+from cmsync.state import StateStore
 from cmsync_sandbox.salesforce import SalesforceEmulator
 from tests.salesforce.conftest import make_client
 
@@ -35,3 +36,31 @@ def test_a_big_job_is_polled_at_its_own_pace(steady_org) -> None:
         results = client.upsert("CM_Client__c", "CM_Client_ID__c", clients)
         assert len(results) == 2_000 and all(result.success and result.created for result in results)
         assert _polls(org) <= 4, f"job {job} was polled {_polls(org)} times"
+
+
+@pytest.fixture
+def slow_org():
+    """Jobs of 0.25 s per step of 500 rows: 500 µs a row, ten times what a client expects before it has seen
+    a job end, so 2,000 rows take over a second."""
+    org = SalesforceEmulator(bulk_step_seconds=0.25, bulk_chunk_size=500)
+    with org.serve() as server:
+        yield org, server
+    org.close()
+
+
+def test_a_new_process_polls_its_first_job_when_the_kept_pace_says_it_is_done(slow_org, tmp_path) -> None:
+    org, server = slow_org
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}")
+    poll = PollPolicy(initial=0.05, maximum=5.0, factor=1.5, timeout=60)
+    polls = []
+    for process in range(2):
+        client = make_client(server.url, bulk_threshold=2, poll=poll, paces=store.facts.bulk_pace)
+        clients = [{"CM_Client_ID__c": f"{process:02x}{n:030x}", "Name": f"Client {n}"} for n in range(2_000)]
+        org.calls.clear()
+        results = client.upsert("CM_Client__c", "CM_Client_ID__c", clients)
+        client.close()
+        assert len(results) == 2_000 and all(result.success and result.created for result in results)
+        polls.append(_polls(org))
+    store.close()
+    assert polls[0] >= 3, f"without a kept pace the first job is polled early and again: {polls}"
+    assert polls[1] <= 2, f"the next process's first job was polled {polls[1]} times"

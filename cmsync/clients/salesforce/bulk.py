@@ -20,11 +20,11 @@ import re
 import tempfile
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import requests
 
@@ -43,6 +43,11 @@ NULL = "#N/A"
 FIRST_PACE = 1 / 20_000
 """Seconds per row an ingest job is expected to take before the client has seen one end (on the short
 side, so a first job is polled early rather than waited on after it ended)."""
+LATE = 1.05
+"""A poll at a job's predicted end aims this much past it (as a share of the wait), so that the poll finding
+the job done is seldom one that came a moment too early."""
+STAMP = "%Y-%m-%dT%H:%M:%S.%f%z"
+"""How Salesforce spells a job's ``systemModstamp`` (``2024-05-01T12:00:00.000+0000``)."""
 _log = get_logger(__name__)
 _QUOTED = re.compile('[",\r\n]').search
 """Whether a cell must be quoted: it holds the delimiter, the quote or a line break."""
@@ -134,14 +139,25 @@ def _chunks(rows: list[list[str]], header: Sequence[str]) -> Iterator[range]:
         yield range(start, len(rows))
 
 
+class KeptPace(Protocol):
+    """Where the ingest pace of one object (seconds per row) is kept from one process to the next."""
+
+    def get(self) -> float | None: ...
+
+    def set(self, value: float | None) -> None: ...
+
+
 class BulkRunner:
     """Runs Bulk API 2.0 jobs through one client's transport."""
 
-    def __init__(self, client: Transport) -> None:
+    def __init__(self, client: Transport, paces: Callable[[str], KeptPace] | None = None) -> None:
         self.client = client
+        self.paces = paces
+        """Where each object's pace is kept for the next process (none: this process learns its own)."""
         self._pace = FIRST_PACE
-        """Seconds per row the client's last finished ingest job took: it ended between the last poll that
-        found it running (or its start) and the poll that found it done, so halfway."""
+        """Seconds per row the client's last finished ingest job took, of any object."""
+        self._paces: dict[str, float] = {}
+        """Seconds per row the last finished ingest job of each object took, here or in an earlier process."""
 
     def _path(self, resource: str) -> str:
         return self.client.data_path(resource)
@@ -222,8 +238,8 @@ class BulkRunner:
             headers={"Content-Type": "text/csv"},
             idempotent=False,
         )
-        self.client.call("bulk_job", "PATCH", job_path, json={"state": "UploadComplete"})
-        info = self._wait(job_path, "bulk_job", rows)
+        closed = self.client.call("bulk_job", "PATCH", job_path, json={"state": "UploadComplete"})
+        info = self._wait(job_path, "bulk_job", rows, sobject, _closed_at(closed))
         _log.info(
             "salesforce bulk job finished",
             job=job["id"],
@@ -255,14 +271,17 @@ class BulkRunner:
             next(rows, None)
             yield from (row for row in rows if row)
 
-    def _wait(self, job_path: str, endpoint: str, rows: int = 0) -> dict[str, Any]:
+    def _wait(
+        self, job_path: str, endpoint: str, rows: int = 0, sobject: str = "", closed: datetime | None = None
+    ) -> dict[str, Any]:
         """Poll a job until it ends (every request signs in again if the session expired meanwhile). An
-        ingest job of ``rows`` is first polled when the pace of the client's last job says it may be done,
-        then when the pace it shows itself says so; a job without progress to go by is polled from
-        ``initial`` seconds, growing. So a big job takes a few polls, not one per growing step."""
+        ingest job of ``rows`` is first polled when the pace of the last job of its object (in this process
+        or kept from an earlier one) says it may be done, then when the pace it shows itself says so; a job
+        without progress to go by is polled from ``initial`` seconds, growing. Every wait stays within the
+        policy's longest, so a job that ends early is not waited on long, and a big job takes a few polls."""
         policy = self.client.poll
         started = time.monotonic()
-        delay = _between(policy, rows * self._pace) if rows else policy.initial
+        delay = _between(policy, rows * self._expected_pace(sobject) * LATE) if rows else policy.initial
         deadline, report_at, unfinished_at = started + policy.timeout, policy.report_after, 0.0
         while True:
             time.sleep(delay)
@@ -271,11 +290,11 @@ class BulkRunner:
             processed = int(info.get("numberRecordsProcessed") or 0)
             if info["state"] in TERMINAL:
                 if rows and info["state"] == "JobComplete":
-                    self._pace = (unfinished_at + running) / 2 / rows
+                    self._learn(sobject, _took(closed, info, unfinished_at, running) / rows)
                 return info
             unfinished_at = running
             if 0 < processed < rows:
-                delay = _between(policy, running * (rows - processed) / processed)
+                delay = _between(policy, running * (rows - processed) / processed * LATE)
             else:
                 delay = policy.after(delay)
             if running >= report_at:
@@ -287,6 +306,22 @@ class BulkRunner:
                 if info["state"] in TERMINAL:
                     return info
                 raise SalesforceBulkError(f"job still {info['state']} after {policy.timeout:.0f} s", endpoint=endpoint)
+
+    def _expected_pace(self, sobject: str) -> float:
+        """Seconds per row a job of ``sobject`` is expected to take: what its last job took, here or in an
+        earlier process, else what the last job of any object took."""
+        pace = self._paces.get(sobject)
+        if pace is None and self.paces is not None:
+            kept = self.paces(sobject).get()
+            if isinstance(kept, int | float) and kept > 0:
+                pace = self._paces[sobject] = float(kept)
+        return self._pace if pace is None else pace
+
+    def _learn(self, sobject: str, pace: float) -> None:
+        """Remember the pace of a job of ``sobject`` that ended, for the next one here and in later processes."""
+        self._pace = self._paces[sobject] = pace
+        if self.paces is not None:
+            self.paces(sobject).set(pace)
 
     def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, str]]:
         """Rows of a query job as ``{column: text}``, read page by page after the job completes."""
@@ -311,6 +346,33 @@ class BulkRunner:
                 yield from csv.DictReader(_text_lines(response))
             if not locator or locator == "null":
                 return
+
+
+def _closed_at(response: requests.Response) -> datetime | None:
+    """When the server closed a job, from its answer to the close (None when the answer does not say)."""
+    try:
+        info = response.json()
+    except ValueError:
+        return None
+    return _stamp(info) if isinstance(info, dict) else None
+
+
+def _stamp(info: Mapping[str, Any]) -> datetime | None:
+    """A job's ``systemModstamp`` (when it last changed state, by the server's clock), or None."""
+    try:
+        return datetime.strptime(str(info.get("systemModstamp")), STAMP)
+    except ValueError:
+        return None
+
+
+def _took(closed: datetime | None, info: Mapping[str, Any], unfinished_at: float, running: float) -> float:
+    """Seconds a job took from being closed to its end: by the server's stamps of the two, else halfway
+    between the last poll that found it running (or its close) and the poll that found it done; never
+    outside those two."""
+    ended = _stamp(info)
+    if closed is None or ended is None:
+        return (unfinished_at + running) / 2
+    return min(running, max(unfinished_at, (ended - closed).total_seconds()))
 
 
 def _between(policy: PollPolicy, seconds: float) -> float:

@@ -3,7 +3,7 @@ writes through sObject Collections or Bulk API 2.0 (``writes``), every call thro
 (sign-in, retries, API usage, metrics).
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from cmsync.clients.salesforce.auth import Authenticator, JwtBearerAuth, RefreshTokenAuth, SignIn
+from cmsync.clients.salesforce.bulk import KeptPace
 from cmsync.clients.salesforce.errors import SalesforceRequestError
 from cmsync.clients.salesforce.results import RecordResult
 from cmsync.clients.salesforce.retry import PollPolicy, RetryPolicy
@@ -73,7 +74,9 @@ class SalesforceClient:
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
         session: requests.Session | None = None,
+        paces: Callable[[str], KeptPace] | None = None,
     ) -> None:
+        """``paces`` keeps each object's Bulk ingest pace for the next process (see ``BulkRunner``)."""
         self.transport = Transport(
             login_url,
             auth,
@@ -85,7 +88,7 @@ class SalesforceClient:
             session=session,
         )
         self.bulk_threshold = bulk_threshold
-        self.writer = RecordWriter(self.transport, bulk_threshold)
+        self.writer = RecordWriter(self.transport, bulk_threshold, paces)
 
     @classmethod
     def from_settings(
@@ -95,6 +98,7 @@ class SalesforceClient:
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
         session: requests.Session | None = None,
+        paces: Callable[[str], KeptPace] | None = None,
     ) -> "SalesforceClient":
         """The client for the ``salesforce`` section of the settings."""
         auth: Authenticator
@@ -116,6 +120,7 @@ class SalesforceClient:
             retry=retry,
             poll=poll,
             session=session,
+            paces=paces,
         )
 
     def close(self) -> None:

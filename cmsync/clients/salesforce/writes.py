@@ -7,13 +7,13 @@ other rejection is final for this attempt and returned as it came (status code, 
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from cmsync.clients.salesforce.bulk import BulkRunner
+from cmsync.clients.salesforce.bulk import BulkRunner, KeptPace
 from cmsync.clients.salesforce.results import RecordError, RecordResult
 from cmsync.clients.salesforce.soql import literal
 from cmsync.clients.salesforce.transport import Transport
@@ -54,10 +54,12 @@ def _result(index: int, item: Mapping[str, Any], operation: str) -> RecordResult
 class RecordWriter:
     """Writes records through one transport: Bulk API 2.0 for more than ``bulk_threshold`` at once."""
 
-    def __init__(self, transport: Transport, bulk_threshold: int) -> None:
+    def __init__(
+        self, transport: Transport, bulk_threshold: int, paces: Callable[[str], KeptPace] | None = None
+    ) -> None:
         self.transport = transport
         self.bulk_threshold = bulk_threshold
-        self.bulk = BulkRunner(transport)
+        self.bulk = BulkRunner(transport, paces)
 
     def write(
         self,
