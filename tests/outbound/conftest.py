@@ -6,7 +6,7 @@ only through the state store (``outbound_last_poll``).
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,13 +51,24 @@ class Daemon:
     def settle(self, timeout: float = 30) -> dict[str, Any]:
         """Wait for a poll that started after this call to finish; return its report."""
         asked = datetime.now(UTC)
+        return self._poll_report(lambda last: datetime.fromisoformat(last["started_at"]) > asked, timeout)
+
+    def pushed_since(self, moment: datetime, timeout: float = 30) -> dict[str, Any]:
+        """The report of the first poll that ended after ``moment`` and pushed something: the poll that took
+        changes saved since then, whether it started before or after them (one that started while they
+        were being saved finds nothing yet, and the next one takes them)."""
+        return self._poll_report(
+            lambda last: datetime.fromisoformat(last["at"]) > moment and bool(last["pushes"]), timeout
+        )
+
+    def _poll_report(self, wanted: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             last = self.store.facts.outbound_last_poll.get()
-            if isinstance(last, dict) and datetime.fromisoformat(last["started_at"]) > asked:
+            if isinstance(last, dict) and wanted(last):
                 return last
             time.sleep(0.05)
-        raise AssertionError(f"no outbound poll finished within {timeout} s")
+        raise AssertionError(f"no outbound poll as awaited finished within {timeout} s")
 
     def sync(self) -> Run:
         """A main sync (CM → Salesforce), which links list members to Contacts and Leads."""

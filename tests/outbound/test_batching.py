@@ -2,6 +2,7 @@
 CM ends up as the single calls would leave it (fields, names, address case, journeys started, subscribers
 CM holds but not as active), and a subscriber CM refuses is rejected alone with its reason."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -80,8 +81,9 @@ def test_a_polls_adds_and_updates_on_one_list_take_one_import(world: World, daem
     running = daemon(**_settings(mailing_list, trigger_journeys_on_bulk_add=start_journeys))
     running.sync()
     world.cm.calls.clear()
+    edited = datetime.now(UTC)
     _edit_in_one_transaction(world, ids)
-    report = running.settle()
+    report = running.pushed_since(edited)
     assert report["pushes"] == {"add:ok": NEW, "update:ok": MEMBERS}
     assert len(_writes(world)) <= 5
     active = _subscribers(world, mailing_list.list_id, SubscriberState.ACTIVE)
@@ -99,8 +101,9 @@ def test_a_lone_add_among_updates_still_starts_journeys_as_a_single_add(world: W
     running = daemon(**_settings(mailing_list, trigger_journeys_on_bulk_add=False))
     running.sync()
     world.cm.calls.clear()
+    edited = datetime.now(UTC)
     _edit_in_one_transaction(world, ids)
-    report = running.settle()
+    report = running.pushed_since(edited)
     assert report["pushes"] == {"add:ok": 1, "update:ok": MEMBERS}
     assert sorted(_writes(world)) == ["POST /subscribers/{listid}", "POST /subscribers/{listid}/import"]
     assert _started(world, mailing_list) == ["add"]
@@ -117,8 +120,9 @@ def test_a_subscriber_cm_refuses_in_an_import_is_rejected_alone(world: World, da
     running.sync()
     world.cm.state.add_members(mailing_list.list_id, [(refused, "Bounced once")], state="Bounced")
     world.cm.calls.clear()
+    edited = datetime.now(UTC)
     _edit_in_one_transaction(world, ids)
-    report = running.settle()
+    report = running.pushed_since(edited)
     assert report["pushes"] == {"update:ok": MEMBERS, "add:ok": NEW - 1, "add:rejected": 1}
     assert len(_writes(world)) <= 5
     (rejection,) = running.store.rejections.list("outbound")
@@ -138,8 +142,9 @@ def test_updates_of_subscribers_not_active_in_cm_update_them_where_they_are(worl
     for number, state in ((0, "Unsubscribed"), (1, "Deleted")):
         world.cm.state.change_state(mailing_list.list_id, _address(number), state)
     world.cm.calls.clear()
+    edited = datetime.now(UTC)
     _edit_in_one_transaction(world, ids)
-    report = running.settle()
+    report = running.pushed_since(edited)
     assert report["pushes"] == {"update:ok": MEMBERS}
     assert len(_writes(world)) <= 3
     assert running.store.rejections.list("outbound") == []
@@ -157,8 +162,9 @@ def test_an_address_that_only_changes_case_is_renamed_by_its_own_update(world: W
     running.sync()
     world.cm.calls.clear()
     shouting = _address(0).upper()
+    edited = datetime.now(UTC)
     _edit_in_one_transaction(world, ids, Email=shouting)
-    running.settle()
+    running.pushed_since(edited)
     active = _subscribers(world, mailing_list.list_id, SubscriberState.ACTIVE)
     assert shouting in active and _address(0) not in active
     assert [(field.key, field.value) for field in active[shouting].custom_fields] == [("City", _city(0))]
