@@ -210,15 +210,17 @@ def member_record(
     subscriber: Subscriber, list_id: str, offset: timedelta | None, fields: dict[str, str | list[str]]
 ) -> Record:
     """A ``CM_List_Member__c`` without its Contact and Lead links (linking adds them); ``fields`` are the
-    subscriber's ``custom_field_values``, which the caller has already read for linking."""
+    subscriber's ``custom_field_values``, which the caller has already read for linking. A member who has
+    not changed state since joining has one date, converted once."""
+    date = to_utc(subscriber.date, offset)
     return {
         "CM_Member_Key__c": member_key(list_id, subscriber.email),
         "Name": _cut(subscriber.email, _NAME_LENGTH),
         "CM_Email__c": subscriber.email,
         "CM_Subscriber_Name__c": _cut(subscriber.name, 255) or None,
         "CM_State__c": subscriber.state.value,
-        "CM_Date__c": to_utc(subscriber.date, offset),
-        "CM_Joined_Date__c": to_utc(subscriber.joined, offset),
+        "CM_Date__c": date,
+        "CM_Joined_Date__c": date if subscriber.joined == subscriber.date else to_utc(subscriber.joined, offset),
         "CM_Custom_Fields__c": _FIELDS_JSON.encode(fields) if fields else None,
         "CM_List__r": {"CM_List_ID__c": list_id},
     }

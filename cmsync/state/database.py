@@ -14,27 +14,18 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import urlsplit
-
-import psycopg
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from cmsync.config.urls import sqlite_path
 from cmsync.logs import get_logger
+
+if TYPE_CHECKING:
+    from cmsync.state.postgres import PostgresDatabase
 
 log = get_logger(__name__)
 Row = tuple[Any, ...]
 _SQLITE_OUTAGES = ("locked", "busy", "disk", "full", "readonly", "read-only", "unable to open", "i/o")
 """Words of SQLite errors that come from the file or its disk, not from the SQL."""
-_KEEPALIVES = {
-    "keepalives": 1,
-    "keepalives_idle": 10,
-    "keepalives_interval": 3,
-    "keepalives_count": 3,
-    "tcp_user_timeout": 20_000,
-}
-"""A PostgreSQL server that vanished from the network (idle, or with a query unanswered) is noticed
-within about 20 s, not after the operating system's retransmissions of a quarter of an hour."""
 
 
 class StateStoreUnavailableError(Exception):
@@ -61,7 +52,7 @@ def _why_unwritable(path: Path) -> str | None:
         return error.strerror
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
 
@@ -100,9 +91,9 @@ class SqliteDatabase:
             self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         except OSError as error:
-            raise StateStoreUnavailableError(self.where, error.strerror or _first_line(error)) from error
+            raise StateStoreUnavailableError(self.where, error.strerror or first_line(error)) from error
         except sqlite3.Error as error:
-            raise StateStoreUnavailableError(self.where, _why_unwritable(path) or _first_line(error)) from error
+            raise StateStoreUnavailableError(self.where, _why_unwritable(path) or first_line(error)) from error
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteTransaction]:
@@ -118,7 +109,7 @@ class SqliteDatabase:
             except sqlite3.Error as error:
                 self._roll_back()
                 if _sqlite_outage(error):
-                    raise StateStoreUnavailableError(self.where, _first_line(error)) from error
+                    raise StateStoreUnavailableError(self.where, first_line(error)) from error
                 raise
 
     def _roll_back(self) -> None:
@@ -134,64 +125,14 @@ class SqliteDatabase:
             try:
                 self._connection.execute("VACUUM")
             except sqlite3.OperationalError as error:
-                log.warning("state store not compacted", where=self.where, reason=_first_line(error))
+                log.warning("state store not compacted", where=self.where, reason=first_line(error))
 
     def close(self) -> None:
         with self._lock:
             self._connection.close()
 
 
-class PostgresTransaction:
-    def __init__(self, connection: psycopg.Connection[Any]) -> None:
-        self.connection = connection
-
-    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> list[Row]:
-        cursor = self.connection.execute(sql.replace("?", "%s"), tuple(parameters))  # type: ignore[arg-type]
-        return cursor.fetchall() if cursor.description else []
-
-    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self.connection.cursor() as cursor:
-            cursor.executemany(sql.replace("?", "%s"), rows)  # type: ignore[arg-type]
-
-
-class PostgresDatabase:
-    """PostgreSQL (psycopg 3), for workers on several hosts; reconnects once when the server went away."""
-
-    dialect = "postgresql"
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-        parts = urlsplit(url)
-        self.where = f"postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
-        self._lock = threading.RLock()
-        self._connection: psycopg.Connection[Any] | None = None
-        self._connection = self._connect()
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        try:
-            return psycopg.connect(self._url, connect_timeout=5, application_name="cmsync", **_KEEPALIVES)
-        except psycopg.OperationalError as error:
-            raise StateStoreUnavailableError(self.where, _first_line(error)) from error
-
-    @contextmanager
-    def transaction(self) -> Iterator[PostgresTransaction]:
-        with self._lock:
-            if self._connection is None or self._connection.closed or self._connection.broken:
-                self._connection = None
-                self._connection = self._connect()
-            try:
-                with self._connection.transaction():
-                    yield PostgresTransaction(self._connection)
-            except psycopg.OperationalError as error:
-                raise StateStoreUnavailableError(self.where, _first_line(error)) from error
-
-    def close(self) -> None:
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-
-
-Database = SqliteDatabase | PostgresDatabase
+Database: TypeAlias = "SqliteDatabase | PostgresDatabase"
 _IN_CHUNK = 500
 
 
@@ -212,5 +153,7 @@ def connect(url: str) -> Database:
     if path is not None:
         return SqliteDatabase(path)
     if url.startswith(("postgresql://", "postgres://")):
+        from cmsync.state.postgres import PostgresDatabase  # psycopg is loaded only for a PostgreSQL store
+
         return PostgresDatabase(url)
     raise ValueError("the state store is sqlite:///path/to/file.db or a postgresql:// URL")

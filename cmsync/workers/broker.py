@@ -11,14 +11,11 @@ logged once when it starts and once when it ends (see ``broker_outage``).
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
-import pika.exceptions
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
 
 from cmsync.config.model import names_embedded_broker
 from cmsync.workers import skipped_job_log, transient_job_log  # noqa: F401 - install the log filters for jobs
-from cmsync.workers.broker_outage import BROKER_OUTAGES
 
 QUEUE = "cmsync"
 """The queue of every cmsync actor."""
@@ -37,6 +34,9 @@ def purge_queued(broker: dramatiq.Broker) -> int:
     """Drop every message waiting in cmsync's queue and in its delay queue (retries and delayed sends);
     return how many were dropped. Dead letters stay for inspection; a message a worker already holds is
     not in a queue, and its actor checks the connection before it writes."""
+    import pika.exceptions
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
     assert isinstance(broker, RabbitmqBroker), "only RabbitMQ keeps queued messages outside a process"
     purged = 0
     for name in (QUEUE, dq_name(QUEUE)):
@@ -50,11 +50,16 @@ def purge_queued(broker: dramatiq.Broker) -> int:
 
 
 def make_broker(url: str) -> dramatiq.Broker:
-    """The broker ``broker.url`` names; ``embedded`` gives an in-process broker."""
+    """The broker ``broker.url`` names; ``embedded`` gives an in-process broker. pika and the outage log are
+    loaded only for RabbitMQ, so that an embedded broker starts without them."""
     if names_embedded_broker(url):
         broker = StubBroker()
         broker.emit_after("process_boot")
         return broker
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    from cmsync.workers.broker_outage import BROKER_OUTAGES
+
     BROKER_OUTAGES.watch(rabbitmq_url(url))
     return RabbitmqBroker(url=rabbitmq_url(url), confirm_delivery=True)
 

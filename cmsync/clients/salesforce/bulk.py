@@ -16,7 +16,6 @@ inserts) the whole row as sent.
 import codecs
 import csv
 import io
-import re
 import tempfile
 import time
 from collections import defaultdict, deque
@@ -49,9 +48,6 @@ the job done is seldom one that came a moment too early."""
 STAMP = "%Y-%m-%dT%H:%M:%S.%f%z"
 """How Salesforce spells a job's ``systemModstamp`` (``2024-05-01T12:00:00.000+0000``)."""
 _log = get_logger(__name__)
-_QUOTED = re.compile('[",\r\n]').search
-"""Whether a cell must be quoted: it holds the delimiter, the quote or a line break."""
-_QUOTE_OR_BREAK = re.compile('["\r\n]').search
 _ABSENT = object()
 """A field a record does not name (its cell is left empty: the field is left as it is)."""
 
@@ -115,11 +111,16 @@ def _cells(record: Mapping[str, Any], paths: Sequence[tuple[str, str, str]]) -> 
 def csv_line(cells: Sequence[str]) -> str:
     """One CSV row with its line end, each cell quoted only when it must be (what ``csv.writer`` writes, but a
     carriage return is quoted too, so the row reads back whole); a row of cells with no quote, comma or
-    line break is joined at once, in a tenth of the time ``csv.writer`` takes."""
+    line break is joined at once, in a tenth of the time ``csv.writer`` takes. ``in`` finds a character
+    with ``memchr``, several times faster than a regular expression's character class."""
     line = ",".join(cells)
-    if line.count(",") == len(cells) - 1 and not _QUOTE_OR_BREAK(line):
+    if line.count(",") == len(cells) - 1 and '"' not in line and "\n" not in line and "\r" not in line:
         return line + "\n" if line or len(cells) != 1 else '""\n'
-    return ",".join(['"' + cell.replace('"', '""') + '"' if _QUOTED(cell) else cell for cell in cells]) + "\n"
+    quoted = [
+        '"' + cell.replace('"', '""') + '"' if '"' in cell or "," in cell or "\n" in cell or "\r" in cell else cell
+        for cell in cells
+    ]
+    return ",".join(quoted) + "\n"
 
 
 def _csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
