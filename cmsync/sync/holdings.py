@@ -13,7 +13,7 @@ pass, which moves it back.
 """
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import islice
 
 from cmsync.clients.salesforce.client import SalesforceClient
@@ -78,7 +78,7 @@ def _catch_up(
     own = f"{list_id}:"
     changed = (
         f"SystemModstamp > {literal(since)} AND CM_Member_Key__c LIKE {like(own, suffix_wildcard=True)} AND "
-        f"(SystemModstamp > {literal(_whole_second_after(ended))} OR LastModifiedById != {literal(salesforce.user_id)} "
+        f"(SystemModstamp > {literal(ended)} OR LastModifiedById != {literal(salesforce.user_id)} "
         f"OR IsDeleted = true OR LastModifiedDate <= {literal(since)})"
     )
     soql = select(MEMBER, ["Id", "IsDeleted", *MEMBER_FIELDS], where=changed)
@@ -101,13 +101,6 @@ def _catch_up(
     )
     log.info("list members caught up from salesforce", list=list_id, refreshed=refreshed, deleted=forgotten)
     return True
-
-
-def _whole_second_after(moment: datetime) -> datetime:
-    """``moment`` rounded up to a whole second, as SOQL writes times: the pass's own writes in the second it
-    ended in are not read back (rounded down, a pass whose Bulk job ended in its last second had every row
-    it wrote read again)."""
-    return moment if not moment.microsecond else moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _hard_deleted(salesforce: SalesforceClient, ids: list[str]) -> bool:
