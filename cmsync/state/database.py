@@ -12,15 +12,12 @@ PostgreSQL connection is replaced at the next transaction.
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import Any, Protocol
 
 from cmsync.config.urls import sqlite_path
 from cmsync.logs import get_logger
-
-if TYPE_CHECKING:
-    from cmsync.state.postgres import PostgresDatabase
 
 log = get_logger(__name__)
 Row = tuple[Any, ...]
@@ -132,7 +129,17 @@ class SqliteDatabase:
             self._connection.close()
 
 
-Database: TypeAlias = "SqliteDatabase | PostgresDatabase"
+class Database(Protocol):
+    """An open state store: ``SqliteDatabase`` here, or ``PostgresDatabase`` (``cmsync.state.postgres``, loaded
+    only for a PostgreSQL URL, so a SQLite process never imports psycopg)."""
+
+    dialect: str
+
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def close(self) -> None: ...
+
+
 _IN_CHUNK = 500
 
 
