@@ -64,3 +64,17 @@ def test_a_new_process_polls_its_first_job_when_the_kept_pace_says_it_is_done(sl
     store.close()
     assert polls[0] >= 3, f"without a kept pace the first job is polled early and again: {polls}"
     assert polls[1] <= 2, f"the next process's first job was polled {polls[1]} times"
+
+
+def test_a_job_whose_end_a_measured_pace_puts_past_the_longest_wait_is_polled_once_at_its_end(steady_org) -> None:
+    org, server = steady_org
+    poll = PollPolicy(initial=0.05, maximum=0.2, factor=1.5, timeout=60)
+    client = make_client(server.url, bulk_threshold=2, poll=poll)
+    polls = []
+    for job in range(2):
+        clients = [{"CM_Client_ID__c": f"{job:02x}{n:030x}", "Name": f"Client {n}"} for n in range(2_000)]
+        org.calls.clear()
+        results = client.upsert("CM_Client__c", "CM_Client_ID__c", clients)
+        assert len(results) == 2_000 and all(result.success and result.created for result in results)
+        polls.append(_polls(org))
+    assert polls[1] <= 2, f"the second job, its end over a second away, was polled {polls[1]} times"

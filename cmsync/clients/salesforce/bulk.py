@@ -278,14 +278,17 @@ class BulkRunner:
         """Poll a job until it ends (every request signs in again if the session expired meanwhile). An
         ingest job of ``rows`` is first polled when the pace of the last job of its object (in this process
         or kept from an earlier one) says it may be done, then when the pace it shows itself says so; a job
-        without progress to go by is polled from ``initial`` seconds, growing. Every wait stays within the
-        policy's longest, so a job that ends early is not waited on long, and a big job takes a few polls."""
+        without progress to go by is polled from ``initial`` seconds, growing. A wait by a measured pace stays
+        within the policy's ``measured_maximum`` (a big job is polled once at its end), any other within its
+        ``maximum`` (a job that ends early is not waited on long); none runs past the next report of a job
+        still running."""
         policy = self.client.poll
         started = time.monotonic()
-        delay = _between(policy, rows * self._expected_pace(sobject) * LATE) if rows else policy.initial
+        pace, measured = self._expected_pace(sobject)
+        delay = _between(policy, rows * pace * LATE, measured) if rows else policy.initial
         deadline, report_at, unfinished_at = started + policy.timeout, policy.report_after, 0.0
         while True:
-            time.sleep(delay)
+            time.sleep(max(0.0, min(delay, report_at - (time.monotonic() - started))))
             info = self.client.bulk_job_info(endpoint, job_path)
             running = time.monotonic() - started
             processed = int(info.get("numberRecordsProcessed") or 0)
@@ -295,7 +298,7 @@ class BulkRunner:
                 return info
             unfinished_at = running
             if 0 < processed < rows:
-                delay = _between(policy, running * (rows - processed) / processed * LATE)
+                delay = _between(policy, running * (rows - processed) / processed * LATE, measured=True)
             else:
                 delay = policy.after(delay)
             if running >= report_at:
@@ -308,15 +311,18 @@ class BulkRunner:
                     return info
                 raise SalesforceBulkError(f"job still {info['state']} after {policy.timeout:.0f} s", endpoint=endpoint)
 
-    def _expected_pace(self, sobject: str) -> float:
+    def _expected_pace(self, sobject: str) -> tuple[float, bool]:
         """Seconds per row a job of ``sobject`` is expected to take: what its last job took, here or in an
-        earlier process, else what the last job of any object took."""
+        earlier process, else what the last job of any object took; and whether a job was seen to take it
+        (False for ``FIRST_PACE``, before any job ended)."""
         pace = self._paces.get(sobject)
         if pace is None and self.paces is not None:
             kept = self.paces(sobject).get()
             if isinstance(kept, int | float) and kept > 0:
                 pace = self._paces[sobject] = float(kept)
-        return self._pace if pace is None else pace
+        if pace is None:
+            pace = self._pace
+        return pace, pace != FIRST_PACE
 
     def _learn(self, sobject: str, pace: float) -> None:
         """Remember the pace of a job of ``sobject`` that ended, for the next one here and in later processes."""
@@ -376,9 +382,11 @@ def _took(closed: datetime | None, info: Mapping[str, Any], unfinished_at: float
     return min(running, max(unfinished_at, (ended - closed).total_seconds()))
 
 
-def _between(policy: PollPolicy, seconds: float) -> float:
-    """``seconds`` as a delay between two polls: no shorter than the first, no longer than the longest."""
-    return min(policy.maximum, max(policy.initial, seconds))
+def _between(policy: PollPolicy, seconds: float, measured: bool) -> float:
+    """``seconds`` as a delay between two polls: no shorter than the first, no longer than the longest (for an
+    end predicted from a ``measured`` pace, the longest such wait)."""
+    longest = policy.measured_maximum if measured else policy.maximum
+    return min(longest, max(policy.initial, seconds))
 
 
 def _report_slow_job(job_path: str, info: Mapping[str, Any], running: float, timeout: float) -> None:

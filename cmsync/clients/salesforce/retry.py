@@ -31,6 +31,9 @@ class PollPolicy:
     initial: float = 0.05
     maximum: float = 5.0
     factor: float = 1.5
+    measured_maximum: float = 30.0
+    """The longest wait for an end predicted from a measured pace (an earlier job's, or the job's own
+    progress): a big job is then polled once at its end rather than every ``maximum`` seconds."""
     timeout: float = 3600.0
     report_after: float = 120.0
     """When a job still running is first logged; each later line comes at twice the time of the one before."""
