@@ -134,13 +134,13 @@ class ComparedPages:
         else:
             self._touched.update(keys)
 
-    def close(self, built: dict[int, tuple[int, int]]) -> set[int]:
-        """Keep the pages of this pass (``built``: per marker, what the writers compared under it); return the
-        markers under which members were found."""
+    def close(self, built: dict[int, int]) -> set[int]:
+        """Keep the pages of this pass (``built``: per marker, the XOR of the digests the writers compared
+        under it); return the markers under which members were found."""
         digests = self.store.digests
         for page in self._pending:
             marker = digests.marker(page.marker)
-            _count, folded = built.get(marker, (0, 0))
+            folded = built.get(marker, 0)
             self.pages.append(
                 ListPage(page.state, page.number, page.body, self.shape, self.directory, page.named, marker,
                          page.members, folded.to_bytes(16), page.latest)

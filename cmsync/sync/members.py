@@ -71,7 +71,7 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
     }
 
     previous: StreamWriter | None = None
-    built: dict[int, tuple[int, int]] = {}
+    built: dict[int, int] = {}
     for state in SubscriberState:
         stream = f"{digests}:{state.value.lower()}"
         watermark = None if whole else store.watermarks.get(stream)

@@ -128,8 +128,8 @@ class StreamWriter:
     ``digest_stream`` is where the digests of what Salesforce holds are kept when several streams write the
     same records (a list's member states); ``digest`` computes them, from a record as built and from the
     same record read back from a Bulk job's results alike. On a full pass each page of records is compared
-    under its own seen marker (``begin_page``), and ``built`` tells, per marker, how many records were
-    compared under it and the XOR of their digests."""
+    under its own seen marker (``begin_page``), and ``built`` tells, per marker, the XOR of the digests of the
+    records compared under it."""
 
     salesforce: SalesforceClient
     store: StateStore
@@ -141,7 +141,7 @@ class StreamWriter:
     digest_stream: str | None = None
     digest: Callable[[Record], bytes] = held_digest
     totals: StreamTotals = field(default_factory=StreamTotals)
-    built: dict[int, tuple[int, int]] = field(default_factory=dict)
+    built: dict[int, int] = field(default_factory=dict)
     _pending: list[Record] = field(default_factory=list)
     _changed: list[_Change] = field(default_factory=list)
     _spool: IngestSpool | None = None
@@ -256,11 +256,10 @@ class StreamWriter:
         self._compared_through = self._position
 
     def _tally(self, marker: int, digests: Iterable[bytes]) -> None:
-        count, folded = self.built.get(marker, (0, 0))
+        folded = self.built.get(marker, 0)
         for digest in digests:
-            count += 1
             folded ^= int.from_bytes(digest)
-        self.built[marker] = (count, folded)
+        self.built[marker] = folded
 
     def _queue(self, change: _Change) -> None:
         spool, spooled = self._spool, self._spooled
