@@ -5,6 +5,9 @@ The owner is the process working on the run: a worker process (or thread of the 
 its first message is sent. A run with no heartbeat and no progress for ``heartbeat_timeout()`` has lost
 its owner: the next request or the supervisor's loop sends it if it was never sent, or closes it as
 interrupted so that a new run resumes from the watermarks.
+
+The same thread renews the lease of every job attempt this process is working on (``keep``), so that a
+second delivery of the job waits for the first attempt while it lives and takes over once it is gone.
 """
 
 import os
@@ -17,6 +20,7 @@ from datetime import datetime, timedelta
 from cmsync.logs import get_logger
 from cmsync.process_identity import ProcessIdentity
 from cmsync.state import Run, StateStore
+from cmsync.state.leases import Lease
 
 log = get_logger(__name__)
 TIMEOUT_VARIABLE = "CMSYNC_RUN_HEARTBEAT_TIMEOUT"
@@ -52,21 +56,39 @@ def abandoned(run: Run, now: datetime, timeout: timedelta) -> bool:
 
 
 class Heartbeat:
-    """Renews, from a thread of its own, the heartbeat of every run this process is working on."""
+    """Renews, from a thread of its own, the heartbeat of every run this process is working on and the
+    lease of every job attempt it holds."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: dict[StateStore, Counter[int]] = {}
+        self._kept: dict[tuple[str, str], Lease] = {}
         self._thread: threading.Thread | None = None
+
+    def _start(self) -> None:
+        """Start the beating thread, once (the caller holds the lock)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._beat_forever, name="cmsync-heartbeat", daemon=True)
+            self._thread.start()
+
+    @contextmanager
+    def keep(self, lease: Lease, owner: str) -> Iterator[None]:
+        """Renew ``lease`` for ``owner`` while the block runs (each beat extends it by the heartbeat timeout)."""
+        with self._lock:
+            self._kept[(lease.name, owner)] = lease
+            self._start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                del self._kept[(lease.name, owner)]
 
     @contextmanager
     def hold(self, store: StateStore, run_id: int) -> Iterator[None]:
         """Keep ``run_id`` beating while the block runs (nested and concurrent holds are counted)."""
         with self._lock:
             self._held.setdefault(store, Counter())[run_id] += 1
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._beat_forever, name="cmsync-heartbeat", daemon=True)
-                self._thread.start()
+            self._start()
         try:
             yield
         finally:
@@ -79,17 +101,24 @@ class Heartbeat:
                     del self._held[store]
 
     def _beat_forever(self) -> None:
-        interval = heartbeat_timeout().total_seconds() / BEATS_PER_TIMEOUT
+        timeout = heartbeat_timeout()
         owner = process_owner()
         stop = threading.Event()
-        while not stop.wait(interval):
+        while not stop.wait(timeout.total_seconds() / BEATS_PER_TIMEOUT):
             with self._lock:
                 held = [(store, list(runs)) for store, runs in self._held.items()]
+                kept = list(self._kept.items())
             for store, run_ids in held:
                 try:
                     store.runs.beat(run_ids, owner)
                 except Exception as error:
                     log.warning("run heartbeat not recorded", runs=run_ids, error=str(error))
+            for (name, holder), lease in kept:
+                try:
+                    if not lease.take(holder, timeout):
+                        log.error("a job's lease was taken over while its attempt still runs", lease=name)
+                except Exception as error:
+                    log.warning("job lease not renewed", lease=name, error=str(error))
 
 
 HEARTBEAT = Heartbeat()

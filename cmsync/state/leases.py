@@ -1,4 +1,5 @@
-"""Leases: one holder at a time for the supervisor, the outbound poller and the tracking purge (DESIGN.md §6).
+"""Leases: one holder at a time for the supervisor, the outbound poller, the tracking purge and each job of
+a run (DESIGN.md §6).
 
 Each lease's name is spelled here once; a holder renews its lease before it expires, and whoever finds it
 expired may take it.
@@ -68,9 +69,16 @@ class Lease:
 
 class Leases:
     """Every lease by name: the supervisor's (one per state store), the outbound poller's (one poller or
-    change-event listener per installation) and the tracking purge's (one purge at a time)."""
+    change-event listener per installation), the tracking purge's (one purge at a time) and one per job of
+    a run (one attempt at a time, however often the broker delivers the job)."""
 
     def __init__(self, database: Database, clock: Clock) -> None:
+        self.database = database
+        self.clock = clock
         self.supervisor = Lease(database, clock, "supervisor")
         self.outbound_poller = Lease(database, clock, "outbound_poller")
         self.tracking_purge = Lease(database, clock, "tracking_purge")
+
+    def job(self, run_id: int, job: str) -> Lease:
+        """The lease of ``job`` of run ``run_id``, held by the attempt working on it."""
+        return Lease(self.database, self.clock, f"job:{run_id}:{job}")

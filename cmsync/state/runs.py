@@ -190,6 +190,12 @@ class Runs:
                 transaction.execute("SELECT COUNT(*) FROM run_jobs WHERE run_id = ? AND done = 0", (run_id,))[0][0]
             )
 
+    def job_done(self, run_id: int, job: str) -> bool:
+        """Whether ``job`` of run ``run_id`` has ended."""
+        with self.database.transaction() as transaction:
+            rows = transaction.execute("SELECT done FROM run_jobs WHERE run_id = ? AND job = ?", (run_id, job))
+        return bool(rows and rows[0][0])
+
     def jobs(self, run_id: int) -> list[tuple[str, bool]]:
         """The jobs a run fanned out to, each with whether it is done, in name order."""
         with self.database.transaction() as transaction:

@@ -1,10 +1,12 @@
 """The bookkeeping around every job, as Dramatiq middleware (docs/DESIGN.md §2), so actors only do the work.
 
 A job of a run carries its run, its name in the run's job set and what it works on in its message
-options. Before it runs, those are bound to every log line, the run's heartbeat is held, and a job whose
-run is over or whose installation is disconnected is skipped. After it ends, it counts as done (the last
-job closes the run); one that failed for good (refused credentials) is recorded first; one that Dramatiq
-will retry is not done, and the run is vouched for through its backoff. A job that runs out of retries is
+options. Before it runs, those are bound to every log line, the run's heartbeat is held, a job whose
+run is over or whose installation is disconnected is skipped, and the job's lease is taken: a second
+delivery of a job still running elsewhere waits for that attempt, and one of a job already done is
+skipped. After it ends, it counts as done (the last job closes the run); one that failed for good (refused
+credentials) is recorded first; one that Dramatiq will retry is not done, and the run is vouched for
+through its backoff. A job that runs out of retries is
 recorded by ``part_failed``. Any other job is dropped while the installation is disconnected.
 Bookkeeping the state store cannot take now makes Dramatiq retry the job, as the job's own errors do.
 """
@@ -27,6 +29,7 @@ from cmsync.state.store import utc_now
 from cmsync.sync.closing import end_job, fail_job
 from cmsync.sync.streams import run_cancelled
 from cmsync.systems import Systems, current
+from cmsync.workers.job_attempts import JobAttempt
 
 log = get_logger(__name__)
 PERMANENT = (UnauthorizedError, SalesforceAuthError)
@@ -65,15 +68,23 @@ class RunJobs(Middleware):
             raise SkipMessage("disconnected")
 
     def _begin_run_job(self, options: dict[str, Any]) -> None:
-        """Bind the job's log context, skip it when its run is over, else hold the run's heartbeat."""
-        run_id = options["run_id"]
+        """Bind the job's log context, skip it when its run is over, else hold the run's heartbeat and the
+        job's lease (after the attempt already working on it, if any)."""
+        run_id, job = options["run_id"], options["job"]
         held = ExitStack()
         self._held.stack = held
-        held.enter_context(bound_contextvars(run_id=run_id, job=options["job"], **options["about"]))
+        held.enter_context(bound_contextvars(run_id=run_id, job=job, **options["about"]))
         store = current().store
         if _checked(lambda: run_cancelled(store, run_id)):
             raise SkipMessage(f"run {run_id} is over or the installation is disconnected")
         held.enter_context(HEARTBEAT.hold(store, run_id))
+        attempt = JobAttempt(store, run_id, job)
+        if not _checked(attempt.take):
+            _checked(attempt.wait_for_turn)
+        held.callback(_release, attempt)
+        if _checked(lambda: run_cancelled(store, run_id) or store.runs.job_done(run_id, job)):
+            raise SkipMessage(f"job {job} of run {run_id} was done by an earlier delivery")
+        held.enter_context(HEARTBEAT.keep(attempt.lease, attempt.owner))
 
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
         if "job" in message.options:
@@ -122,6 +133,14 @@ class RunJobs(Middleware):
         self._held.stack = None
         if held is not None:
             held.close()
+
+
+def _release(attempt: JobAttempt) -> None:
+    """Release a job's lease; when the state store cannot take it now, the lease expires by itself."""
+    try:
+        attempt.release()
+    except Exception as error:
+        log.warning("job lease not released; it expires by itself", error=str(error))
 
 
 def _checked(question: Callable[[], bool]) -> bool:
