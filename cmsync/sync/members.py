@@ -7,10 +7,12 @@ custom-field edits the date filter cannot see and edits or deletions made in Sal
 differs and deletes rows of members CM no longer has. A page that is as at the last full pass, with
 nothing it depends on changed since, is left alone (``compared_pages``). The digest of what Salesforce holds is
 kept once per member, whichever state it was read under, so a member that changed state and back is
-written again. cm2sf mappings update the linked records. A state's Bulk job runs while the next state
-is read; the jobs of one list run one after another, so a member read under two states ends as the later.
+written again. cm2sf mappings update the linked records. A state's writes run on the list's write lane
+while the next state is read; the writes of one list run one after another in the order their states were
+read (``READING_ORDER``), so a member read under two states ends as the later.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +34,15 @@ from cmsync.sync.unreadable import UnreadableRecords, digest
 from cmsync.systems import Systems
 
 log = get_logger(__name__)
+READING_ORDER = (
+    SubscriberState.UNCONFIRMED,
+    SubscriberState.UNSUBSCRIBED,
+    SubscriberState.BOUNCED,
+    SubscriberState.DELETED,
+    SubscriberState.ACTIVE,
+)
+"""The order a list's states are read and written in: Active, most often by far the largest, last, so that
+the writes of the others run while it is read and its Bulk job is the list's last write."""
 
 
 def unreadable_members(store: StateStore, run_id: int, list_id: str, stream: str) -> UnreadableRecords:
@@ -70,49 +81,52 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
         if rejection.object == records.MEMBER
     }
 
-    previous: StreamWriter | None = None
+    writers: list[StreamWriter] = []
     built: dict[int, int] = {}
-    for state in SubscriberState:
-        stream = f"{digests}:{state.value.lower()}"
-        watermark = None if whole else store.watermarks.get(stream)
-        since = datetime.fromisoformat(watermark) if watermark else None
-        writer = StreamWriter(
-            systems.salesforce,
-            store,
-            run_id,
-            records.MEMBER,
-            stream,
-            digest_stream=digests,
-            digest=records.held_digest,
-        )
-        for payload in retry.as_refused.get(stream, ()):
-            writer.add(payload)
-        unreadable = unreadable_members(store, run_id, list_id, stream)
-        compare = _PageComparison(
-            systems, run_id, list_id, offset, mappings, writer, rejected_before, unreadable, latest=watermark
-        )
-        if retry.current.get(state):
-            compare.members(retry.current[state])
-        for page in systems.campaign_monitor.subscriber_pages(list_id, state, since=since):
-            kept = pages.unchanged(state, page) if pages is not None else None
-            if kept is not None:
-                writer.left_alone(kept.members)
-                compare.passed(kept.latest)
-                continue
-            if pages is not None:
-                writer.begin_page(pages.marker(state, page))
-            keys, named, latest = compare.members(page.subscribers(unreadable.reject))
-            if pages is not None:
-                pages.compared(state, page, keys, named, latest)
-        if previous is not None:
-            previous.wait()
-        writer.send()
-        built.update(writer.built)
-        previous = writer
-        if whole:
-            unreadable.forget_unmet()
-    if previous is not None:
-        previous.wait()
+    lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"writes:{list_id}")
+    try:
+        for state in READING_ORDER:
+            stream = f"{digests}:{state.value.lower()}"
+            watermark = None if whole else store.watermarks.get(stream)
+            since = datetime.fromisoformat(watermark) if watermark else None
+            writer = StreamWriter(
+                systems.salesforce,
+                store,
+                run_id,
+                records.MEMBER,
+                stream,
+                digest_stream=digests,
+                digest=records.held_digest,
+                lane=lane,
+            )
+            for payload in retry.as_refused.get(stream, ()):
+                writer.add(payload)
+            unreadable = unreadable_members(store, run_id, list_id, stream)
+            compare = _PageComparison(
+                systems, run_id, list_id, offset, mappings, writer, rejected_before, unreadable, latest=watermark
+            )
+            if retry.current.get(state):
+                compare.members(retry.current[state])
+            for page in systems.campaign_monitor.subscriber_pages(list_id, state, since=since):
+                kept = pages.unchanged(state, page) if pages is not None else None
+                if kept is not None:
+                    writer.left_alone(kept.members)
+                    compare.passed(kept.latest)
+                    continue
+                if pages is not None:
+                    writer.begin_page(pages.marker(state, page))
+                keys, named, latest = compare.members(page.subscribers(unreadable.reject))
+                if pages is not None:
+                    pages.compared(state, page, keys, named, latest)
+            writer.send()
+            built.update(writer.built)
+            writers.append(writer)
+            if whole:
+                unreadable.forget_unmet()
+        for writer in writers:
+            writer.wait()
+    finally:
+        lane.shutdown()
     if pages is not None:
         refused_now = {
             rejection.key

@@ -12,9 +12,11 @@ summary counts (like a journey email's counts) tell which sources changed; only 
 from their watermark, so report reads follow change, not the number of campaigns.
 """
 
+import contextvars
 import hashlib
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -74,24 +76,29 @@ def fan_out(systems: Systems, run_id: int, send: Callable[[Job], None]) -> None:
 
 
 def plan_run(systems: Systems, run_id: int, full_pass: bool) -> list[Job]:
-    """Upsert every selected client's small objects; return the jobs the run fans out to.
+    """Upsert every selected client's small objects while the directory of Contacts and Leads is brought up
+    to date (the list jobs link members through it); return the jobs the run fans out to.
 
     Raises the first transient error met (after planning the other clients) unless this is the plan's
     last attempt, so that the job is retried with backoff."""
     jobs: list[Job] = []
     transient: Exception | None = None
     last_attempt = _attempt(systems, run_id) >= PLAN_ATTEMPTS
-    refresh_directory(systems.salesforce, systems.store)
-    for client_id in systems.settings.campaign_monitor.clients:
-        try:
-            jobs.extend(_plan_client(systems, run_id, client_id, full_pass))
-        except (cm_errors.CampaignMonitorError, salesforce_errors.SalesforceError) as error:
-            if isinstance(error, TRANSIENT) and not last_attempt:
-                log.warning("client planning will be retried", run_id=run_id, client=client_id, error=str(error))
-                transient = transient or error
-                continue
-            log.error("client could not be planned", run_id=run_id, client=client_id, error=str(error))
-            record_failure(systems.store, run_id, f"client {client_id}: {error}")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="directory-refresh") as background:
+        directory = background.submit(
+            contextvars.copy_context().run, refresh_directory, systems.salesforce, systems.store
+        )
+        for client_id in systems.settings.campaign_monitor.clients:
+            try:
+                jobs.extend(_plan_client(systems, run_id, client_id, full_pass))
+            except (cm_errors.CampaignMonitorError, salesforce_errors.SalesforceError) as error:
+                if isinstance(error, TRANSIENT) and not last_attempt:
+                    log.warning("client planning will be retried", run_id=run_id, client=client_id, error=str(error))
+                    transient = transient or error
+                    continue
+                log.error("client could not be planned", run_id=run_id, client=client_id, error=str(error))
+                record_failure(systems.store, run_id, f"client {client_id}: {error}")
+    directory.result()
     if transient is not None:
         raise transient
     return jobs

@@ -6,12 +6,15 @@ few (sObject Collections of 200 below the client's Bulk threshold); past it they
 temporary file, with each row's key and digest in another, and the whole stream goes to Salesforce as
 one Bulk 2.0 job (a new one only at Bulk's upload limit). Once the job has answered, every row it did not
 refuse is recorded as written from the digests kept beside it: its successful results are not read back.
-A job runs on a thread of the writer while the stream goes on reading, one job in flight at a time, so
-memory stays flat however long the stream. Only after Salesforce has answered for every record before it
-does the stream's watermark move; records it refused are kept with their reason (a locked row or a key
-sent twice is written once more first), and a record written is no longer kept as refused.
+A stream's writes run on a thread of their own (its write lane, which the streams of one list share so that
+they write one after another, in the order they were read) while the stream goes on reading, one job per
+stream in flight at a time, so memory stays flat however long the stream. Only after Salesforce has
+answered for every record before it does the stream's watermark move; records it refused are kept with
+their reason (a locked row or a key sent twice is written once more first), and a record written is no
+longer kept as refused.
 """
 
+import contextvars
 import functools
 import sys
 import threading
@@ -125,6 +128,8 @@ class StreamWriter:
     """Idempotent writes of one stream of one object, with its watermark and rejections.
 
     ``run_id`` None writes outside a run (a tracking re-import): no run counts, no cancellation check.
+    ``lane`` is the one-thread executor its writes run on, shared with the other streams of a list (their
+    owner shuts it down); without one the writer makes its own.
     ``digest_stream`` is where the digests of what Salesforce holds are kept when several streams write the
     same records (a list's member states); ``digest`` computes them, from a record as built and from the
     same record read back from a Bulk job's results alike. On a full pass each page of records is compared
@@ -150,8 +155,9 @@ class StreamWriter:
     _position: str | None = None
     _compared_through: str | None = None
     _pages: int = 0
+    lane: ThreadPoolExecutor | None = None
     _job: "Future[None] | None" = None
-    _jobs: ThreadPoolExecutor | None = None
+    _own_lane: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -200,7 +206,8 @@ class StreamWriter:
         self.wait()
 
     def send(self) -> None:
-        """Write what is queued; a Bulk job may still be running when this returns (``wait`` for it)."""
+        """Write what is queued: a Bulk job, or any write of a stream given a lane, may still be running when
+        this returns (``wait`` for it)."""
         self._compare()
         position = self._position
         if self._spool is not None and self._spooled is not None:
@@ -209,19 +216,34 @@ class StreamWriter:
         else:
             self._wait_for_job()
             changed, self._changed = self._changed, []
-            if changed:
-                self._write([change.record for change in changed], _markers(changed))
-            if position is not None:
-                self.store.watermarks.set(self.stream, position)
+            if self.lane is None:
+                self._write_changes(changed, position)
+            else:
+                self._job = self._on_lane(self._write_changes, changed, position)
         if self.run_id is not None:
             stop_if_cancelled(self.store, self.run_id)
 
     def wait(self) -> None:
-        """Wait for the Bulk job in flight (and raise what it raised)."""
+        """Wait for the writes in flight (and raise what they raised)."""
         self._wait_for_job()
-        if self._jobs is not None:
-            self._jobs.shutdown()
-            self._jobs = None
+        if self._own_lane and self.lane is not None:
+            self.lane.shutdown()
+            self.lane, self._own_lane = None, False
+
+    def _on_lane(self, write: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> "Future[None]":
+        """Run ``write`` on the write lane (this writer's own when it was given none), with the log context of
+        the job that queued it."""
+        if self.lane is None:
+            self.lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"writes:{self.stream}")
+            self._own_lane = True
+        return self.lane.submit(contextvars.copy_context().run, write, *args, **kwargs)
+
+    def _write_changes(self, changed: list[_Change], position: str | None) -> None:
+        """Write ``changed`` (Collections, or a Bulk job of the client's own), then move the watermark."""
+        if changed:
+            self._write([change.record for change in changed], _markers(changed))
+        if position is not None:
+            self.store.watermarks.set(self.stream, position)
 
     def _compare(self) -> None:
         """Sort the queued records into unchanged (digest as kept) and changed (written)."""
@@ -285,13 +307,11 @@ class StreamWriter:
         spooled.add(change.key, change.digest, change.held, change.seen)
 
     def _submit(self, spool: IngestSpool, spooled: SpooledDigests, position: str | None) -> None:
-        """Send ``spool`` as a job on the writer's thread, once the job before it is done, with the records
-        that did not fit its columns."""
+        """Send ``spool`` as a job on the write lane, once this stream's job before it is done, with the
+        records that did not fit its columns."""
         self._wait_for_job()
         odd, self._changed = self._changed, []
-        if self._jobs is None:
-            self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"bulk:{self.stream}")
-        self._job = self._jobs.submit(self._run_job, spool, spooled, odd, position)
+        self._job = self._on_lane(self._run_job, spool, spooled, odd, position)
 
     def _wait_for_job(self) -> None:
         job, self._job = self._job, None

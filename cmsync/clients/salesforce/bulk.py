@@ -39,9 +39,10 @@ TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})
 MAX_JOB_BYTES = 100 * 1024 * 1024
 RESULT_PAGE = 50_000
 NULL = "#N/A"
-FIRST_PACE = 1 / 20_000
-"""Seconds per row an ingest job is expected to take before the client has seen one end (on the short
-side, so a first job is polled early rather than waited on after it ended)."""
+FIRST_PACE = 1 / 100_000
+"""Seconds per row an ingest job is expected to take before the client has seen one end: shorter than any
+org's pace, so a first job is polled early rather than waited on after it ended; the progress it shows then
+says when to poll next."""
 LATE = 1.05
 """A poll at a job's predicted end aims this much past it (as a share of the wait), so that the poll finding
 the job done is seldom one that came a moment too early."""
@@ -277,8 +278,9 @@ class BulkRunner:
     ) -> dict[str, Any]:
         """Poll a job until it ends (every request signs in again if the session expired meanwhile). An
         ingest job of ``rows`` is first polled when the pace of the last job of its object (in this process
-        or kept from an earlier one) says it may be done, then when the pace it shows itself says so; a job
-        without progress to go by is polled from ``initial`` seconds, growing. A wait by a measured pace stays
+        or kept from an earlier one) says it may be done, then when the pace it shows between two polls says so
+        (not the pace since its start, which a slow start makes look slower); a job without progress to go by
+        is polled from ``initial`` seconds, growing. A wait by a measured pace stays
         within the policy's ``measured_maximum`` (a big job is polled once at its end), any other within its
         ``maximum`` (a job that ends early is not waited on long); none runs past the next report of a job
         still running."""
@@ -287,6 +289,7 @@ class BulkRunner:
         pace, measured = self._expected_pace(sobject)
         delay = _between(policy, rows * pace * LATE, measured) if rows else policy.initial
         deadline, report_at, unfinished_at = started + policy.timeout, policy.report_after, 0.0
+        progress: tuple[float, int] | None = None
         while True:
             time.sleep(max(0.0, min(delay, report_at - (time.monotonic() - started))))
             info = self.client.bulk_job_info(endpoint, job_path)
@@ -297,10 +300,13 @@ class BulkRunner:
                     self._learn(sobject, _took(closed, info, unfinished_at, running) / rows)
                 return info
             unfinished_at = running
-            if 0 < processed < rows:
-                delay = _between(policy, running * (rows - processed) / processed * LATE, measured=True)
+            if progress is not None and progress[1] < processed < rows:
+                rate = (processed - progress[1]) / (running - progress[0])
+                delay = _between(policy, (rows - processed) / rate * LATE, measured=True)
             else:
                 delay = policy.after(delay)
+            if processed:
+                progress = (running, processed)
             if running >= report_at:
                 _report_slow_job(job_path, info, running, policy.timeout)
                 report_at *= 2
