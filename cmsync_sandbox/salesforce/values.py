@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from cmsync_sandbox.salesforce.errors import Problem, RecordError
@@ -44,10 +44,16 @@ def parse_datetime(text: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
+@lru_cache(maxsize=65_536)
+def _second(seconds: int) -> str:
+    """A whole second since the epoch as ``2024-05-01T12:00:00``, spelled once for the many values stamped in
+    it (a query's results spell two stamps a row)."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat()[:19]
+
+
 def format_datetime(milliseconds: int) -> str:
     """The REST form, ``2024-05-01T12:00:00.000+0000``."""
-    moment = datetime.fromtimestamp(milliseconds / 1000, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{milliseconds % 1000:03d}+0000"
+    return f"{_second(milliseconds // 1000)}.{milliseconds % 1000:03d}+0000"
 
 
 def parse_date(text: str) -> str:
