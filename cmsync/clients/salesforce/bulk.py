@@ -43,6 +43,9 @@ FIRST_PACE = 1 / 100_000
 """Seconds per row an ingest job is expected to take before the client has seen one end: shorter than any
 org's pace, so a first job is polled early rather than waited on after it ended; the progress it shows then
 says when to poll next."""
+QUERY_FIRST_POLL = 0.25
+"""Seconds before a query job is first polled: Salesforce queues it before it runs, and none is done sooner
+(polled from the policy's first delay, a query job of half a second was polled four times)."""
 LATE = 1.05
 """A poll at a job's predicted end aims this much past it (as a share of the wait), so that the poll finding
 the job done is seldom one that came a moment too early."""
@@ -280,14 +283,14 @@ class BulkRunner:
         ingest job of ``rows`` is first polled when the pace of the last job of its object (in this process
         or kept from an earlier one) says it may be done, then when the pace it shows between two polls says so
         (not the pace since its start, which a slow start makes look slower); a job without progress to go by
-        is polled from ``initial`` seconds, growing. A wait by a measured pace stays
-        within the policy's ``measured_maximum`` (a big job is polled once at its end), any other within its
-        ``maximum`` (a job that ends early is not waited on long); none runs past the next report of a job
-        still running."""
+        is polled at growing intervals, a query job first after ``QUERY_FIRST_POLL``. A wait by a measured pace
+        stays within the policy's ``measured_maximum`` (a big job is polled once at its end), any other within
+        its ``maximum`` (a job that ends early is not waited on long); none runs past the next report of a
+        job still running."""
         policy = self.client.poll
         started = time.monotonic()
         pace, measured = self._expected_pace(sobject)
-        delay = _between(policy, rows * pace * LATE, measured) if rows else policy.initial
+        delay = _between(policy, rows * pace * LATE, measured) if rows else max(policy.initial, QUERY_FIRST_POLL)
         deadline, report_at, unfinished_at = started + policy.timeout, policy.report_after, 0.0
         progress: tuple[float, int] | None = None
         while True:
