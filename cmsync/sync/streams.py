@@ -220,8 +220,7 @@ class StreamWriter:
                 self._write_changes(changed, position)
             else:
                 self._job = self._on_lane(self._write_changes, changed, position)
-        if self.run_id is not None:
-            stop_if_cancelled(self.store, self.run_id)
+        self._stop_if_cancelled()
 
     def wait(self) -> None:
         """Wait for the writes in flight (and raise what they raised)."""
@@ -229,6 +228,12 @@ class StreamWriter:
         if self._own_lane and self.lane is not None:
             self.lane.shutdown()
             self.lane, self._own_lane = None, False
+
+    def _stop_if_cancelled(self) -> None:
+        """Stop before a write once the run was cancelled (``cmsync disconnect``): a write waiting on the lane
+        when it came is not made."""
+        if self.run_id is not None:
+            stop_if_cancelled(self.store, self.run_id)
 
     def _on_lane(self, write: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> "Future[None]":
         """Run ``write`` on the write lane (this writer's own when it was given none), with the log context of
@@ -240,6 +245,7 @@ class StreamWriter:
 
     def _write_changes(self, changed: list[_Change], position: str | None) -> None:
         """Write ``changed`` (Collections, or a Bulk job of the client's own), then move the watermark."""
+        self._stop_if_cancelled()
         if changed:
             self._write([change.record for change in changed], _markers(changed))
         if position is not None:
@@ -321,6 +327,7 @@ class StreamWriter:
     def _run_job(self, spool: IngestSpool, spooled: SpooledDigests, odd: list[_Change], position: str | None) -> None:
         """Run one Bulk job, apply its results, write what is left over, then move the watermark."""
         try:
+            self._stop_if_cancelled()
             job = self.salesforce.writer.bulk.send_spool("upsert", self.object_name, spool, self.key_field)
             again = self._apply_job(job, spooled)
             if again:
