@@ -114,13 +114,16 @@ class Table:
         row = self.rows.get(record_id)
         return row if row is not None and record_id not in self.recycle_bin else None
 
+    def owner(self, name: str, value: Any) -> str | None:
+        """The live record whose unique field ``name`` equals ``value`` (case rules of the field), or None."""
+        return self.unique[name].get(_folded(value) if self.folding[name] else value)
+
     def lookup(self, name: str, value: Any) -> list[str]:
         """Live records whose indexed field ``name`` equals ``value`` (case rules of the field)."""
-        key = _folded(value) if self.folding[name] else value
         if name in self.unique:
-            found = self.unique[name].get(key)
+            found = self.owner(name, value)
             return [found] if found else []
-        entry = self.indexed[name].get(key)
+        entry = self.indexed[name].get(_folded(value) if self.folding[name] else value)
         if entry is None:
             return []
         return [entry] if isinstance(entry, str) else sorted(entry)
@@ -343,8 +346,9 @@ class RecordStore:
         self._check_unique(table, values, record_id)
         self._remember(table, record_id)
         slot = table.slot
-        changed = {name: value for name, value in values.items() if row[slot[name]] != value}
-        reindexed = not table.indexed_names.isdisjoint(changed)
+        reindexed = any(row[slot[name]] != values[name] for name in table.indexed_names.intersection(values))
+        reports = self._reports(table)
+        changed = {name: value for name, value in values.items() if row[slot[name]] != value} if reports else {}
         if reindexed:
             table._unindex(record_id, row)
         for name, value in values.items():
@@ -355,7 +359,7 @@ class RecordStore:
         if reindexed:
             table._index(record_id, row)
         table._touch(record_id)
-        if self._reports(table):
+        if reports:
             nulled = tuple(name for name, value in changed.items() if value is None)
             changed.update(LastModifiedDate=stamp, LastModifiedById=user_id)
             self._save(table, record_id, "UPDATE", changed, nulled)

@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from cmsync_sandbox.salesforce.errors import Problem, RecordError
@@ -166,9 +166,11 @@ def json_reader(field: Field) -> Callable[[Any], Any]:
 
 
 def csv_reader(field: Field) -> Callable[[str], Any]:
-    """``from_csv`` for one field with its type looked at once: what a Bulk job applies to each of its cells."""
+    """``from_csv`` for one field with its type looked at once: what a Bulk job applies to each of its cells
+    (a date-time's recent texts remembered, as a job's rows share a few)."""
     if field.type == FieldType.DATETIME:
 
+        @lru_cache(maxsize=1024)
         def read_datetime(text: str) -> int | None:
             if text == "#N/A":
                 return None
@@ -186,8 +188,8 @@ def csv_reader(field: Field) -> Callable[[str], Any]:
         def read_text(text: str) -> str | None:
             if text == "#N/A":
                 return None
-            if length and (len(text) > length or not text.isascii()):
-                return _checked_text(field, text)  # maybe too long: the full check says
+            if length and len(text) * 2 > length and (len(text) > length or not text.isascii()):
+                return _checked_text(field, text)  # maybe too long (a character is 1 or 2 units): the full check says
             return text
 
         return read_text

@@ -150,21 +150,18 @@ class Writer:
         return stored
 
     def _csv_converter(self, definition: Field) -> Callable[[str], Any]:
-        """``_convert`` of a CSV cell for one field, its type looked at once."""
+        """``_convert`` of a CSV cell for one field, its type and the table it refers to looked at once."""
         read = csv_reader(definition)
         if definition.type != FieldType.REFERENCE:
             return read
-        target = definition.reference_to
-        store = self.store
+        table = self.store.table(definition.reference_to) if definition.reference_to else None
+        rows, recycle_bin = ({}, {}) if table is None else (table.rows, table.recycle_bin)
 
         def read_reference(text: str) -> Any:
+            if text in rows and text not in recycle_bin:
+                return text  # an Id as the store keeps it: 18 characters of this object, live
             stored = read(text)
-            if stored is None:
-                return None
-            table = store.table(target) if target else None
-            if table is not None and stored in table.rows and stored not in table.recycle_bin:
-                return stored  # an Id as the store keeps it: 18 characters of this object, live
-            return self._reference(definition, stored)
+            return None if stored is None else self._reference(definition, stored)
 
         return read_reference
 
@@ -233,10 +230,16 @@ class Writer:
             raise RecordError(Problem("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id"))
         if normalized in table.recycle_bin:
             raise RecordError(Problem("ENTITY_IS_DELETED", "entity is deleted"))
+        return self._update_live(table, normalized, columns, cells, user_id)
+
+    def _update_live(
+        self, table: Table, record_id: str, columns: "Columns", cells: Sequence[Any], user_id: str
+    ) -> Outcome:
+        """``update_cells`` of a live record of ``table`` by its stored Id."""
         values = columns.values(cells)
-        self._locked(normalized)
-        self.store.update(table, normalized, values, user_id)
-        return Outcome(normalized, created=False)
+        self._locked(record_id)
+        self.store.update(table, record_id, values, user_id)
+        return Outcome(record_id, created=False)
 
     def upsert(
         self, table: Table, key: Field, payload: Mapping[str, Any], user_id: str, *, csv: bool = False
@@ -264,10 +267,12 @@ class Writer:
         match = self._match(table, key, header.read_key(raw))
         if match is None:
             return self.insert_cells(table, header.creating, cells, user_id)
-        return self.update_cells(table, match, header.updating, cells, user_id)
+        return self._update_live(table, match, header.updating, cells, user_id)  # an index holds only live records
 
     def _match(self, table: Table, key: Field, value: Any) -> str | None:
         """The one record whose External ID ``key`` is ``value``, or None; more than one rejects the record."""
+        if key.name in table.unique:  # one record at most
+            return table.owner(key.name, value)
         matches = table.lookup(key.name, value)
         if len(matches) > 1:
             raise RecordError(
