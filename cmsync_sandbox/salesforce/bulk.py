@@ -232,7 +232,7 @@ class BulkJobs:
         data = job.data or ""
         if data.startswith("\ufeff"):
             data = data[1:]
-        if not data.strip():
+        if not data or data.isspace():  # without copying the upload, as strip() would
             self._fail(job, "InvalidBatch : Unable to find any data to process. Check your data and try again.")
             return None
         first_break = data.find("\n")
@@ -244,7 +244,7 @@ class BulkJobs:
             )
             return None
         reader = csv.reader(io.StringIO(data, newline=""), delimiter=DELIMITERS[job.delimiter])
-        return [row for row in reader if row]
+        return list(filter(None, reader))  # every row but empty lines
 
     def _check_header(self, job: IngestJob, table: Table, header: list[str]) -> bool:
         if job.operation in ("delete", "hardDelete"):

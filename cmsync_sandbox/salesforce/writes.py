@@ -109,7 +109,7 @@ class Writer:
                 raise RecordError(problem)
 
             return refuse
-        by_id = key.name == "Id"
+        by_id, unique = key.name == "Id", key.name in parent.unique
         convert = json_reader(key)
 
         def read(value: Any) -> str | None:
@@ -117,6 +117,8 @@ class Writer:
                 return None
             if by_id:
                 return self._reference(definition, str(value))
+            if unique and (found := parent.owner(key.name, convert(value))) is not None:
+                return found
             matches = parent.lookup(key.name, convert(value))
             if not matches:
                 raise RecordError(
