@@ -38,8 +38,9 @@ RECORDS_PER_TRANSACTION = 200
 
 @contextmanager
 def _collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a chunk is written: its rows allocate a few objects each, and a
-    collection among them would walk every record the org holds; the collector runs again after it."""
+    """No cyclic garbage collection while a job is written: its rows allocate a few objects each, and a
+    collection after each chunk would walk the job's rows and records again and again; the collector walks
+    them once after the job."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -271,10 +272,16 @@ class BulkJobs:
 
     def _ingest(self, job: IngestJob) -> None:
         job.move("InProgress")
+        with _collection_paused():
+            self._write(job)
+            if job.state == "InProgress":
+                job.move("JobComplete")
+
+    def _write(self, job: IngestJob) -> None:
+        """Write an ingest job's rows chunk by chunk, a step each, unless the job fails or is aborted."""
         table = self.store.table(job.object)
         assert table is not None
-        with _collection_paused():
-            rows = self._rows(job)
+        rows = self._rows(job)
         if rows is None:
             return
         job.header, body = rows[0], rows[1:]
@@ -297,7 +304,7 @@ class BulkJobs:
                 job.unprocessed = body[start:]
                 return
             began = time.monotonic()
-            with self.store.lock, _collection_paused():
+            with self.store.lock:
                 self.store.origin = job.origin
                 end = min(start + self.chunk_size, len(body))
                 for first in range(start, end, RECORDS_PER_TRANSACTION):
@@ -307,8 +314,6 @@ class BulkJobs:
                         )
             if start + self.chunk_size < len(body):
                 self._pause(began)
-        if job.state != "Aborted":
-            job.move("JobComplete")
 
     def _row_writer(
         self, job: IngestJob, table: Table, key: Field | None, header: Header
