@@ -116,7 +116,7 @@ class Table:
 
     def owner(self, name: str, value: Any) -> str | None:
         """The live record whose unique field ``name`` equals ``value`` (case rules of the field), or None."""
-        return self.unique[name].get(_folded(value) if self.folding[name] else value)
+        return self.unique[name].get(value.lower() if self.folding[name] and isinstance(value, str) else value)
 
     def lookup(self, name: str, value: Any) -> list[str]:
         """Live records whose indexed field ``name`` equals ``value`` (case rules of the field)."""
@@ -311,7 +311,7 @@ class RecordStore:
         self._check_unique(table, values, None)
         table.counter += 1
         record_id = make_id(table.sobject.key_prefix, table.counter)
-        stamp = self.clock.now() if at is None else at
+        stamp = self._clock.now() if at is None else at
         row: Row = table.blank.copy()
         slot = table.slot
         for name, value in values.items():
@@ -346,14 +346,18 @@ class RecordStore:
         self._check_unique(table, values, record_id)
         self._remember(table, record_id)
         slot = table.slot
-        reindexed = any(row[slot[name]] != values[name] for name in table.indexed_names.intersection(values))
+        reindexed = False
+        for name in table.indexed_names:
+            if name in values and row[slot[name]] != values[name]:
+                reindexed = True
+                break
         reports = self._reports(table)
         changed = {name: value for name, value in values.items() if row[slot[name]] != value} if reports else {}
         if reindexed:
             table._unindex(record_id, row)
         for name, value in values.items():
             row[slot[name]] = value
-        stamp = self.clock.now()
+        stamp = self._clock.now()
         row[slot["LastModifiedDate"]] = row[slot["SystemModstamp"]] = stamp
         row[slot["LastModifiedById"]] = user_id
         if reindexed:

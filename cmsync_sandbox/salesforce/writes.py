@@ -7,7 +7,7 @@ transaction when it is all-or-none, so one bad record puts every other one back.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -16,7 +16,14 @@ from cmsync_sandbox.salesforce.faults import Faults
 from cmsync_sandbox.salesforce.ids import normalize_id
 from cmsync_sandbox.salesforce.schema import Field, FieldType
 from cmsync_sandbox.salesforce.store import RecordStore, Table, folds
-from cmsync_sandbox.salesforce.values import WrongTypeError, csv_reader, from_csv, from_json, json_reader
+from cmsync_sandbox.salesforce.values import (
+    WrongTypeError,
+    csv_reader,
+    from_csv,
+    from_json,
+    json_reader,
+    kept_csv_length,
+)
 
 ROLLED_BACK = Problem(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -30,7 +37,7 @@ class Outcome:
 
     id: str | None = None
     created: bool | None = None
-    problems: list[Problem] = field(default_factory=list)
+    problems: Sequence[Problem] = ()
 
     @property
     def success(self) -> bool:
@@ -323,6 +330,14 @@ class Writer:
             return outcomes
 
 
+def _kept_length(definition: Field | None) -> int:
+    """The longest CSV cell of ``definition`` its reader stores as it is (-1: it reads every cell, as a
+    lookup's reader checks every Id)."""
+    if definition is None or definition.type == FieldType.REFERENCE:
+        return -1
+    return kept_csv_length(definition)
+
+
 _SKIPPED, _VALUE, _PARENT, _ID_ON_CREATE, _READ_ONLY = range(5)
 """What a column is to a write: left out, a value of a field, a parent by external ID, an Id given to an
 insert (refused), or a field the user cannot write (refused)."""
@@ -343,12 +358,15 @@ class Columns:
         self.required = [
             definition.name for definition in table.fields if definition.required and definition.default is None
         ]
-        self.cell_writes: list[tuple[str, Callable[[str], Any]]] | None = None
+        self.cell_writes: list[tuple[str, Callable[[str], Any], int]] | None = None
         """For CSV cells that are all values or parents named with their key field (a Bulk job's usual
-        header): where each cell is stored and how it is read, so that a row needs no other step."""
+        header): where each cell is stored, how it is read, and the longest cell stored as it is without
+        reading it (-1: none), so that a row needs no other step."""
         if csv and all(kind == _VALUE or (kind == _PARENT and how and key) for kind, _, how, key in self.steps):
             self.cell_writes = [
-                (name, how) if kind == _VALUE else (how.name, writer._parent_reader(how, key))
+                (name, how, _kept_length(table.sobject.field(name)))
+                if kind == _VALUE
+                else (how.name, writer._parent_reader(how, key), -1)
                 for kind, name, how, key in self.steps
             ]
 
@@ -373,14 +391,17 @@ class Columns:
     def values(self, cells: Sequence[Any]) -> dict[str, Any]:
         """Stored values of a record's ``cells`` (in the order of the names); ApiError for a request-level
         fault, RecordError for a bad record. An empty CSV cell leaves its field as it is."""
+        if self.cell_writes is not None:
+            return self._completed(
+                {
+                    name: raw if len(raw) <= kept and raw != "#N/A" else read(raw)
+                    for (name, read, kept), raw in zip(self.cell_writes, cells, strict=True)
+                    if raw != ""
+                }
+            )
         csv = self.csv
         values: dict[str, Any] = {}
         read_only: list[str] = []
-        if self.cell_writes is not None:
-            for (name, read), raw in zip(self.cell_writes, cells, strict=True):
-                if raw != "":
-                    values[name] = read(raw)
-            return self._completed(values)
         for (kind, name, how, key_field), raw in zip(self.steps, cells, strict=True):
             if kind == _VALUE:
                 if not (csv and raw == ""):
@@ -406,6 +427,8 @@ class Columns:
 
     def _completed(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` once every required field has one (REQUIRED_FIELD_MISSING otherwise)."""
+        if None not in map(values.get, self.required):
+            return values
         if self.creating:
             missing = [name for name in self.required if values.get(name) is None]
         else:
