@@ -16,14 +16,6 @@ INSTANCE = "5g"
 """The two instance characters after the key prefix, as on a real pod."""
 
 
-def _base62(number: int, width: int) -> str:
-    text = ""
-    while number:
-        number, pair = divmod(number, 62 * 62)
-        text = _PAIRS[pair] + text
-    return text.lstrip("0").rjust(width, "0")
-
-
 def checksum(id15: str) -> str:
     """The 3-character suffix that encodes which of the 15 (ASCII) characters are upper case."""
     bits = id15.encode().translate(_UPPER_BITS)
@@ -32,7 +24,11 @@ def checksum(id15: str) -> str:
 
 def make_id(key_prefix: str, number: int) -> str:
     """The ``number``-th Id of the object whose key prefix is ``key_prefix``, 18 characters long."""
-    id15 = f"{key_prefix}{INSTANCE}0{_base62(number, 9)}"
+    digits = ""
+    while number:
+        number, pair = divmod(number, 62 * 62)
+        digits = _PAIRS[pair] + digits
+    id15 = f"{key_prefix}{INSTANCE}0{digits.lstrip('0').rjust(9, '0')}"
     return id15 + checksum(id15)
 
 

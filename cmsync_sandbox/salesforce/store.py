@@ -132,12 +132,15 @@ class Table:
         for index, slot, folds in self.keyed:
             value = row[slot]
             if value is not None:
-                index[_folded(value) if folds else value] = record_id
+                if folds and isinstance(value, str) and (lowered := value.lower()) != value:
+                    value = lowered
+                index[value] = record_id
         for multi, slot, folds in self.grouped:
-            value = row[slot]
-            if value is None:
+            key = row[slot]
+            if key is None:
                 continue
-            key = _folded(value) if folds else value
+            if folds and isinstance(key, str) and (lowered := key.lower()) != key:
+                key = lowered  # the stored text itself when it is in lower case already, as _folded gives
             entry = multi.get(key)
             if entry is None:
                 multi[key] = record_id
@@ -296,7 +299,7 @@ class RecordStore:
         for name, index in table.unique.items():
             value = values.get(name)
             if value is not None:
-                owner = index.get(_folded(value) if table.folding[name] else value)
+                owner = index.get(value.lower() if table.folding[name] and isinstance(value, str) else value)
                 if owner is not None and owner != record_id:
                     raise RecordError(
                         Problem(

@@ -116,7 +116,7 @@ class Writer:
                 raise RecordError(problem)
 
             return refuse
-        by_id, unique = key.name == "Id", key.name in parent.unique
+        by_id, unique, kept = key.name == "Id", key.name in parent.unique, kept_csv_length(key)
         convert = json_reader(key)
 
         def read(value: Any) -> str | None:
@@ -124,6 +124,13 @@ class Writer:
                 return None
             if by_id:
                 return self._reference(definition, str(value))
+            if (
+                unique
+                and type(value) is str
+                and (len(value) <= kept or (kept >= 0 and len(value) <= key.length and value.isascii()))
+                and (found := parent.owner(key.name, value))
+            ):
+                return found  # a text no check refuses (short enough, not an email or a picklist value) is its key
             if unique and (found := parent.owner(key.name, convert(value))) is not None:
                 return found
             matches = parent.lookup(key.name, convert(value))
@@ -169,6 +176,8 @@ class Writer:
         def read_reference(text: str) -> Any:
             if text in rows and text not in recycle_bin:
                 return text  # an Id as the store keeps it: 18 characters of this object, live
+            if text == "#N/A":
+                return None
             stored = read(text)
             return None if stored is None else self._reference(definition, stored)
 
