@@ -351,7 +351,7 @@ class BulkJobs:
                     raise RecordError(
                         Problem("INVALID_FIELD", "the row has a different number of columns than the header")
                     )
-                cells = row if picks is None else [row[column] for column in picks]
+                cells = row if picks is None else header.cells(row)
                 if position in duplicates and key is not None and key_column is not None:
                     raise RecordError(
                         Problem(

@@ -130,9 +130,7 @@ class Writer:
                 and (len(value) <= kept or (kept >= 0 and len(value) <= key.length and value.isascii()))
                 and (found := parent.owner(key.name, value))
             ):
-                return found  # a text no check refuses (short enough, not an email or a picklist value) is its key
-            if unique and (found := parent.owner(key.name, convert(value))) is not None:
-                return found
+                return found  # a text no check could refuse (short, not an email or a picklist value), as it is
             matches = parent.lookup(key.name, convert(value))
             if not matches:
                 raise RecordError(
