@@ -15,9 +15,10 @@ import io
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from cmsync_sandbox.salesforce.errors import ApiError, Problem, RecordError
@@ -37,8 +38,9 @@ RECORDS_PER_TRANSACTION = 200
 
 @contextmanager
 def _collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a chunk is written: its rows allocate a few objects each, and a
-    collection among them would walk every record the org holds; the collector runs again after it."""
+    """No cyclic garbage collection while a job is written: its rows allocate a few objects each, and a
+    collection after each chunk would walk the job's rows and records again and again; the collector walks
+    them once after the job."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -231,7 +233,7 @@ class BulkJobs:
         data = job.data or ""
         if data.startswith("\ufeff"):
             data = data[1:]
-        if not data.strip():
+        if not data or data.isspace():  # without copying the upload, as strip() would
             self._fail(job, "InvalidBatch : Unable to find any data to process. Check your data and try again.")
             return None
         first_break = data.find("\n")
@@ -243,7 +245,7 @@ class BulkJobs:
             )
             return None
         reader = csv.reader(io.StringIO(data, newline=""), delimiter=DELIMITERS[job.delimiter])
-        return [row for row in reader if row]
+        return list(filter(None, reader))  # every row but empty lines
 
     def _check_header(self, job: IngestJob, table: Table, header: list[str]) -> bool:
         if job.operation in ("delete", "hardDelete"):
@@ -270,10 +272,16 @@ class BulkJobs:
 
     def _ingest(self, job: IngestJob) -> None:
         job.move("InProgress")
+        with _collection_paused():
+            self._write(job)
+            if job.state == "InProgress":
+                job.move("JobComplete")
+
+    def _write(self, job: IngestJob) -> None:
+        """Write an ingest job's rows chunk by chunk, a step each, unless the job fails or is aborted."""
         table = self.store.table(job.object)
         assert table is not None
-        with _collection_paused():
-            rows = self._rows(job)
+        rows = self._rows(job)
         if rows is None:
             return
         job.header, body = rows[0], rows[1:]
@@ -290,59 +298,83 @@ class BulkJobs:
         if key is not None and header.key_column is not None:
             column = header.key_column if header.picks is None else header.picks[header.key_column]
             duplicates = duplicate_keys(key, [row[column] if column < len(row) else None for row in body])
+        write = self._row_writer(job, table, key, header)
         for start in range(0, len(body), self.chunk_size):
             if job.state == "Aborted":
                 job.unprocessed = body[start:]
                 return
             began = time.monotonic()
-            with self.store.lock, _collection_paused():
+            with self.store.lock:
                 self.store.origin = job.origin
                 end = min(start + self.chunk_size, len(body))
                 for first in range(start, end, RECORDS_PER_TRANSACTION):
                     with self.store.clock.held():
-                        for position in range(first, min(first + RECORDS_PER_TRANSACTION, end)):
-                            self._ingest_row(job, table, key, header, body[position], position in duplicates)
+                        self._ingest_rows(
+                            job, key, header, write, body, first, min(first + RECORDS_PER_TRANSACTION, end), duplicates
+                        )
             if start + self.chunk_size < len(body):
                 self._pause(began)
-        if job.state != "Aborted":
-            job.move("JobComplete")
 
-    def _ingest_row(
-        self, job: IngestJob, table: Table, key: Field | None, header: Header, row: list[str], duplicate: bool
+    def _row_writer(
+        self, job: IngestJob, table: Table, key: Field | None, header: Header
+    ) -> Callable[[list[str], Sequence[str]], Outcome]:
+        """The write of one row (its cells under the header given too) that the job's operation makes."""
+        writer, user, given_id = self.writer, job.created_by, partial(self._given_id, job)
+        if job.operation == "insert":
+            return lambda _row, cells: writer.insert_cells(table, header.creating, cells, user)
+        if job.operation == "update":
+            return lambda row, cells: writer.update_cells(table, given_id(row), header.updating, cells, user)
+        if job.operation == "upsert":
+            assert key is not None
+            return lambda _row, cells: writer.upsert_cells(table, key, header, cells, user)
+        hard = job.operation == "hardDelete"
+        return lambda row, _cells: writer.delete(given_id(row), user, table=table, hard=hard)
+
+    def _ingest_rows(
+        self,
+        job: IngestJob,
+        key: Field | None,
+        header: Header,
+        write: Callable[[list[str], Sequence[str]], Outcome],
+        body: list[list[str]],
+        start: int,
+        end: int,
+        duplicates: set[int],
     ) -> None:
-        writer, user = self.writer, job.created_by
-        given_id = row[job.id_column] if job.id_column is not None and job.id_column < len(row) else ""
-        try:
-            if len(row) != len(job.header):
-                raise RecordError(Problem("INVALID_FIELD", "the row has a different number of columns than the header"))
-            cells = header.cells(row)
-            if duplicate and key is not None and header.key_column is not None:
-                raise RecordError(
-                    Problem(
-                        "DUPLICATE_EXTERNAL_ID",
-                        f"Duplicate external id specified: {cells[header.key_column]}",
-                        (key.name,),
+        """Write the rows of ``body`` from ``start`` to ``end``, noting each one's result in the job."""
+        width, picks, key_column = len(job.header), header.picks, header.key_column
+        successes, failures = job.successes, job.failures
+        for position in range(start, end):
+            row = body[position]
+            try:
+                if len(row) != width:
+                    raise RecordError(
+                        Problem("INVALID_FIELD", "the row has a different number of columns than the header")
                     )
-                )
-            outcome: Outcome
-            if job.operation == "insert":
-                outcome = writer.insert_cells(table, header.creating, cells, user)
-            elif job.operation == "update":
-                outcome = writer.update_cells(table, given_id, header.updating, cells, user)
-            elif job.operation == "upsert":
-                assert key is not None
-                outcome = writer.upsert_cells(table, key, header, cells, user)
+                cells = row if picks is None else header.cells(row)
+                if position in duplicates and key is not None and key_column is not None:
+                    raise RecordError(
+                        Problem(
+                            "DUPLICATE_EXTERNAL_ID",
+                            f"Duplicate external id specified: {cells[key_column]}",
+                            (key.name,),
+                        )
+                    )
+                outcome = write(row, cells)
+            except RecordError as rejected:
+                failures.append((self._given_id(job, row), rejected.problem.as_bulk_error(), row))
+                job.failed += 1
+            except ApiError as error:
+                failures.append((self._given_id(job, row), f"{error.error_code}:{error.message}:--", row))
+                job.failed += 1
             else:
-                outcome = writer.delete(given_id, user, table=table, hard=job.operation == "hardDelete")
-        except RecordError as rejected:
-            job.failures.append((given_id, rejected.problem.as_bulk_error(), row))
-            job.failed += 1
-        except ApiError as error:
-            job.failures.append((given_id, f"{error.error_code}:{error.message}:--", row))
-            job.failed += 1
-        else:
-            job.successes.append((outcome.id or "", bool(outcome.created), row))
-        job.processed += 1
+                successes.append((outcome.id or "", bool(outcome.created), row))
+            job.processed += 1
+
+    @staticmethod
+    def _given_id(job: IngestJob, row: list[str]) -> str:
+        """The row's cell under the header's ``Id`` column, if it has one."""
+        return row[job.id_column] if job.id_column is not None and job.id_column < len(row) else ""
 
     def _query(self, job: QueryJob) -> None:
         job.move("InProgress")

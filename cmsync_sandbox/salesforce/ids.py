@@ -6,31 +6,29 @@ import string
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _CHECKSUM_ALPHABET = string.ascii_uppercase + "012345"
 _ID_CHARACTERS = frozenset(BASE62)
-_UPPER_BITS = str.maketrans({char: "1" if "A" <= char <= "Z" else "0" for char in BASE62})
-"""An Id's characters as bits, 1 for upper case: what the checksum encodes."""
-_CHUNK_LETTER = {format(bits, "05b")[::-1]: _CHECKSUM_ALPHABET[bits] for bits in range(32)}
+_UPPER_BITS = bytes(ord("1") if ord("A") <= code <= ord("Z") else ord("0") for code in range(256))
+"""An Id's characters (ASCII) as bits, 1 for upper case: what the checksum encodes."""
+_CHUNK_LETTER = {format(bits, "05b")[::-1].encode(): _CHECKSUM_ALPHABET[bits] for bits in range(32)}
 """Five characters' bits (the first character's first) → their checksum letter."""
+_PAIRS = [first + second for first in BASE62 for second in BASE62]
+"""Every two base-62 digits, so that a number is written two digits at a time."""
 INSTANCE = "5g"
 """The two instance characters after the key prefix, as on a real pod."""
 
 
-def _base62(number: int, width: int) -> str:
-    digits = []
-    while number:
-        number, digit = divmod(number, 62)
-        digits.append(BASE62[digit])
-    return "".join(reversed(digits)).rjust(width, "0")
-
-
 def checksum(id15: str) -> str:
-    """The 3-character suffix that encodes which of the 15 characters are upper case."""
-    bits = id15.translate(_UPPER_BITS)
+    """The 3-character suffix that encodes which of the 15 (ASCII) characters are upper case."""
+    bits = id15.encode().translate(_UPPER_BITS)
     return _CHUNK_LETTER[bits[0:5]] + _CHUNK_LETTER[bits[5:10]] + _CHUNK_LETTER[bits[10:15]]
 
 
 def make_id(key_prefix: str, number: int) -> str:
     """The ``number``-th Id of the object whose key prefix is ``key_prefix``, 18 characters long."""
-    id15 = f"{key_prefix}{INSTANCE}0{_base62(number, 9)}"
+    digits = ""
+    while number:
+        number, pair = divmod(number, 62 * 62)
+        digits = _PAIRS[pair] + digits
+    id15 = f"{key_prefix}{INSTANCE}0{digits.lstrip('0').rjust(9, '0')}"
     return id15 + checksum(id15)
 
 
@@ -39,6 +37,7 @@ def normalize_id(value: str) -> str | None:
     if len(value) not in (15, 18) or not _ID_CHARACTERS.issuperset(value):
         return None
     id15 = value[:15]
-    if len(value) == 18 and value[15:].upper() != checksum(id15):
+    suffix = checksum(id15)
+    if len(value) == 18 and value[15:].upper() != suffix:
         return None
-    return id15 + checksum(id15)
+    return id15 + suffix

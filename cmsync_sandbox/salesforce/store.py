@@ -114,13 +114,16 @@ class Table:
         row = self.rows.get(record_id)
         return row if row is not None and record_id not in self.recycle_bin else None
 
+    def owner(self, name: str, value: Any) -> str | None:
+        """The live record whose unique field ``name`` equals ``value`` (case rules of the field), or None."""
+        return self.unique[name].get(value.lower() if self.folding[name] and isinstance(value, str) else value)
+
     def lookup(self, name: str, value: Any) -> list[str]:
         """Live records whose indexed field ``name`` equals ``value`` (case rules of the field)."""
-        key = _folded(value) if self.folding[name] else value
         if name in self.unique:
-            found = self.unique[name].get(key)
+            found = self.owner(name, value)
             return [found] if found else []
-        entry = self.indexed[name].get(key)
+        entry = self.indexed[name].get(_folded(value) if self.folding[name] else value)
         if entry is None:
             return []
         return [entry] if isinstance(entry, str) else sorted(entry)
@@ -129,12 +132,15 @@ class Table:
         for index, slot, folds in self.keyed:
             value = row[slot]
             if value is not None:
-                index[_folded(value) if folds else value] = record_id
+                if folds and isinstance(value, str) and (lowered := value.lower()) != value:
+                    value = lowered
+                index[value] = record_id
         for multi, slot, folds in self.grouped:
-            value = row[slot]
-            if value is None:
+            key = row[slot]
+            if key is None:
                 continue
-            key = _folded(value) if folds else value
+            if folds and isinstance(key, str) and (lowered := key.lower()) != key:
+                key = lowered  # the stored text itself when it is in lower case already, as _folded gives
             entry = multi.get(key)
             if entry is None:
                 multi[key] = record_id
@@ -293,7 +299,7 @@ class RecordStore:
         for name, index in table.unique.items():
             value = values.get(name)
             if value is not None:
-                owner = index.get(_folded(value) if table.folding[name] else value)
+                owner = index.get(value.lower() if table.folding[name] and isinstance(value, str) else value)
                 if owner is not None and owner != record_id:
                     raise RecordError(
                         Problem(
@@ -308,7 +314,7 @@ class RecordStore:
         self._check_unique(table, values, None)
         table.counter += 1
         record_id = make_id(table.sobject.key_prefix, table.counter)
-        stamp = self.clock.now() if at is None else at
+        stamp = self._clock.now() if at is None else at
         row: Row = table.blank.copy()
         slot = table.slot
         for name, value in values.items():
@@ -343,19 +349,24 @@ class RecordStore:
         self._check_unique(table, values, record_id)
         self._remember(table, record_id)
         slot = table.slot
-        changed = {name: value for name, value in values.items() if row[slot[name]] != value}
-        reindexed = not table.indexed_names.isdisjoint(changed)
+        reindexed = False
+        for name in table.indexed_names:
+            if name in values and row[slot[name]] != values[name]:
+                reindexed = True
+                break
+        reports = self._reports(table)
+        changed = {name: value for name, value in values.items() if row[slot[name]] != value} if reports else {}
         if reindexed:
             table._unindex(record_id, row)
         for name, value in values.items():
             row[slot[name]] = value
-        stamp = self.clock.now()
+        stamp = self._clock.now()
         row[slot["LastModifiedDate"]] = row[slot["SystemModstamp"]] = stamp
         row[slot["LastModifiedById"]] = user_id
         if reindexed:
             table._index(record_id, row)
         table._touch(record_id)
-        if self._reports(table):
+        if reports:
             nulled = tuple(name for name, value in changed.items() if value is None)
             changed.update(LastModifiedDate=stamp, LastModifiedById=user_id)
             self._save(table, record_id, "UPDATE", changed, nulled)

@@ -7,6 +7,7 @@ epoch (UTC), which order correctly as they are.
 
 import math
 import re
+import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import lru_cache, partial
@@ -172,9 +173,11 @@ def json_reader(field: Field) -> Callable[[Any], Any]:
 
 
 def csv_reader(field: Field) -> Callable[[str], Any]:
-    """``from_csv`` for one field with its type looked at once: what a Bulk job applies to each of its cells."""
+    """``from_csv`` for one field with its type looked at once: what a Bulk job applies to each of its cells
+    (a date-time's recent texts remembered, as a job's rows share a few)."""
     if field.type == FieldType.DATETIME:
 
+        @lru_cache(maxsize=1 << 16)
         def read_datetime(text: str) -> int | None:
             if text == "#N/A":
                 return None
@@ -192,8 +195,8 @@ def csv_reader(field: Field) -> Callable[[str], Any]:
         def read_text(text: str) -> str | None:
             if text == "#N/A":
                 return None
-            if length and (len(text) > length or not text.isascii()):
-                return _checked_text(field, text)  # maybe too long: the full check says
+            if length and len(text) * 2 > length and (len(text) > length or not text.isascii()):
+                return _checked_text(field, text)  # maybe too long (a character is 1 or 2 units): the full check says
             return text
 
         return read_text
@@ -214,6 +217,14 @@ def csv_reader(field: Field) -> Callable[[str], Any]:
 
         return read_checked_text
     return partial(from_csv, field)
+
+
+def kept_csv_length(field: Field) -> int:
+    """The longest CSV text (but ``#N/A``) that ``csv_reader(field)`` stores as it is, without a check that
+    could refuse it: half a text field's length (a character is at most 2 UTF-16 units); -1 for other types."""
+    if field.type not in TEXT_TYPES or field.type in (FieldType.EMAIL, FieldType.PICKLIST):
+        return -1
+    return field.length // 2 if field.length else sys.maxsize
 
 
 def to_json(field: Field, stored: Any) -> Any:

@@ -7,7 +7,7 @@ transaction when it is all-or-none, so one bad record puts every other one back.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -16,7 +16,14 @@ from cmsync_sandbox.salesforce.faults import Faults
 from cmsync_sandbox.salesforce.ids import normalize_id
 from cmsync_sandbox.salesforce.schema import Field, FieldType
 from cmsync_sandbox.salesforce.store import RecordStore, Table, folds
-from cmsync_sandbox.salesforce.values import WrongTypeError, csv_reader, from_csv, from_json, json_reader
+from cmsync_sandbox.salesforce.values import (
+    WrongTypeError,
+    csv_reader,
+    from_csv,
+    from_json,
+    json_reader,
+    kept_csv_length,
+)
 
 ROLLED_BACK = Problem(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -30,7 +37,7 @@ class Outcome:
 
     id: str | None = None
     created: bool | None = None
-    problems: list[Problem] = field(default_factory=list)
+    problems: Sequence[Problem] = ()
 
     @property
     def success(self) -> bool:
@@ -109,7 +116,7 @@ class Writer:
                 raise RecordError(problem)
 
             return refuse
-        by_id = key.name == "Id"
+        by_id, unique, kept = key.name == "Id", key.name in parent.unique, kept_csv_length(key)
         convert = json_reader(key)
 
         def read(value: Any) -> str | None:
@@ -117,6 +124,13 @@ class Writer:
                 return None
             if by_id:
                 return self._reference(definition, str(value))
+            if (
+                unique
+                and type(value) is str
+                and (len(value) <= kept or (kept >= 0 and len(value) <= key.length and value.isascii()))
+                and (found := parent.owner(key.name, value))
+            ):
+                return found  # a text no check could refuse (short, not an email or a picklist value), as it is
             matches = parent.lookup(key.name, convert(value))
             if not matches:
                 raise RecordError(
@@ -150,21 +164,20 @@ class Writer:
         return stored
 
     def _csv_converter(self, definition: Field) -> Callable[[str], Any]:
-        """``_convert`` of a CSV cell for one field, its type looked at once."""
+        """``_convert`` of a CSV cell for one field, its type and the table it refers to looked at once."""
         read = csv_reader(definition)
         if definition.type != FieldType.REFERENCE:
             return read
-        target = definition.reference_to
-        store = self.store
+        table = self.store.table(definition.reference_to) if definition.reference_to else None
+        rows, recycle_bin = ({}, {}) if table is None else (table.rows, table.recycle_bin)
 
         def read_reference(text: str) -> Any:
-            stored = read(text)
-            if stored is None:
+            if text in rows and text not in recycle_bin:
+                return text  # an Id as the store keeps it: 18 characters of this object, live
+            if text == "#N/A":
                 return None
-            table = store.table(target) if target else None
-            if table is not None and stored in table.rows and stored not in table.recycle_bin:
-                return stored  # an Id as the store keeps it: 18 characters of this object, live
-            return self._reference(definition, stored)
+            stored = read(text)
+            return None if stored is None else self._reference(definition, stored)
 
         return read_reference
 
@@ -233,10 +246,16 @@ class Writer:
             raise RecordError(Problem("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id"))
         if normalized in table.recycle_bin:
             raise RecordError(Problem("ENTITY_IS_DELETED", "entity is deleted"))
+        return self._update_live(table, normalized, columns, cells, user_id)
+
+    def _update_live(
+        self, table: Table, record_id: str, columns: "Columns", cells: Sequence[Any], user_id: str
+    ) -> Outcome:
+        """``update_cells`` of a live record of ``table`` by its stored Id."""
         values = columns.values(cells)
-        self._locked(normalized)
-        self.store.update(table, normalized, values, user_id)
-        return Outcome(normalized, created=False)
+        self._locked(record_id)
+        self.store.update(table, record_id, values, user_id)
+        return Outcome(record_id, created=False)
 
     def upsert(
         self, table: Table, key: Field, payload: Mapping[str, Any], user_id: str, *, csv: bool = False
@@ -264,10 +283,12 @@ class Writer:
         match = self._match(table, key, header.read_key(raw))
         if match is None:
             return self.insert_cells(table, header.creating, cells, user_id)
-        return self.update_cells(table, match, header.updating, cells, user_id)
+        return self._update_live(table, match, header.updating, cells, user_id)  # an index holds only live records
 
     def _match(self, table: Table, key: Field, value: Any) -> str | None:
         """The one record whose External ID ``key`` is ``value``, or None; more than one rejects the record."""
+        if key.name in table.unique:  # one record at most
+            return table.owner(key.name, value)
         matches = table.lookup(key.name, value)
         if len(matches) > 1:
             raise RecordError(
@@ -316,6 +337,14 @@ class Writer:
             return outcomes
 
 
+def _kept_length(definition: Field | None) -> int:
+    """The longest CSV cell of ``definition`` its reader stores as it is (-1: it reads every cell, as a
+    lookup's reader checks every Id)."""
+    if definition is None or definition.type == FieldType.REFERENCE:
+        return -1
+    return kept_csv_length(definition)
+
+
 _SKIPPED, _VALUE, _PARENT, _ID_ON_CREATE, _READ_ONLY = range(5)
 """What a column is to a write: left out, a value of a field, a parent by external ID, an Id given to an
 insert (refused), or a field the user cannot write (refused)."""
@@ -336,12 +365,15 @@ class Columns:
         self.required = [
             definition.name for definition in table.fields if definition.required and definition.default is None
         ]
-        self.cell_writes: list[tuple[str, Callable[[str], Any]]] | None = None
+        self.cell_writes: list[tuple[str, Callable[[str], Any], int]] | None = None
         """For CSV cells that are all values or parents named with their key field (a Bulk job's usual
-        header): where each cell is stored and how it is read, so that a row needs no other step."""
+        header): where each cell is stored, how it is read, and the longest cell stored as it is without
+        reading it (-1: none), so that a row needs no other step."""
         if csv and all(kind == _VALUE or (kind == _PARENT and how and key) for kind, _, how, key in self.steps):
             self.cell_writes = [
-                (name, how) if kind == _VALUE else (how.name, writer._parent_reader(how, key))
+                (name, how, _kept_length(table.sobject.field(name)))
+                if kind == _VALUE
+                else (how.name, writer._parent_reader(how, key), -1)
                 for kind, name, how, key in self.steps
             ]
 
@@ -366,14 +398,17 @@ class Columns:
     def values(self, cells: Sequence[Any]) -> dict[str, Any]:
         """Stored values of a record's ``cells`` (in the order of the names); ApiError for a request-level
         fault, RecordError for a bad record. An empty CSV cell leaves its field as it is."""
+        if self.cell_writes is not None:
+            return self._completed(
+                {
+                    name: raw if len(raw) <= kept and raw != "#N/A" else read(raw)
+                    for (name, read, kept), raw in zip(self.cell_writes, cells, strict=True)
+                    if raw != ""
+                }
+            )
         csv = self.csv
         values: dict[str, Any] = {}
         read_only: list[str] = []
-        if self.cell_writes is not None:
-            for (name, read), raw in zip(self.cell_writes, cells, strict=True):
-                if raw != "":
-                    values[name] = read(raw)
-            return self._completed(values)
         for (kind, name, how, key_field), raw in zip(self.steps, cells, strict=True):
             if kind == _VALUE:
                 if not (csv and raw == ""):
@@ -399,6 +434,8 @@ class Columns:
 
     def _completed(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` once every required field has one (REQUIRED_FIELD_MISSING otherwise)."""
+        if None not in map(values.get, self.required):
+            return values
         if self.creating:
             missing = [name for name in self.required if values.get(name) is None]
         else:

@@ -95,6 +95,25 @@ def test_bulk_results_have_the_same_shape_as_collections_results(server, emulato
     assert [result.created for result in again if result.success] == [False] * 6
 
 
+def test_bulk_cells_are_stored_as_sent_up_to_their_length_in_utf16_units(server, emulator):
+    """Text at the edge of a field's length (an emoji counts 2), null lookups and a parent by its key."""
+    list_id = emulator.create("CM_List__c", {"Name": "News", "CM_List_ID__c": "c" * 32})
+    contact = emulator.create("Contact", {"LastName": "Ana", "Email": "ana@example.com"})
+    bulk = make_client(server.url, bulk_threshold=1)
+    members = [
+        _member("list:fits", "fits@example.com", CM_Subscriber_Name__c="é" * 255, CM_Contact__c=contact),
+        _member("list:emoji", "emoji@example.com", CM_Subscriber_Name__c="\N{GRINNING FACE}" * 127 + "x"),
+        _member("list:over", "over@example.com", CM_Subscriber_Name__c="\N{GRINNING FACE}" * 128),
+        _member("list:none", "none@example.com", CM_Contact__c=None, CM_List__r={"CM_List_ID__c": "C" * 32}),
+    ]
+    results = bulk.upsert("CM_List_Member__c", "CM_Member_Key__c", members)
+    assert [result.status_codes for result in results] == [(), (), ("STRING_TOO_LONG",), ()]
+    fits, emoji, _, none = (emulator.get(result.id) if result.success else None for result in results)
+    assert fits["CM_Subscriber_Name__c"] == "é" * 255 and fits["CM_Contact__c"] == contact
+    assert emoji["CM_Subscriber_Name__c"] == "\N{GRINNING FACE}" * 127 + "x"
+    assert none["CM_Contact__c"] is None and none["CM_List__c"] == list_id
+
+
 def test_a_job_that_fails_leaves_every_record_unprocessed(server):
     bulk = make_client(server.url, bulk_threshold=1)
     results = bulk.upsert(
