@@ -207,13 +207,19 @@ class BulkJobs:
                 self._run(job)
 
     def _run(self, job: Job) -> None:
-        """Process one job after the step it waits before starting; query jobs run side by side, as
-        Salesforce runs them, ingest jobs one after another."""
-        self._pause()
+        """Process one job after the step it waits before starting, within which an ingest job's upload is
+        parsed (as a chunk's work is within its own step); query jobs run side by side, as Salesforce runs
+        them, ingest jobs one after another."""
+        began = time.monotonic()
+        rows = None
+        if isinstance(job, IngestJob):
+            with _collection_paused():
+                rows = self._rows(job)
+        self._pause(began)
         if job.state in TERMINAL:
             return
-        if isinstance(job, IngestJob):
-            self._ingest(job)
+        if isinstance(job, IngestJob) and rows is not None:
+            self._ingest(job, rows)
         elif isinstance(job, QueryJob):
             self._query(job)
 
@@ -270,20 +276,18 @@ class BulkJobs:
             return False
         return True
 
-    def _ingest(self, job: IngestJob) -> None:
+    def _ingest(self, job: IngestJob, rows: list[list[str]]) -> None:
         job.move("InProgress")
         with _collection_paused():
-            self._write(job)
+            self._write(job, rows)
             if job.state == "InProgress":
                 job.move("JobComplete")
 
-    def _write(self, job: IngestJob) -> None:
-        """Write an ingest job's rows chunk by chunk, a step each, unless the job fails or is aborted."""
+    def _write(self, job: IngestJob, rows: list[list[str]]) -> None:
+        """Write an ingest job's rows (header first) chunk by chunk, a step each, unless the job fails or is
+        aborted."""
         table = self.store.table(job.object)
         assert table is not None
-        rows = self._rows(job)
-        if rows is None:
-            return
         job.header, body = rows[0], rows[1:]
         job.id_column = next((column for column, name in enumerate(job.header) if name.lower() == "id"), None)
         self.batches_used += max(1, -(-len(body) // RECORDS_PER_BATCH))
