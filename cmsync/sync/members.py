@@ -163,9 +163,9 @@ class _PageComparison:
         updates: dict[str, list[dict[str, object]]] = {name: [] for name in LINK_FIELDS}
         latest = self.latest
         newest: str | None = None
-        for subscriber, fields, named in zip(page, values, named_ids, strict=True):
+        for subscriber, key, fields, named in zip(page, keys, values, named_ids, strict=True):
             matches = links.for_subscriber(subscriber.email, named)
-            record = records.member_record(subscriber, list_id, self.offset, fields)
+            record = records.member_record(subscriber, list_id, self.offset, fields, key)
             for object_name, link_field in LINK_FIELDS.items():
                 match = matches.get(object_name)
                 record[link_field] = match.id if match else None
