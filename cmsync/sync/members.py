@@ -170,8 +170,10 @@ class _PageComparison:
                 match = matches.get(object_name)
                 record[link_field] = match.id if match else None
             position = subscriber.date.isoformat(sep=" ")
-            latest = max(latest or position, position)
-            newest = max(newest or position, position)
+            if not latest or position > latest:
+                latest = position
+            if not newest or position > newest:
+                newest = position
             writer.add(record, latest)
             if mappings:
                 for object_name, update in field_updates(mappings, fields, matches).items():

@@ -328,7 +328,7 @@ def _plain_subscriber(body: Any) -> Subscriber | None:
         values.append(CustomFieldValue(key, value or ""))
     try:
         moment = datetime.fromisoformat(date)
-        joined_at = datetime.fromisoformat(joined) if joined else None
+        joined_at = moment if joined == date else datetime.fromisoformat(joined) if joined else None
     except ValueError:
         return None
     return Subscriber(email, name or "", _STATES[state], moment, joined_at, tuple(values), reads or "", consent or None)
