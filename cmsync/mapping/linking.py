@@ -76,7 +76,7 @@ def find_links(store: StateStore, emails: Iterable[str], salesforce_ids: Iterabl
     for (digest, number), (_, id15) in newest.items():
         object_name = OBJECTS[number]
         links.by_email.setdefault(wanted[digest], {})[object_name] = Match(object_name, long_id(id15))
-    named = [named_id for named_id in map(short_id, salesforce_ids) if named_id]
+    named = [named_id for named_id in map(short_id, filter(None, salesforce_ids)) if named_id]
     for entry in store.directory.by_id(named) if named else ():
         if entry.object in LINK_FIELDS:
             links.by_id[entry.id[:15]] = Match(entry.object, entry.id)

@@ -67,6 +67,8 @@ _RESPELLED = _DATETIME_FIELDS | _LOOKUP_FIELDS
 """Text fields whose value Salesforce gives back in another spelling (see ``_as_held``)."""
 _UNHELD = frozenset({"attributes", "Id"})
 """Names in a record or row that are not fields of what Salesforce holds."""
+_SPECIAL = _RESPELLED | _UNHELD
+"""Names whose text ``held_digest`` does not take as it is."""
 _NAME_LENGTH = 80
 _FIELDS_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 """``CM_Custom_Fields__c``'s spelling (``json.dumps`` builds such an encoder on every call)."""
@@ -148,21 +150,29 @@ def _as_held(name: str, value: Any) -> str:
 def held_digest(record: Mapping[str, Any]) -> bytes:
     """A 16-byte digest of a record as Salesforce holds it: the same for a record cmsync would write and for
     the row a query (REST or Bulk CSV) or a Bulk job's results return, so agreement is recognised without
-    a write. A parent by external ID counts as ``Rel__r.Key__c``, as queries name it."""
+    a write. A parent by external ID counts as ``Rel__r.Key__c``, as queries name it. Text, nearly every
+    value, is respelled inline as ``_as_held`` would: this runs once per member of every list read."""
     held = []
     append = held.append
     for name, value in record.items():
-        if name in _UNHELD:
-            continue
         if type(value) is str:
-            append(name + "\x1e" + (_as_held(name, value) if name in _RESPELLED else value))
+            if name in _SPECIAL:
+                if name in _DATETIME_FIELDS:
+                    value = value[:19]
+                elif name in _UNHELD:
+                    continue
+                elif len(value) == 15:
+                    value = id18(value)
+            append(name + "\x1e" + value)
+        elif name in _UNHELD:
+            continue
         elif value is None:
             append(name + "\x1e")
         elif isinstance(value, dict):
             for key, item in value.items():
                 if key != "attributes":
                     path = f"{name}.{key}"
-                    append(path + "\x1e" + _as_held(path, item))
+                    append(path + "\x1e" + (item if type(item) is str else _as_held(path, item)))
         else:
             append(name + "\x1e" + _as_held(name, value))
     held.sort()
@@ -207,14 +217,18 @@ def custom_field_values(subscriber: Subscriber) -> dict[str, str | list[str]]:
 
 
 def member_record(
-    subscriber: Subscriber, list_id: str, offset: timedelta | None, fields: dict[str, str | list[str]]
+    subscriber: Subscriber,
+    list_id: str,
+    offset: timedelta | None,
+    fields: dict[str, str | list[str]],
+    key: str | None = None,
 ) -> Record:
     """A ``CM_List_Member__c`` without its Contact and Lead links (linking adds them); ``fields`` are the
-    subscriber's ``custom_field_values``, which the caller has already read for linking. A member who has
-    not changed state since joining has one date, converted once."""
+    subscriber's ``custom_field_values`` and ``key`` its ``member_key``, when the caller has already read
+    them. A member who has not changed state since joining has one date, converted once."""
     date = to_utc(subscriber.date, offset)
     return {
-        "CM_Member_Key__c": member_key(list_id, subscriber.email),
+        "CM_Member_Key__c": key or member_key(list_id, subscriber.email),
         "Name": _cut(subscriber.email, _NAME_LENGTH),
         "CM_Email__c": subscriber.email,
         "CM_Subscriber_Name__c": _cut(subscriber.name, 255) or None,

@@ -28,11 +28,7 @@ def short_id(value: str | None) -> str | None:
 
 def long_id(id15: str) -> str:
     """The 18-character form of a 15-character Id, as Salesforce itself spells it. An Id is ASCII letters
-    and digits: its case is read as bits ("1" upper) by one ``translate``, each block of five backwards."""
-    bits = id15.translate(_CASE_BITS)
-    return (
-        id15
-        + _CASE_ALPHABET[int(bits[4::-1], 2)]
-        + _CASE_ALPHABET[int(bits[9:4:-1], 2)]
-        + _CASE_ALPHABET[int(bits[14:9:-1], 2)]
-    )
+    and digits: its case is read as bits ("1" upper) by one ``translate``, the first character the lowest
+    bit, and each block of five bits picks a suffix letter."""
+    bits = int(id15.translate(_CASE_BITS)[::-1], 2)
+    return id15 + _CASE_ALPHABET[bits & 31] + _CASE_ALPHABET[bits >> 5 & 31] + _CASE_ALPHABET[bits >> 10]

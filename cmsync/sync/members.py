@@ -177,15 +177,17 @@ class _PageComparison:
         updates: dict[str, list[dict[str, object]]] = {name: [] for name in LINK_FIELDS}
         latest = self.latest
         newest: str | None = None
-        for subscriber, fields, named in zip(page, values, named_ids, strict=True):
+        for subscriber, key, fields, named in zip(page, keys, values, named_ids, strict=True):
             matches = links.for_subscriber(subscriber.email, named)
-            record = records.member_record(subscriber, list_id, self.offset, fields)
+            record = records.member_record(subscriber, list_id, self.offset, fields, key)
             for object_name, link_field in LINK_FIELDS.items():
                 match = matches.get(object_name)
                 record[link_field] = match.id if match else None
             position = subscriber.date.isoformat(sep=" ")
-            latest = max(latest or position, position)
-            newest = max(newest or position, position)
+            if not latest or position > latest:
+                latest = position
+            if not newest or position > newest:
+                newest = position
             writer.add(record, latest)
             if mappings:
                 for object_name, update in field_updates(mappings, fields, matches).items():
