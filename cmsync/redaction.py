@@ -50,7 +50,8 @@ class Redactor:
                 for key, item in value.items()
             }
         if isinstance(value, list | tuple | set):
-            return type(value)(self.value(item) for item in value)
+            items = [self.value(item) for item in value]
+            return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
         if isinstance(value, bytes):
             return self.text(value.decode("utf-8", "replace"))
         if value is None or isinstance(value, bool | int | float):

@@ -3,11 +3,13 @@
 import io
 import json
 import logging
+from datetime import datetime
 
 import pytest
 import requests
 import structlog
 
+from cmsync.clients.campaign_monitor.records import Subscriber, SubscriberState
 from cmsync.logs import configure_from, configure_logging, get_logger
 from tests.config.builders import load, with_settings
 
@@ -58,6 +60,17 @@ def test_known_secret_values_are_masked_anywhere(lines: io.StringIO) -> None:
     text = lines.getvalue()
     _assert_no_secret(text)
     assert text.count("***") == 3
+
+
+def test_a_record_logged_as_a_named_tuple_is_masked_in_its_fields(lines: io.StringIO) -> None:
+    member = Subscriber(
+        email=f"{CM_KEY}@example.org", name="Zoë O'Brien", state=SubscriberState.ACTIVE,
+        date=datetime(2026, 11, 30, 9, 15), joined=None, custom_fields=(), reads_email_with="", consent_to_track=None,
+    )  # fmt: skip
+    get_logger("test").warning("member refused", member=member)
+    (record,) = _records(lines)
+    _assert_no_secret(lines.getvalue())
+    assert record["member"][0] == "***@example.org" and record["member"][1] == "Zoë O'Brien"
 
 
 def test_secret_shaped_values_are_masked_without_being_known(lines: io.StringIO) -> None:
