@@ -285,12 +285,12 @@ class BulkRunner:
     ) -> dict[str, Any]:
         """Poll a job until it ends (every request signs in again if the session expired meanwhile). An
         ingest job of ``rows`` is first polled when the pace of the last job of its object (in this process
-        or kept from an earlier one) says it may be done, then when the pace it shows between two polls says so
-        (not the pace since its start, which a slow start makes look slower); a job without progress to go by
-        is polled at growing intervals, a query job first after ``QUERY_FIRST_POLL``. A wait by a measured pace
-        stays within the policy's ``measured_maximum`` (a big job is polled once at its end), any other within
-        its ``maximum`` (a job that ends early is not waited on long); none runs past the next report of a
-        job still running."""
+        or kept from an earlier one) says it may be done, then when the pace it shows between two polls says
+        so (the pace since its close, which a slow start makes look slower, only bounds the next wait); a job
+        without progress to go by is polled at growing intervals, a query job first after
+        ``QUERY_FIRST_POLL``. A wait by a measured pace stays within the policy's ``measured_maximum`` (a big
+        job is polled once at its end), any other within its ``maximum`` (a job that ends early is not
+        waited on long); none runs past the next report of a job still running."""
         policy = self.client.poll
         started = time.monotonic()
         pace, measured = self._expected_pace(sobject)
@@ -310,6 +310,9 @@ class BulkRunner:
             if progress is not None and progress[1] < processed < rows:
                 rate = (processed - progress[1]) / (running - progress[0])
                 delay = _between(policy, (rows - processed) / rate * LATE, measured=True)
+            elif 0 < processed < rows:
+                at_most = _between(policy, running * (rows - processed) / processed * LATE, measured=False)
+                delay = min(policy.after(delay), at_most)
             else:
                 delay = policy.after(delay)
             if processed:
