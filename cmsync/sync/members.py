@@ -83,8 +83,7 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
 
     writers: list[StreamWriter] = []
     built: dict[int, int] = {}
-    lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"writes:{list_id}")
-    try:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"writes:{list_id}") as lane:
         for state in READING_ORDER:
             stream = f"{digests}:{state.value.lower()}"
             watermark = None if whole else store.watermarks.get(stream)
@@ -125,8 +124,6 @@ def import_list(systems: Systems, run_id: int, client_id: str, list_id: str) -> 
                 unreadable.forget_unmet()
         for writer in writers:
             writer.wait()
-    finally:
-        lane.shutdown()
     if pages is not None:
         refused_now = {
             rejection.key

@@ -230,8 +230,8 @@ class StreamWriter:
             self.lane, self._own_lane = None, False
 
     def _stop_if_cancelled(self) -> None:
-        """Stop before a write once the run was cancelled (``cmsync disconnect``): a write waiting on the lane
-        when it came is not made."""
+        """Stop once the run was cancelled (``cmsync disconnect``); every write checks first, so a write waiting
+        on the lane when it came is not made."""
         if self.run_id is not None:
             stop_if_cancelled(self.store, self.run_id)
 
