@@ -38,13 +38,12 @@ class JobAttempt:
         """Take the job's lease; False while another attempt holds it (alive, or not yet expired)."""
         return self.lease.take(self.owner, heartbeat_timeout(), holder_gone=_attempt_gone)
 
-    def wait_for_turn(self) -> bool:
-        """Wait until this attempt holds the job's lease (True then), saying once whom it waits for."""
+    def wait_for_turn(self) -> None:
+        """Wait until this attempt holds the job's lease, saying once whom it waits for."""
         log.info("job delivered again while another attempt runs it; waiting for that attempt",
                  holder=self.lease.holder())  # fmt: skip
         while not self.take():
             threading.Event().wait(WAIT_SECONDS)
-        return True
 
     def release(self) -> None:
         """Give the lease up, so a waiting delivery goes on at once."""

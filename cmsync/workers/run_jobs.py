@@ -6,8 +6,8 @@ run is over or whose installation is disconnected is skipped, and the job's leas
 delivery of a job still running elsewhere waits for that attempt, and one of a job already done is
 skipped. After it ends, it counts as done (the last job closes the run); one that failed for good (refused
 credentials) is recorded first; one that Dramatiq will retry is not done, and the run is vouched for
-through its backoff. A job that runs out of retries is
-recorded by ``part_failed``. Any other job is dropped while the installation is disconnected.
+through its backoff. A job that runs out of retries is recorded by ``part_failed``. Any other job is
+dropped while the installation is disconnected.
 Bookkeeping the state store cannot take now makes Dramatiq retry the job, as the job's own errors do.
 """
 
@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import dramatiq
 from dramatiq.middleware import Middleware, MiddlewareError, Retries, SkipMessage
@@ -32,6 +32,7 @@ from cmsync.systems import Systems, current
 from cmsync.workers.job_attempts import JobAttempt
 
 log = get_logger(__name__)
+T = TypeVar("T")
 PERMANENT = (UnauthorizedError, SalesforceAuthError)
 """Errors a retry cannot cure: the run records them and stops that part."""
 MAX_BACKOFF_MS = 300_000
@@ -79,10 +80,13 @@ class RunJobs(Middleware):
             raise SkipMessage(f"run {run_id} is over or the installation is disconnected")
         held.enter_context(HEARTBEAT.hold(store, run_id))
         attempt = JobAttempt(store, run_id, job)
-        if not _checked(attempt.take):
+        waited = not _checked(attempt.take)
+        if waited:
             _checked(attempt.wait_for_turn)
         held.callback(_release, attempt)
-        if _checked(lambda: run_cancelled(store, run_id) or store.runs.job_done(run_id, job)):
+        if waited and _checked(lambda: run_cancelled(store, run_id)):
+            raise SkipMessage(f"run {run_id} ended while this delivery waited for an earlier one")
+        if _checked(lambda: store.runs.job_done(run_id, job)):
             raise SkipMessage(f"job {job} of run {run_id} was done by an earlier delivery")
         held.enter_context(HEARTBEAT.keep(attempt.lease, attempt.owner))
 
@@ -143,7 +147,7 @@ def _release(attempt: JobAttempt) -> None:
         log.warning("job lease not released; it expires by itself", error=str(error))
 
 
-def _checked(question: Callable[[], bool]) -> bool:
+def _checked(question: Callable[[], T]) -> T:
     """The state store's answer to ``question``; when it cannot answer now, Dramatiq retries the job."""
     try:
         return question()
